@@ -1,0 +1,5 @@
+#include "sys/sys.h"
+
+namespace kiseki::sys {
+Napi::Object Init(Napi::Env env) { return Napi::Object::New(env); }
+}
