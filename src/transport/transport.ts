@@ -1,0 +1,19 @@
+// The seam between the client and the ways chunks move. Every implementation moves *sealed*
+// envelopes only: plaintext never reaches this layer (D2). Implementations:
+//   transport-grpc.ts    gRPC ChunkDataService over TCP+TLS (always available)
+//   transport-fabric.ts  libfabric FI_EP_RDM via native/transport (cxi, verbs;ofi_rxm, tcp, net)
+// transport-selector.ts picks one per node from the probe, health and KISEKI_TRANSPORT.
+import type { Envelope } from '../gen/kiseki/v1/chunk.js';
+
+export type TransportName = 'cxi' | 'verbs' | 'fabric-tcp' | 'tcp-tls';
+
+/** One node's chunk endpoint as the client sees it. */
+export interface ChunkTransport {
+  readonly name: TransportName;
+  /** Fetches sealed chunks in request order. Rejects with KisekiError NotFound / TransportFailed. */
+  getChunks(chunkIds: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]>;
+  /** Stores sealed chunks (idempotent). */
+  putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void>;
+  /** Drains in-flight calls, then releases the connection. Idempotent. */
+  close(): Promise<void>;
+}
