@@ -2,8 +2,8 @@
 // no AES-GCM), libsodium-wrappers for zeroing key material. Runs on the main thread; used where the
 // addon's crypto is missing, or when KISEKI_CRYPTO=portable.
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
-import zlib from 'node:zlib';
 import type sodiumType from 'libsodium-wrappers';
+import { crc32Sync } from './crc32-sync.js';
 import {
   ID_BYTES, KEY_BYTES, TAG_BYTES,
   type CryptoBackend, type DigestKind, type IdCheck, type OpenRequest, type OpenResult, type SealRequest, type Sealed,
@@ -75,11 +75,11 @@ export class PortableCryptoBackend implements CryptoBackend {
   }
 
   crc32(data: Buffer, prev = 0): number {
-    return zlib.crc32(data, prev);
+    return crc32Sync(data, prev);
   }
 
   async crc32Async(data: Buffer, prev = 0): Promise<number> {
-    return zlib.crc32(data, prev);
+    return crc32Sync(data, prev);
   }
 
   zero(buf: Buffer): void {
