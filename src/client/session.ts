@@ -24,7 +24,7 @@ import { placeChunk } from './placement.js';
 import { fetchCachePolicy, resolveSessionPolicy } from './policy-client.js';
 import { RpcLiveness, serviceCaller, type RpcEnv, type ServiceCaller } from './rpc.js';
 import { configuredSeeds, formatSeed, type SeedAddress } from './seeds.js';
-import { tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
+import { assertSeedsUsable, tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
 
 export type SessionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'destroyed';
 
@@ -143,6 +143,7 @@ export class Session {
       }
     }
     const security = await tcpSecurityFromEnv(env, config.insecure ?? false);
+    assertSeedsUsable(seeds, security);
     const session = new Session(config, seeds, security, embedded);
     await session.#discovery.start();
     await session.#establishing;
