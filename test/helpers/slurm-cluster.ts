@@ -3,8 +3,8 @@
 // system Slurm. Packages come from scripts/apt-packages-slurm.txt; nothing is installed here.
 //
 // State lives in one fixed directory so that a run killed half-way is cleaned up by the next one:
-// start() reaps daemons a previous run left behind (found by their pid files and by the config path
-// on their command line) before it wipes the directory.
+// start() reaps the daemons a previous run left behind (munged, slurmctld or slurmd whose command
+// line names that directory) before it wipes the directory.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import {
@@ -89,8 +89,8 @@ export class SlurmCluster {
 
   static async start(options: SlurmClusterOptions = {}): Promise<SlurmCluster> {
     const root = options.root ?? join(tmpdir(), 'kiseki-slurm-harness');
-    reapStaleDaemons(root);
-    rmSync(root, { recursive: true, force: true });
+    await reapStaleDaemons(root);
+    rmSync(root, { recursive: true, force: true, maxRetries: 5 });
     const cluster = new SlurmCluster(root, await freePorts());
     try {
       cluster.layout(options);
@@ -288,23 +288,25 @@ export class SlurmCluster {
  * Kills daemons an earlier run under the same root left behind: each must still be one of ours
  * (its command line names the root), so a recycled pid is never hit.
  */
-function reapStaleDaemons(root: string): void {
-  const pids = new Set<number>();
-  for (const f of ['slurmctld.pid', 'slurmd.pid', 'munge/munged.pid']) {
-    const pid = Number.parseInt(readIfExists(join(root, f)), 10);
-    if (pid > 1) pids.add(pid);
-  }
-  for (const entry of readdirSync('/proc')) {
-    if (/^\d+$/.test(entry)) pids.add(Number(entry));
-  }
+async function reapStaleDaemons(root: string): Promise<void> {
+  const pids = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+  const killed: number[] = [];
   for (const pid of pids) {
     if (pid === process.pid) continue;
     const cmdline = readIfExists(`/proc/${pid}/cmdline`).split('\0');
     const exe = cmdline[0]?.split('/').pop() ?? '';
     if ((DAEMONS as readonly string[]).includes(exe) && cmdline.some((a) => a.includes(root))) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* exited meanwhile */ }
+      try { process.kill(pid, 'SIGKILL'); killed.push(pid); } catch { /* exited meanwhile */ }
     }
   }
+  // SIGKILL is asynchronous: a dying slurmctld may still write its state while we wipe the directory.
+  await waitFor(() => killed.every((pid) => !isRunning(pid)), 10_000, () => `stale daemons ${killed.join(' ')} to exit`);
+}
+
+/** True while pid exists and is not a zombie. */
+function isRunning(pid: number): boolean {
+  const stat = readIfExists(`/proc/${pid}/stat`);
+  return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
 function readIfExists(path: string): string {
