@@ -59,9 +59,7 @@ main() {
       kiseki_run_as_job_user "$KISEKI_BIN_DIR/kiseki-client" stage --release-all --pool "$pool"
     stop_pool_holders "$pool"
   fi
-  local -a scrub_env=(PATH="$PATH" LANG=C.UTF-8 HOME=/root)
-  [[ -n "$KISEKI_CACHE_DIR" ]] && scrub_env+=(KISEKI_CACHE_DIR="$KISEKI_CACHE_DIR")
-  run_logged "scrub" env -i "${scrub_env[@]}" "$KISEKI_BIN_DIR/kiseki-cache-scrub" </dev/null
+  run_logged "scrub" kiseki_run_as_root "$KISEKI_BIN_DIR/kiseki-cache-scrub"
   rm -f "$(kiseki_job_file)"
   kiseki_log info "done"
 }

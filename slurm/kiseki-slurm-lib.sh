@@ -87,21 +87,36 @@ kiseki_stage_uid() {
   if [[ "$KISEKI_STAGE_AS_USER" == yes ]]; then echo "${SLURM_JOB_UID:-0}"; else echo 0; fi
 }
 
+# Environment for kiseki programs: a clean one, since Slurm's hook environment is not theirs, plus
+# KISEKI_CACHE_DIR and every KISEKI_* variable kiseki-slurm.env exports (ADR 0071).
+# Arguments: HOME and user name. Sets the array KISEKI_PROGRAM_ENV.
+kiseki_program_env() {
+  local name
+  KISEKI_PROGRAM_ENV=(PATH="$PATH" LANG=C.UTF-8 HOME="$1" USER="$2" LOGNAME="$2")
+  [[ -n "$KISEKI_CACHE_DIR" ]] && KISEKI_PROGRAM_ENV+=(KISEKI_CACHE_DIR="$KISEKI_CACHE_DIR")
+  for name in $(compgen -e); do
+    [[ "$name" == KISEKI_* && "$name" != KISEKI_CACHE_DIR ]] && KISEKI_PROGRAM_ENV+=("$name=${!name}")
+  done
+}
+
+kiseki_run_as_root() {
+  kiseki_program_env /root root
+  env -i "${KISEKI_PROGRAM_ENV[@]}" "$@" </dev/null
+}
+
 # Runs a kiseki program as the job's owner when staging as the user is enabled (the pool must belong
 # to the user whose workload adopts it), else as root. stdin is /dev/null; the caller redirects output.
 kiseki_run_as_job_user() {
-  local uid gid=${SLURM_JOB_GID:-0} home
+  local uid home user
   uid=$(kiseki_stage_uid)
-  local -a envs=(PATH="$PATH" LANG=C.UTF-8)
-  [[ -n "$KISEKI_CACHE_DIR" ]] && envs+=(KISEKI_CACHE_DIR="$KISEKI_CACHE_DIR")
-  if [[ "$uid" != 0 ]]; then
-    home=$(getent passwd "$uid" | cut -d: -f6)
-    envs+=(HOME="${home:-/}" USER="${SLURM_JOB_USER:-$uid}" LOGNAME="${SLURM_JOB_USER:-$uid}")
-    env -i "${envs[@]}" setpriv --reuid="$uid" --regid="$gid" --init-groups -- "$@" </dev/null
-  else
-    envs+=(HOME=/root USER=root LOGNAME=root)
-    env -i "${envs[@]}" "$@" </dev/null
+  if [[ "$uid" == 0 ]]; then
+    kiseki_run_as_root "$@"
+    return
   fi
+  home=$(getent passwd "$uid" | cut -d: -f6)
+  user=${SLURM_JOB_USER:-$uid}
+  kiseki_program_env "${home:-/}" "$user"
+  env -i "${KISEKI_PROGRAM_ENV[@]}" setpriv --reuid="$uid" --regid="${SLURM_JOB_GID:-$uid}" --init-groups -- "$@" </dev/null
 }
 
 # First lines of a file, on one line, for the log.
