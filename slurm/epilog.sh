@@ -8,6 +8,14 @@ KISEKI_HOOK_NAME=epilog
 # shellcheck source=kiseki-slurm-lib.sh
 . "$(dirname "$(readlink -f "$0")")/kiseki-slurm-lib.sh"
 
+# True while pid exists and is not a zombie (an orphaned daemon may wait long for init to reap it).
+kiseki_running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ "${stat:0:1}" != Z ]]
+}
+
 # Runs one kiseki command with output captured into the log; returns its exit status.
 run_logged() {
   local what=$1 out rc; shift
@@ -24,25 +32,24 @@ run_logged() {
 # the scrubber skips held pools. The job's own processes are gone when the Epilog runs, so whatever
 # still holds this job's pool.lock is that daemon. Only pools owned by the job's staging uid qualify.
 stop_pool_holders() {
-  local pool=$1 cache_dir=${KISEKI_CACHE_DIR:-$KISEKI_CACHE_DIR_DEFAULT} lock fd pid i
+  local pool=$1 cache_dir=${KISEKI_CACHE_DIR:-$KISEKI_CACHE_DIR_DEFAULT} lock pid i
   local -a pids alive
   for lock in "$cache_dir"/*/"$pool"/pool.lock; do
     [[ -e "$lock" ]] || continue
+    lock=$(readlink -f "$lock")  # /proc/<pid>/fd links name the canonical path
     if [[ "$(stat -c %u "$(dirname "$lock")")" != "$(kiseki_stage_uid)" ]]; then
       kiseki_log warn "pool $pool at $(dirname "$lock") is not owned by uid $(kiseki_stage_uid); left alone"
       continue
     fi
-    pids=()
-    for fd in /proc/[0-9]*/fd/*; do
-      [[ "$(readlink "$fd" 2>/dev/null)" == "$lock" ]] || continue
-      pid=${fd#/proc/}; pids+=("${pid%%/*}")
-    done
+    # Every process with the lock file open: /proc/<pid>/fd/<n> -> $lock (glob characters escaped).
+    mapfile -t pids < <(find /proc/[0-9]*/fd -maxdepth 1 -lname "$(sed 's/[][*?\\]/\\&/g' <<<"$lock")" 2>/dev/null |
+      cut -d/ -f3 | sort -u)
     ((${#pids[@]})) || continue
     kiseki_log info "stopping processes still holding $lock: ${pids[*]}"
     kill -TERM "${pids[@]}" 2>/dev/null
     for ((i = 0; i < 50; i++)); do
       alive=()
-      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+      for pid in "${pids[@]}"; do kiseki_running "$pid" && alive+=("$pid"); done
       ((${#alive[@]})) || break
       sleep 0.1
     done
