@@ -30,6 +30,8 @@ export interface HookInstall {
   sourceDir: string;
   /** Written as kiseki-slurm.env next to the installed hooks, as an admin would. */
   env: Record<string, string>;
+  /** Written there as `export NAME=value`: the hooks pass these on to kiseki programs (ADR 0071). */
+  exports?: Record<string, string>;
 }
 
 export interface SlurmClusterOptions {
@@ -122,7 +124,10 @@ export class SlurmCluster {
       copyFileSync(join(install.sourceDir, f), join(this.hookDir, f));
       chmodSync(join(this.hookDir, f), f.endsWith('-lib.sh') ? 0o644 : 0o755);
     }
-    const lines = Object.entries(install.env).map(([k, v]) => `${k}=${shellQuote(v)}`);
+    const lines = [
+      ...Object.entries(install.env).map(([k, v]) => `${k}=${shellQuote(v)}`),
+      ...Object.entries(install.exports ?? {}).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
+    ];
     writeFileSync(join(this.hookDir, 'kiseki-slurm.env'), `${lines.join('\n')}\n`, { mode: 0o644 });
     return {
       prolog: join(this.hookDir, 'prolog.sh'),

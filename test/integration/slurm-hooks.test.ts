@@ -19,6 +19,9 @@ const stateDir = join(root, 'kiseki-state');
 const hookLog = join(root, 'log', 'kiseki-hooks.log');
 const JOB_TIMEOUT_MS = 30_000;
 const missingDataset = '/kiseki-slurm-test/no-such-dataset';
+// What every kiseki program in these tests sees: exported by kiseki-slurm.env to the hooks' calls,
+// passed to the test's own mounts and to the jobs (sbatch exports the submitter's environment).
+const kisekiEnv: Record<string, string> = { KISEKI_CACHE_DIR: cacheDir };
 
 const unavailable = slurmUnavailableReason();
 let cluster: SlurmCluster | undefined;
@@ -31,11 +34,11 @@ before(async () => {
       sourceDir: join(repo, 'slurm'),
       env: {
         KISEKI_BIN_DIR: binDir,
-        KISEKI_CACHE_DIR: cacheDir,
         KISEKI_SLURM_STATE_DIR: stateDir,
         KISEKI_SLURM_LOG: hookLog,
         KISEKI_STAGE_TIMEOUT: '60',
       },
+      exports: kisekiEnv,
     },
   });
   installBinaries();
@@ -61,9 +64,10 @@ function hookLines(jobId: number): string[] {
   return readFileSync(hookLog, 'utf8').split('\n').filter((l) => l.includes(` job=${jobId} `));
 }
 
-/** What the hooks log of a command's output: its first 600 bytes on one line. */
-function excerpt(text: string): string {
-  return text.slice(0, 600).replace(/\n/g, ' ').replace(/ +/g, ' ').trim();
+/** What the hooks log of a command's output (its first 600 bytes on one line), digits masked so that
+ * times and pids in two runs of the same command compare equal. */
+function comparable(text: string): string {
+  return text.slice(0, 600).replace(/\n/g, ' ').replace(/ +/g, ' ').trim().replace(/\d+/g, '#');
 }
 
 function assertNodeHealthy(c: SlurmCluster): void {
@@ -85,12 +89,12 @@ test('prolog runs the real `kiseki-client stage --dataset … --daemon` for the 
   // The hook reports the real command's own failure: the same text the command prints when run by hand.
   const byHand = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--',
     `${binDir}/kiseki-client`, 'stage', '--dataset', missingDataset, '--daemon', '--timeout', '600'],
-  { encoding: 'utf8', cwd: '/', env: { PATH: process.env.PATH, LANG: 'C.UTF-8', HOME: '/', KISEKI_CACHE_DIR: cacheDir } });
+  { encoding: 'utf8', cwd: '/', env: { PATH: process.env.PATH, LANG: 'C.UTF-8', HOME: '/', ...kisekiEnv } });
   assert.notEqual(byHand.status, 0, 'staging a dataset that does not exist must fail');
   const failure = lines.find((l) => l.includes(`prolog job=${id} error staging failed (exit ${byHand.status}): `));
   assert.ok(failure, lines.join('\n'));
-  const firstLine = excerpt(byHand.stderr).slice(0, 80);
-  assert.ok(firstLine.length > 0 && failure.includes(firstLine), `log: ${failure}\nby hand: ${byHand.stderr}`);
+  const reason = comparable(byHand.stderr).slice(0, 80);
+  assert.ok(reason.length > 0 && comparable(failure).includes(reason), `log: ${failure}\nby hand: ${byHand.stderr}`);
   assert.match(failure, /the job runs without a staged pool$/);
 
   assert.equal(job.state, 'COMPLETED', job.raw);
@@ -145,15 +149,13 @@ test('slurm job reads staged dataset from L2', { skip: unavailable }, async (t) 
     return;
   }
   const c = cluster!;
-  const home = join(root, 'home');
-  mkdirSync(home, { recursive: true });
-  // One environment for the writer, the prolog's stage call and the job: the embedded default node
-  // keeps its data under HOME, the cache pools under KISEKI_CACHE_DIR.
-  const kisekiEnv = { HOME: home, KISEKI_CACHE_DIR: cacheDir, PATH: `${binDir}:${process.env.PATH}` };
+  // The writer, the prolog's stage call and the job share kisekiEnv and HOME (root's: the job runs as
+  // root, and the hooks give root's kiseki programs HOME=/root), so they find the same embedded node.
+  const jobEnv = { ...kisekiEnv, PATH: `${binDir}:${process.env.PATH}` };
 
   const files = new Map<string, string>();
   const writer = join(root, 'writer-mnt');
-  await withMount(writer, kisekiEnv, async () => {
+  await withMount(writer, jobEnv, async () => {
     await mkdir(join(writer, 'datasets', 'train'), { recursive: true });
     for (let i = 0; i < 3; i++) {
       const data = randomBytes(5 * 1024 * 1024 + i);
@@ -175,7 +177,7 @@ test('slurm job reads staged dataset from L2', { skip: unavailable }, async (t) 
     `kiseki-client-fuse unmount ${reader}`,
     'wait $mount_pid',
   ].join('\n');
-  const id = c.submit(script, { comment: 'kiseki:dataset=/datasets/train', env: kisekiEnv });
+  const id = c.submit(script, { comment: 'kiseki:dataset=/datasets/train', env: jobEnv });
   const job = await c.waitForJob(id, 120_000);
   const out = c.jobOutput(id);
   assert.equal(job.state, 'COMPLETED', `${job.raw}\n${out}\n${hookLines(id).join('\n')}`);
@@ -192,18 +194,19 @@ test('slurm job reads staged dataset from L2', { skip: unavailable }, async (t) 
   assertNodeHealthy(c);
 });
 
-/** Mounts the embedded default in a child process, runs body against it, and unmounts. */
+/** Mounts the embedded default in a child process (foreground or daemonizing), runs body against it,
+ * and unmounts. */
 async function withMount(mountpoint: string, env: NodeJS.ProcessEnv, body: () => Promise<void>): Promise<void> {
   mkdirSync(mountpoint, { recursive: true });
   const child = spawn(join(binDir, 'kiseki-client-fuse'), ['mount', mountpoint], { env: { ...process.env, ...env }, stdio: 'inherit' });
   try {
     for (let i = 0; !readFileSync('/proc/mounts', 'utf8').includes(` ${mountpoint} `); i++) {
-      if (i > 100 || child.exitCode !== null) throw new Error(`kiseki-client-fuse did not mount ${mountpoint}`);
+      if (i > 100 || (child.exitCode ?? 0) !== 0) throw new Error(`kiseki-client-fuse did not mount ${mountpoint}`);
       await sleep(100);
     }
     await body();
   } finally {
     spawnSync(join(binDir, 'kiseki-client-fuse'), ['unmount', mountpoint], { env: { ...process.env, ...env }, stdio: 'inherit' });
-    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
   }
 }
