@@ -32,7 +32,7 @@ run_logged() {
 # the scrubber skips held pools. The job's own processes are gone when the Epilog runs, so whatever
 # still holds this job's pool.lock is that daemon. Only pools owned by the job's staging uid qualify.
 stop_pool_holders() {
-  local pool=$1 cache_dir=${KISEKI_CACHE_DIR:-$KISEKI_CACHE_DIR_DEFAULT} lock pid i
+  local pool=$1 cache_dir=${KISEKI_CACHE_DIR:-$KISEKI_CACHE_DIR_DEFAULT} lock pattern pid i
   local -a pids alive
   for lock in "$cache_dir"/*/"$pool"/pool.lock; do
     [[ -e "$lock" ]] || continue
@@ -41,9 +41,10 @@ stop_pool_holders() {
       kiseki_log warn "pool $pool at $(dirname "$lock") is not owned by uid $(kiseki_stage_uid); left alone"
       continue
     fi
-    # Every process with the lock file open: /proc/<pid>/fd/<n> -> $lock (glob characters escaped).
-    mapfile -t pids < <(find /proc/[0-9]*/fd -maxdepth 1 -lname "$(sed 's/[][*?\\]/\\&/g' <<<"$lock")" 2>/dev/null |
-      cut -d/ -f3 | sort -u)
+    # Every process with the lock file open: /proc/<pid>/fd/<n> -> $lock, glob characters escaped
+    # for -lname.
+    pattern=$(printf '%s' "$lock" | sed 's/[][*?\\]/\\&/g')
+    mapfile -t pids < <(find /proc/[0-9]*/fd -maxdepth 1 -lname "$pattern" 2>/dev/null | cut -d/ -f3 | sort -u)
     ((${#pids[@]})) || continue
     kiseki_log info "stopping processes still holding $lock: ${pids[*]}"
     kill -TERM "${pids[@]}" 2>/dev/null

@@ -1,4 +1,5 @@
 # Shared by prolog.sh, task_prolog.sh and epilog.sh; sourced, never executed.
+# shellcheck disable=SC2034  # settings and parse results are read by the sourcing hook
 #
 # Slurm runs its hooks with no PATH and with only the SLURM_* variables it documents (slurm.conf(5),
 # "PROLOG AND EPILOG SCRIPTS"), so the hooks take their settings from kiseki-slurm.env in their own

@@ -16,9 +16,12 @@ KISEKI_HOOK_NAME=prolog
 write_job_file() {
   local tmp
   tmp=$(mktemp "$KISEKI_SLURM_STATE_DIR/.job.XXXXXX") || return 1
-  printf '%s\n' "$@" >"$tmp" &&
-    chown "0:${SLURM_JOB_GID:-0}" "$tmp" && chmod 0640 "$tmp" &&
-    mv -f "$tmp" "$(kiseki_job_file)" || { rm -f "$tmp"; return 1; }
+  if printf '%s\n' "$@" >"$tmp" && chown "0:${SLURM_JOB_GID:-0}" "$tmp" && chmod 0640 "$tmp" &&
+    mv -f "$tmp" "$(kiseki_job_file)"; then
+    return 0
+  fi
+  rm -f "$tmp"
+  return 1
 }
 
 record_failure() {
@@ -40,9 +43,11 @@ stage() {
     record_failure "kiseki-client not found at $exe (set KISEKI_BIN_DIR in $KISEKI_HOOK_DIR/kiseki-slurm.env)"
     return
   fi
-  out=$(mktemp "$KISEKI_SLURM_STATE_DIR/.stage-out.XXXXXX") &&
-    err=$(mktemp "$KISEKI_SLURM_STATE_DIR/.stage-err.XXXXXX") ||
-    { record_failure "cannot create temporary files in $KISEKI_SLURM_STATE_DIR"; return; }
+  if ! out=$(mktemp "$KISEKI_SLURM_STATE_DIR/.stage-out.XXXXXX") ||
+    ! err=$(mktemp "$KISEKI_SLURM_STATE_DIR/.stage-err.XXXXXX"); then
+    record_failure "cannot create temporary files in $KISEKI_SLURM_STATE_DIR"
+    return
+  fi
 
   kiseki_log info "running: $exe ${args[*]} (as uid $(kiseki_stage_uid), limit ${KISEKI_STAGE_TIMEOUT}s)"
   # Output goes to files, not pipes: slurmd reads the Prolog's stdout until EOF, so a staging daemon
