@@ -138,9 +138,13 @@ test('a job whose comment declares no valid dataset runs untouched', { skip: una
   assertNodeHealthy(c);
 });
 
-/** The staging CLI of issue 6 exists once `kiseki-client stage --help` succeeds. */
+/**
+ * The staging CLI of issue 6 exists once `kiseki-client stage --help` succeeds AND documents
+ * --dataset: commander answers an unknown command's --help with the root help and exit 0.
+ */
 function stagingCliExists(): boolean {
-  return spawnSync(join(binDir, 'kiseki-client'), ['stage', '--help'], { stdio: 'ignore' }).status === 0;
+  const r = spawnSync(join(binDir, 'kiseki-client'), ['stage', '--help'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('--dataset');
 }
 
 test('slurm job reads staged dataset from L2', { skip: unavailable }, async (t) => {
