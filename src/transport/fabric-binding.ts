@@ -93,6 +93,10 @@ interface NativeTransport {
 }
 
 function nativeTransport(): NativeTransport {
+  // verbs;ofi_rxm sizes its MSG CQ by FI_UNIVERSE_SIZE (default 1024), which overflows Soft-RoCE's
+  // max_cqe and makes fi_enable fail with EINVAL (research/fabric.md §2b). Must be set before the
+  // first fi_getinfo; an admin's own value wins.
+  process.env.FI_UNIVERSE_SIZE ??= '64';
   const t = loadNative().transport as unknown as NativeTransport;
   if (typeof t.probe !== 'function' || typeof t.FabricEndpoint !== 'function') {
     throw kerr('Internal', 'kiseki_native.node has no transport namespace: rebuild it with `npm run build:native`');
