@@ -146,7 +146,7 @@ const endpoints = new Map<string, Promise<FabricClientEndpoint>>();
 /** The shared client endpoint for `provider` on the local address that routes to `nodeHost`. */
 export function clientEndpointFor(provider: string, nodeHost: string): Promise<FabricClientEndpoint> {
   const fixed = process.env.KISEKI_FABRIC_HOST;
-  const key = `${provider}|${fixed ?? nodeHost}`;
+  const key = `${provider}|${fixed ?? nodeHost}|${process.env.KISEKI_FABRIC_RMA ?? ''}`;
   let ep = endpoints.get(key);
   if (ep === undefined) {
     ep = (async () => new FabricClientEndpoint(provider, fixed ?? (await localAddressFor(nodeHost))))();
