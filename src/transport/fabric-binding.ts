@@ -157,6 +157,9 @@ export class FabricChannel {
   private readonly pending = new Map<number, PendingOp>();
   private readonly recvRing = new Map<number, { buf: Buffer; mr: MemoryRegion | null }>();
   private readonly backlog: { post: Post; op: number }[] = [];
+  // fi_av_remove while an operation to that address is in flight crashes tcp;ofi_rxm (measured):
+  // removal waits until the peer's last operation completes, and nothing new is posted to it.
+  private readonly peers = new Map<number, { inflight: number; removed: boolean }>();
   private backlogTimer: NodeJS.Timeout | null = null;
   private nextOp = 1;
   private state: 'open' | 'closed' = 'open';
@@ -191,10 +194,24 @@ export class FabricChannel {
 
   insertPeer(address: Buffer): number {
     if (address.length === 0 || address.length > 256) throw kerr('InvalidArgument', `fabric address of ${address.length} bytes`);
-    return this.ep.insertPeer(address);
+    const peer = this.ep.insertPeer(address);
+    const known = this.peers.get(peer);
+    if (known) known.removed = false;
+    else this.peers.set(peer, { inflight: 0, removed: false });
+    return peer;
   }
 
   removePeer(peer: number): void {
+    const p = this.peers.get(peer);
+    if (p === undefined || p.removed) return;
+    p.removed = true;
+    this.reapPeer(peer);
+  }
+
+  private reapPeer(peer: number): void {
+    const p = this.peers.get(peer);
+    if (p === undefined || !p.removed || p.inflight > 0) return;
+    this.peers.delete(peer);
     if (this.state === 'open') this.ep.removePeer(peer);
   }
 
@@ -217,7 +234,7 @@ export class FabricChannel {
   send(peer: number, buf: Buffer): Promise<void> {
     this.assertLength(buf);
     const mr = this.info.mrLocal ? this.register(buf, 'local') : null;
-    return this.post('fi_send', (op) => this.ep.send(peer, buf, mr?.id ?? null, op)).finally(() => this.deregister(mr));
+    return this.toPeer(peer, 'fi_send', (op) => this.ep.send(peer, buf, mr?.id ?? null, op)).finally(() => this.deregister(mr));
   }
 
   /** One-sided read of `dst.length` bytes from the peer's registered window at (addr, key). */
@@ -225,7 +242,17 @@ export class FabricChannel {
     this.assertLength(dst);
     if (!this.info.rma) throw kerr('NotSupported', `provider ${this.info.provider} offers no FI_RMA`);
     const mr = this.info.mrLocal ? this.register(dst, 'local') : null;
-    return this.post('fi_read', (op) => this.ep.read(peer, dst, mr?.id ?? null, addr, key, op)).finally(() => this.deregister(mr));
+    return this.toPeer(peer, 'fi_read', (op) => this.ep.read(peer, dst, mr?.id ?? null, addr, key, op)).finally(() => this.deregister(mr));
+  }
+
+  private toPeer(peer: number, what: string, post: (op: number) => number): Promise<void> {
+    const p = this.peers.get(peer);
+    if (p === undefined || p.removed) return Promise.reject(kerr('TransportFailed', `${what} to a peer that was removed`));
+    p.inflight++;
+    return this.post(what, post).finally(() => {
+      p.inflight--;
+      this.reapPeer(peer);
+    });
   }
 
   close(): void {
@@ -238,6 +265,7 @@ export class FabricChannel {
     this.pending.clear();
     this.recvRing.clear();
     this.backlog.length = 0;
+    this.peers.clear();
   }
 
   private assertOpen(): void {
