@@ -1,7 +1,7 @@
 // Chunk transfer throughput, all measured in the same run on the same machine (npm run bench:transport):
 //   C      bench/c/fi_xfer.c (research/fabric.md Appendix B), tcp;ofi_rxm RDM, FI_WAIT_FD, 4 MiB, window 4
-//   fabric this addon's libfabric path (FabricChunkTransport ↔ FabricListener) over tcp: GET = fi_read of
-//          registered 4 MiB envelopes, window 4, client and listener in separate processes
+//   fabric this addon's libfabric path (FabricChunkTransport ↔ FabricListener over an in-memory ChunkStore)
+//          over tcp: GET = fi_read of registered 4 MiB envelopes, window 4, separate processes
 //   TLS    Node's raw TLS 1.3 socket streaming 1 MiB writes (the ceiling for any TLS transport in Node)
 //   gRPC   grpc-js server stream of 1 MiB messages over TLS (the frame size ChunkDataService uses)
 // Ratios printed: fabric / C fi_read (target ≥ 0.8) and gRPC TLS / raw TLS (target ≥ 0.8).
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < RUNS; r++) c.push(await cFigure());
     const cRead = median(c.map((x) => x.rmaRead));
     const cSend = median(c.map((x) => x.sendRecv));
-    const fabric = median(await fabricFigure(path.join(dir, 'store')));
+    const fabric = median(await fabricFigure(':memory:'));
     const rawTls = median(await tlsFigure(dir));
     const grpcTls = median(await grpcFigure(dir));
     const rows: [string, number][] = [

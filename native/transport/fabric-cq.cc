@@ -7,12 +7,17 @@
 #include <rdma/fi_eq.h>
 #include <rdma/fi_errno.h>
 
+#include <cstdlib>
+
 #include "transport/fabric-endpoint.h"
 
 namespace kiseki::transport {
 
 namespace {
-constexpr uint64_t kTimerMs = 5;
+uint64_t timerMs() {
+  const char *v = getenv("KISEKI_FABRIC_PROGRESS_MS");
+  return v != nullptr && atoi(v) > 0 ? static_cast<uint64_t>(atoi(v)) : 5;
+}
 void closed(uv_handle_t *h) {
   auto *hs = static_cast<Endpoint::Handles *>(h->data);
   if (--hs->open == 0) delete hs;
@@ -30,7 +35,7 @@ void Endpoint::startProgress(Napi::Env env) {
   uv_async_init(loop, &handles_->async, &Endpoint::onAsync);
   handles_->open = 3;
   uv_poll_start(&handles_->poll, UV_READABLE, &Endpoint::onPoll);
-  uv_timer_start(&handles_->timer, &Endpoint::onTimer, kTimerMs, kTimerMs);
+  uv_timer_start(&handles_->timer, &Endpoint::onTimer, timerMs(), timerMs());
   // Only in-flight sends/reads (or setKeepAlive) keep the process alive.
   uv_unref(reinterpret_cast<uv_handle_t *>(&handles_->poll));
   uv_unref(reinterpret_cast<uv_handle_t *>(&handles_->timer));

@@ -158,19 +158,18 @@ export class FabricListener {
         this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.NotFound, s.id, 0, `chunk ${chunkId.toString('hex')} not found`));
         return;
       }
-      const bytes = Envelope.encode(env).finish();
       if (!this.rma) {
-        this.reply(s, P.encodeGetReplyInline(h.reqId, s.id, bytes));
+        this.reply(s, P.encodeGetReplyInline(h.reqId, s.id, Envelope.encode(env).finish()));
         return;
       }
-      // Zero-copy: the encoded envelope itself is the window the client reads.
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const mr = this.channel.register(buf, 'remote-read');
+      // Zero-copy: the stored ciphertext itself is the window the client reads; the head is inline.
+      const { head, ciphertext } = P.splitEnvelope(env);
+      const mr = this.channel.register(ciphertext, 'remote-read');
       this.release(s, h.reqId);
       const timer = setTimeout(() => this.release(s, h.reqId), this.windowMs);
       timer.unref();
-      s.windows.set(h.reqId, { mr, buf, timer });
-      this.reply(s, P.encodeGetReplyRma(h.reqId, s.id, { len: buf.length, addr: mr.addr, key: mr.key }));
+      s.windows.set(h.reqId, { mr, buf: ciphertext, timer });
+      this.reply(s, P.encodeGetReplyRma(h.reqId, s.id, { len: ciphertext.length, addr: mr.addr, key: mr.key }, head));
     } catch (e) {
       this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.Failed, s.id, 0, (e as Error).message));
     }
@@ -180,15 +179,16 @@ export class FabricListener {
     try {
       const chunkId = P.decodeChunkId(msg);
       const at = P.HEADER_SIZE + 1 + chunkId.length;
-      let bytes: Buffer;
+      let env: Envelope;
       if ((h.flags & P.FLAG_INLINE) !== 0) {
-        bytes = P.readInline(msg, at);
+        env = Envelope.decode(P.readInline(msg, at));
       } else {
-        const w = P.readWindow(msg, at, P.MAX_ENVELOPE);
-        bytes = Buffer.allocUnsafe(w.len);
-        await this.channel.read(s.peer!, bytes, w.addr, w.key);
+        const w = P.readWindow(msg, at, P.MAX_CIPHERTEXT);
+        const head = P.readHead(msg, at + 24);
+        const ciphertext = Buffer.allocUnsafe(w.len);
+        await this.channel.read(s.peer!, ciphertext, w.addr, w.key);
+        env = P.joinEnvelope(head, ciphertext);
       }
-      const env = Envelope.decode(bytes);
       const id = env.chunkId?.value;
       if (id === undefined || !Buffer.from(id).equals(chunkId)) {
         throw kerr('Integrity', 'PUT envelope does not carry the chunk id it was sent under');

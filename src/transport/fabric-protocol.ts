@@ -4,10 +4,14 @@
 //   4  u8   op                    12 u32  session id (0 in HELLO)
 //   5  u8   status (responses)    16 16B  session token from OpenFabricSession (zeros in responses)
 //   6  u16  flags
-// followed by an op-specific body. Sealed envelopes move either by one-sided fi_read from a window
-// the owner registered (RMA mode: the body carries len, addr, key) or inline after the body when
-// the provider has no FI_RMA. The token binds every request to the tenant authenticated over mTLS.
+// followed by an op-specific body. In RMA mode an envelope is split: its ciphertext (the bulk) is
+// read one-sided with fi_read straight from the owner's buffer, registered as it is (no copy on
+// either side), while the rest of the envelope (tag, nonce, ids, epochs: the "head", a small
+// protobuf Envelope with empty ciphertext) travels in the control message. Providers without FI_RMA
+// get the whole encoded envelope inline. The token binds every request to the tenant authenticated
+// over mTLS.
 import { kerr } from '../errors.js';
+import { Envelope } from '../gen/kiseki/v1/chunk.js';
 
 export const MAGIC = 0x3146534b; // 'KSF1' little-endian
 export const HEADER_SIZE = 32;
@@ -123,13 +127,15 @@ export function decodeChunkId(msg: Buffer, at = HEADER_SIZE): Buffer {
   return Buffer.from(msg.subarray(at + 1, at + 1 + len));
 }
 
-/** GET reply, RMA mode: body = window (u64 len, u64 addr, u64 key). */
-export function encodeGetReplyRma(reqId: number, session: number, w: RmaWindow): Buffer {
-  const b = sized(24);
+/** GET reply, RMA mode: body = ciphertext window (u64 len, addr, key), u16 head length, head. */
+export function encodeGetReplyRma(reqId: number, session: number, w: RmaWindow, head: Uint8Array): Buffer {
+  const b = sized(24 + 2 + head.length);
   writeHeader(b, { op: Op.GetReply, status: Status.Ok, flags: 0, reqId, session });
   writeWindow(b, HEADER_SIZE, w);
+  writeHead(b, HEADER_SIZE + 24, head);
   return b;
 }
+
 /** GET reply, inline mode: body = u64 len, envelope bytes. */
 export function encodeGetReplyInline(reqId: number, session: number, envelope: Uint8Array): Buffer {
   const b = sized(8 + envelope.length);
@@ -147,12 +153,14 @@ export function encodeRelease(h: { reqId: number; session: number; token: Buffer
 }
 
 // ---- PUT: body = u8 id length, chunk id, then a window (RMA) or u64 len + envelope (inline) ----
-export function encodePutRma(h: { reqId: number; session: number; token: Buffer }, chunkId: Buffer, w: RmaWindow): Buffer {
-  const b = sized(1 + chunkId.length + 24);
+/** PUT, RMA mode: body = u8 id length, id, ciphertext window, u16 head length, head. */
+export function encodePutRma(h: { reqId: number; session: number; token: Buffer }, chunkId: Buffer, w: RmaWindow, head: Uint8Array): Buffer {
+  const b = sized(1 + chunkId.length + 24 + 2 + head.length);
   writeHeader(b, { op: Op.Put, status: Status.Ok, flags: 0, ...h });
   b.writeUInt8(chunkId.length, HEADER_SIZE);
   chunkId.copy(b, HEADER_SIZE + 1);
   writeWindow(b, HEADER_SIZE + 1 + chunkId.length, w);
+  writeHead(b, HEADER_SIZE + 1 + chunkId.length + 24, head);
   return b;
 }
 export function encodePutInline(h: { reqId: number; session: number; token: Buffer }, chunkId: Buffer, envelope: Uint8Array): Buffer {
@@ -211,6 +219,44 @@ export function readInline(msg: Buffer, at: number): Buffer {
   return Buffer.from(msg.subarray(at + 8, at + 8 + len));
 }
 
+// ---- envelope split for RMA mode ----
+/** Largest envelope head that fits a control message next to the header, id and window. */
+export const MAX_HEAD = CONTROL_SIZE - HEADER_SIZE - 1 - 64 - 24 - 2;
+
+/** The envelope without its ciphertext (protobuf), and the ciphertext as a Buffer view (no copy). */
+export function splitEnvelope(env: Envelope): { head: Uint8Array; ciphertext: Buffer } {
+  const head = Envelope.encode({ ...env, ciphertext: Buffer.alloc(0) }).finish();
+  if (head.length > MAX_HEAD) throw kerr('InvalidArgument', `envelope metadata of ${head.length} bytes exceeds the fabric limit ${MAX_HEAD}`);
+  const ct: Uint8Array = env.ciphertext;
+  return { head, ciphertext: Buffer.isBuffer(ct) ? ct : Buffer.from(ct.buffer, ct.byteOffset, ct.byteLength) };
+}
+
+/** Rebuilds an envelope from its head and the ciphertext read over the fabric. */
+export function joinEnvelope(head: Uint8Array, ciphertext: Buffer): Envelope {
+  let env: Envelope;
+  try {
+    env = Envelope.decode(head);
+  } catch (e) {
+    throw kerr('Integrity', 'undecodable envelope head on the fabric', e);
+  }
+  if (env.ciphertext.length !== 0) throw kerr('Integrity', 'envelope head carries ciphertext');
+  env.ciphertext = ciphertext;
+  return env;
+}
+
+function writeHead(b: Buffer, at: number, head: Uint8Array): void {
+  b.writeUInt16LE(head.length, at);
+  b.set(head, at + 2);
+}
+
+/** The head at `at` (u16 length, bytes), copied out of the reused receive buffer. */
+export function readHead(msg: Buffer, at: number): Buffer {
+  if (msg.length < at + 2) throw kerr('Integrity', 'fabric message without an envelope head');
+  const len = msg.readUInt16LE(at);
+  if (at + 2 + len > msg.length) throw kerr('Integrity', 'fabric envelope head does not fit the message');
+  return Buffer.from(msg.subarray(at + 2, at + 2 + len));
+}
+
 function bodyU8(msg: Buffer, off: number): number {
   if (msg.length < HEADER_SIZE + off + 1) throw kerr('Integrity', 'fabric message body too short');
   return msg.readUInt8(HEADER_SIZE + off);
@@ -222,6 +268,8 @@ function bodyU16(msg: Buffer, off: number): number {
 
 /** Largest sealed envelope either side accepts (64 MiB chunk_size maximum plus envelope fields). */
 export const MAX_ENVELOPE = 64 * 1024 * 1024 + 64 * 1024;
+/** Largest ciphertext accepted in an RMA window (chunk_size is at most 64 MiB; GCM adds nothing). */
+export const MAX_CIPHERTEXT = 64 * 1024 * 1024;
 
 /**
  * How this process moves envelopes: RMA when the provider offers FI_RMA (KISEKI_FABRIC_RMA=0 forces

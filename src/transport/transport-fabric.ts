@@ -284,20 +284,24 @@ export class FabricChunkTransport implements ChunkTransport {
     const h = P.readHeader(reply);
     if (h.op !== P.Op.GetReply) throw kerr('Integrity', `fabric GET answered with op ${h.op}`);
     this.throwStatus(h.status, reply, `chunk ${chunkId.toString('hex')}`);
-    let bytes: Buffer;
+    let env: Envelope;
     if ((h.flags & P.FLAG_INLINE) !== 0) {
-      bytes = P.readInline(reply, P.HEADER_SIZE);
+      const bytes = P.readInline(reply, P.HEADER_SIZE);
+      env = this.decode(bytes, chunkId);
     } else {
-      const w = P.readWindow(reply, P.HEADER_SIZE, P.MAX_ENVELOPE);
-      bytes = Buffer.allocUnsafe(w.len);
+      const w = P.readWindow(reply, P.HEADER_SIZE, P.MAX_CIPHERTEXT);
+      const head = P.readHead(reply, P.HEADER_SIZE + 24);
+      const ciphertext = Buffer.allocUnsafe(w.len);
       try {
-        await this.withTimeout(l.ep.channel.read(l.peer, bytes, w.addr, w.key), `fi_read of chunk ${chunkId.toString('hex')}`);
+        await this.withTimeout(l.ep.channel.read(l.peer, ciphertext, w.addr, w.key), `fi_read of chunk ${chunkId.toString('hex')}`);
       } finally {
         l.ep.notify(l.peer, P.encodeRelease({ reqId, session: l.session, token: l.token }));
       }
+      env = P.joinEnvelope(head, ciphertext);
     }
-    this.bytesIn += bytes.length;
-    return this.decodeChecked(bytes, chunkId);
+    this.checkId(env, chunkId);
+    this.bytesIn += env.ciphertext.length;
+    return env;
   }
 
   private async putOne(env: Envelope, signal?: AbortSignal): Promise<void> {
@@ -305,17 +309,17 @@ export class FabricChunkTransport implements ChunkTransport {
     if (id === undefined || id.length === 0) throw kerr('InvalidArgument', 'envelope without a chunk id');
     const chunkId = Buffer.from(id);
     const l = await this.session(signal);
-    const enc = Envelope.encode(env).finish();
-    const bytes = Buffer.from(enc.buffer, enc.byteOffset, enc.byteLength);
     const reqId = l.ep.reqId();
     const h0 = { reqId, session: l.session, token: l.token };
     let reply: Buffer;
     if (l.inline) {
-      reply = await l.ep.request(l.peer, l.session, reqId, P.encodePutInline(h0, chunkId, bytes), this.timeoutMs, signal);
+      reply = await l.ep.request(l.peer, l.session, reqId, P.encodePutInline(h0, chunkId, Envelope.encode(env).finish()), this.timeoutMs, signal);
     } else {
-      const mr = l.ep.channel.register(bytes, 'remote-read');
+      // The caller's ciphertext is registered as it is and read by the node: no copy here.
+      const { head, ciphertext } = P.splitEnvelope(env);
+      const mr = l.ep.channel.register(ciphertext, 'remote-read');
       try {
-        reply = await l.ep.request(l.peer, l.session, reqId, P.encodePutRma(h0, chunkId, { len: bytes.length, addr: mr.addr, key: mr.key }), this.timeoutMs, signal);
+        reply = await l.ep.request(l.peer, l.session, reqId, P.encodePutRma(h0, chunkId, { len: ciphertext.length, addr: mr.addr, key: mr.key }, head), this.timeoutMs, signal);
       } finally {
         l.ep.channel.deregister(mr);
       }
@@ -323,7 +327,7 @@ export class FabricChunkTransport implements ChunkTransport {
     const h = P.readHeader(reply);
     if (h.op !== P.Op.PutReply) throw kerr('Integrity', `fabric PUT answered with op ${h.op}`);
     this.throwStatus(h.status, reply, `chunk ${chunkId.toString('hex')}`);
-    this.bytesOut += bytes.length;
+    this.bytesOut += env.ciphertext.length;
   }
 
   private throwStatus(status: P.Status, reply: Buffer, what: string): void {
@@ -343,18 +347,19 @@ export class FabricChunkTransport implements ChunkTransport {
     }
   }
 
-  private decodeChecked(bytes: Buffer, chunkId: Buffer): Envelope {
-    let env: Envelope;
+  private decode(bytes: Buffer, chunkId: Buffer): Envelope {
     try {
-      env = Envelope.decode(bytes);
+      return Envelope.decode(bytes);
     } catch (e) {
       throw kerr('Integrity', `undecodable envelope for chunk ${chunkId.toString('hex')}`, e);
     }
+  }
+
+  private checkId(env: Envelope, chunkId: Buffer): void {
     const got = env.chunkId?.value;
     if (got === undefined || !Buffer.from(got).equals(chunkId)) {
       throw kerr('Integrity', `node returned a different chunk than ${chunkId.toString('hex')}`);
     }
-    return env;
   }
 
   private withTimeout<T>(p: Promise<T>, what: string): Promise<T> {

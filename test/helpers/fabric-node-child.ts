@@ -41,12 +41,29 @@ export class FileChunkStore implements ChunkStore {
   }
 }
 
+/** In-memory store: keeps the transport, not the disk, under measurement (bench). */
+export class MemoryChunkStore implements ChunkStore {
+  private readonly m = new Map<string, Envelope>();
+  async get(tenant: string, chunkId: Buffer): Promise<Envelope | null> {
+    return this.m.get(`${tenant}/${chunkId.toString('hex')}`) ?? null;
+  }
+  async put(tenant: string, env: Envelope): Promise<PutOutcome> {
+    const k = `${tenant}/${Buffer.from(env.chunkId!.value).toString('hex')}`;
+    if (this.m.has(k)) return 'deduplicated';
+    this.m.set(k, env);
+    return 'stored';
+  }
+  async has(tenant: string, chunkId: Buffer): Promise<boolean> {
+    return this.m.has(`${tenant}/${chunkId.toString('hex')}`);
+  }
+}
+
 function main(): void {
   const [provider = 'tcp', host = '127.0.0.1', port = '0', dir = ''] = process.argv.slice(2);
   const send = (m: object): void => void process.send!(m);
   let listener: FabricListener;
   try {
-    listener = new FabricListener({ provider, host, port, store: new FileChunkStore(dir) });
+    listener = new FabricListener({ provider, host, port, store: dir === ':memory:' ? new MemoryChunkStore() : new FileChunkStore(dir) });
   } catch (e) {
     send({ op: 'error', message: (e as Error).message });
     process.exit(3);
