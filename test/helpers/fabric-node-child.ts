@@ -1,49 +1,17 @@
-// A fabric listener process for transport tests: FabricListener over a ChunkStore of files in a
-// temp dir (the test-side store the brief allows until kiseki-node serves it). Sessions are issued
+// A fabric listener process for transport tests: FabricListener over kiseki-node's own
+// FileChunkStore in a temp dir, or an in-memory store for the bench. Sessions are issued
 // over the IPC channel, standing in for OpenFabricSession over mTLS gRPC.
 // Messages in:  { op: 'session', tenant, provider? } | { op: 'exit' }
 // Messages out: { op: 'ready', address: hex, provider, pid } | { op: 'session', token: hex, ... } | { op: 'error', message }
-import { mkdirSync, promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { Envelope } from '../../src/gen/kiseki/v1/chunk.js';
-import { Envelope as EnvelopeCodec } from '../../src/gen/kiseki/v1/chunk.js';
 import type { ChunkStore, PutOutcome } from '../../src/node/chunk-store.js';
 import { FabricListener } from '../../src/node/fabric-listener.js';
-
-export class FileChunkStore implements ChunkStore {
-  constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
-  }
-  private file(tenant: string, id: Buffer): string {
-    return path.join(this.dir, Buffer.from(tenant).toString('hex'), id.toString('hex'));
-  }
-  async get(tenant: string, chunkId: Buffer): Promise<Envelope | null> {
-    try {
-      return EnvelopeCodec.decode(await fs.readFile(this.file(tenant, chunkId)));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-  }
-  async put(tenant: string, env: Envelope): Promise<PutOutcome> {
-    const f = this.file(tenant, Buffer.from(env.chunkId!.value));
-    if (await this.has(tenant, Buffer.from(env.chunkId!.value))) return 'deduplicated';
-    await fs.mkdir(path.dirname(f), { recursive: true });
-    const fh = await fs.open(`${f}.tmp`, 'w', 0o600);
-    await fh.writeFile(EnvelopeCodec.encode(env).finish());
-    await fh.sync();
-    await fh.close();
-    await fs.rename(`${f}.tmp`, f);
-    return 'stored';
-  }
-  async has(tenant: string, chunkId: Buffer): Promise<boolean> {
-    return fs.access(this.file(tenant, chunkId)).then(() => true, () => false);
-  }
-}
+import { FileChunkStore } from '../../src/node/file-chunk-store.js';
 
 /** In-memory store: keeps the transport, not the disk, under measurement (bench). */
 export class MemoryChunkStore implements ChunkStore {
   private readonly m = new Map<string, Envelope>();
+  private readonly stored = new Map<string, number>();
   async get(tenant: string, chunkId: Buffer): Promise<Envelope | null> {
     return this.m.get(`${tenant}/${chunkId.toString('hex')}`) ?? null;
   }
@@ -51,10 +19,18 @@ export class MemoryChunkStore implements ChunkStore {
     const k = `${tenant}/${Buffer.from(env.chunkId!.value).toString('hex')}`;
     if (this.m.has(k)) return 'deduplicated';
     this.m.set(k, env);
+    this.stored.set(k, Date.now());
     return 'stored';
   }
   async has(tenant: string, chunkId: Buffer): Promise<boolean> {
     return this.m.has(`${tenant}/${chunkId.toString('hex')}`);
+  }
+  async delete(tenant: string, chunkId: Buffer): Promise<boolean> {
+    this.stored.delete(`${tenant}/${chunkId.toString('hex')}`);
+    return this.m.delete(`${tenant}/${chunkId.toString('hex')}`);
+  }
+  async storedAtMs(tenant: string, chunkId: Buffer): Promise<number | null> {
+    return this.stored.get(`${tenant}/${chunkId.toString('hex')}`) ?? null;
   }
 }
 

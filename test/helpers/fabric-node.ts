@@ -55,7 +55,7 @@ export async function startFabricNode(opts: {
     child,
     address: Buffer.from(ready.address, 'hex'),
     provider: ready.provider,
-    openSession: sessionFor(opts.tenant ?? 'tenant-a'),
+    openSession: sessionFor(opts.tenant ?? '00000000-0000-0000-0000-00000000000a'),
     sessionFor,
     async stop(signal?: NodeJS.Signals) {
       if (child.exitCode === null && child.signalCode === null) {

@@ -38,7 +38,7 @@ for (const { provider, rma } of modes) {
       else process.env.KISEKI_FABRIC_RMA = saved;
     });
 
-    const transport = (tenant = 'tenant-a', timeoutMs = 10_000): FabricChunkTransport =>
+    const transport = (tenant = '00000000-0000-0000-0000-00000000000a', timeoutMs = 10_000): FabricChunkTransport =>
       new FabricChunkTransport({ name: 'fabric-tcp', provider, nodeFabricAddress: node.address, openSession: node.sessionFor(tenant), timeoutMs });
 
     test('puts and gets chunks of every size with matching checksums', async () => {
@@ -69,8 +69,8 @@ for (const { provider, rma } of modes) {
     });
 
     test("a tenant cannot read another tenant's chunk over the fabric", async () => {
-      const a = transport('tenant-a');
-      const b = transport('tenant-b');
+      const a = transport('00000000-0000-0000-0000-00000000000a');
+      const b = transport('00000000-0000-0000-0000-00000000000b');
       const e = makeEnvelope(5000);
       await a.putChunks([e]);
       await assert.rejects(b.getChunks([idOf(e)]), (err: unknown) => KisekiError.is(err, 'NotFound'));
