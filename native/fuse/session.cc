@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -212,17 +214,33 @@ bool Session::AbortConnection() {
   return ok;
 }
 
+void Session::DetachMount() {
+  if (geteuid() == 0) {
+    if (umount2(cfg_.mountpoint.c_str(), MNT_DETACH) == 0 || errno == EINVAL) return;
+  }
+  pid_t pid;
+  const char *argv[] = {"fusermount3", "-u", "-z", "-q", cfg_.mountpoint.c_str(), nullptr};
+  if (posix_spawnp(&pid, "fusermount3", nullptr, nullptr, const_cast<char *const *>(argv), environ) == 0) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
 size_t Session::Unmount() {
   State expected = State::kRunning;
   if (!state_.compare_exchange_strong(expected, State::kClosing)) return 0;
-  fuse_session_exit(se_);
   size_t answered = AnswerAllEio();
-  fuse_session_unmount(se_);
+  // Detach the mount but keep /dev/fuse open (fuse_session_unmount would close it under the workers and
+  // drop whatever they read next). Workers keep answering EIO, so processes still holding files on the
+  // detached mount get answers and let go; the loop ends by itself (ENODEV) when the superblock goes.
+  DetachMount();
   {
     std::unique_lock<std::mutex> lock(loopMu_);
     auto done = [this] { return loopDone_; };
     if (!loopCv_.wait_for(lock, std::chrono::milliseconds(cfg_.unmountAbortMs), done)) {
       lock.unlock();
+      fuse_session_exit(se_);
       AbortConnection();
       lock.lock();
       loopCv_.wait(lock, done);
@@ -231,6 +249,7 @@ size_t Session::Unmount() {
   loop_.join();
   // Requests that slipped in between the first sweep and the loop's end.
   answered += AnswerAllEio();
+  fuse_session_unmount(se_);  // the connection is gone by now: this only closes the fd and frees state
   {
     std::lock_guard<std::mutex> lock(noticeMu_);
     noticeStop_ = true;

@@ -83,6 +83,7 @@ class Session {
   };
   void FindDevice();
   bool AbortConnection();
+  void DetachMount();
   void NotifierLoop();
   size_t AnswerAllEio();
 
