@@ -116,6 +116,10 @@ export class ChunkCache {
         maxNodeCacheBytes: config.maxNodeCacheBytes,
         pinned: config.mode === 'pinned',
         ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+        onScavenged: (r) => {
+          for (const p of r.removed) opts.logger?.info({ pool: p.path, reason: p.reason, files: p.files, bytes: p.bytes }, 'scavenged an orphaned cache pool');
+          for (const e of r.errors) opts.logger?.warn({ pool: e.path, err: e.message }, 'could not scavenge a cache pool');
+        },
         ...opts.pool,
       });
     }

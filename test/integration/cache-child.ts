@@ -31,8 +31,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => {
     void cache.close().then(() => { clearInterval(keepAlive); process.exit(0); });
   });
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim() === 'handoff') void cache.handOff(60_000).then(() => { process.stdout.write('handed-off\n'); clearInterval(keepAlive); process.exit(0); });
+  const rl = createInterface({ input: process.stdin });
+  let handingOff = false;
+  rl.on('line', (line) => {
+    if (line.trim() !== 'handoff') return;
+    handingOff = true;
+    void cache.handOff(60_000).then(() => { process.stdout.write('handed-off\n'); clearInterval(keepAlive); process.exit(0); });
+  });
+  // The test process is gone (its end of stdin closed): never outlive it.
+  rl.on('close', () => {
+    if (!handingOff) void cache.close().then(() => process.exit(0));
   });
 }
 

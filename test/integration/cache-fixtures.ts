@@ -36,10 +36,16 @@ export function config(cacheDir: string, over: { mode?: CacheMode; l1?: string; 
   return { ...base, ...rest };
 }
 
+/** Pool owners still running; a failed test must not leave them behind (they hold the runner's stderr). */
+const owners = new Set<ChildProcess>();
+process.once('exit', () => { for (const p of owners) p.kill('SIGKILL'); });
+
 export interface ChildInfo { poolId: string; dir: string; chunkIds: string[]; l2: number }
 
 export async function spawnPoolOwner(args: { cacheDir: string; tenant: string; mode?: CacheMode; chunks?: number; chunkBytes?: number; adoptPoolId?: string }): Promise<{ proc: ChildProcess; info: ChildInfo; nextLine(): Promise<string> }> {
   const proc = spawn(process.execPath, [join(__dirname, 'cache-child.js'), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  owners.add(proc);
+  proc.once('exit', () => owners.delete(proc));
   const lines = createInterface({ input: proc.stdout! });
   const queue: string[] = [];
   const waiters: ((l: string) => void)[] = [];
