@@ -65,4 +65,10 @@ export function exited(proc: ChildProcess): Promise<{ code: number | null; signa
   return new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
+/** Polls pred until it holds or timeoutMs passes (generous: the machine is shared and loaded). */
+export async function waitFor(pred: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+}
+
 export { randomBytes };

@@ -10,7 +10,7 @@ import { ChunkCache } from '../../src/cache/chunk-cache.js';
 import { registerCacheMetrics } from '../../src/cache/cache-stats.js';
 import { newPoolId } from '../../src/cache/pool-id.js';
 import { KisekiError } from '../../src/errors.js';
-import { chunk, config, sha256hex, tempDir } from './cache-fixtures.js';
+import { chunk, config, sha256hex, tempDir, waitFor } from './cache-fixtures.js';
 
 const dirs: { cleanup(): Promise<void> }[] = [];
 after(async () => { for (const d of dirs) await d.cleanup(); });
@@ -197,7 +197,7 @@ test('I-CC12: the key-health watcher started by the cache wipes L1 and L2 when t
   await cache.put(c.id, c.data);
   health = 'destroyed';
   clock.advance(cache.config.keyHealthIntervalMs);
-  for (let i = 0; i < 50 && cache.stats().l2_entries > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => cache.stats().l2_entries === 0 && !existsSync(cache.pool!.l2.path(c.id)));
   assert.equal(cache.state, 'shredded');
   assert.equal(cache.stats().l2_entries, 0);
   assert.equal(existsSync(cache.pool!.l2.path(c.id)), false);
@@ -220,8 +220,7 @@ test('I-CC6: the disconnect watcher started by the cache wipes everything after 
   assert.equal(hit.kind, 'hit', 'a 299 s outage keeps the cache');
   if (hit.kind === 'hit') hit.release();
   clock.advance(2_000);
-  for (let i = 0; i < 50 && cache.stats().wipes === 0; i++) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => cache.stats().wipes === 1 && !existsSync(cache.pool!.l2.path(c.id)));
   assert.equal(cache.stats().wipes, 1);
   assert.equal(cache.state, 'active', 'after a disconnect wipe the cache refills from canonical');
   assert.equal((await cache.get(c.id)).kind, 'miss');
