@@ -124,7 +124,9 @@ export class L2Pool {
       return Promise.resolve({ kind: 'exists' });
     }
     const inflight = this.#writes.get(id);
-    if (inflight !== undefined) return inflight.then(() => ({ kind: 'exists' }));
+    // Wait for the write in flight, then decide again (it may have been skipped, or stored unpinned).
+    // The caller holds its page reference until this settles.
+    if (inflight !== undefined) return inflight.then(() => this.put(id, page, opts), () => this.put(id, page, opts));
     const p = this.#admitAndWrite(id, page.acquire(), opts).finally(() => {
       this.#writes.delete(id);
       page.release();

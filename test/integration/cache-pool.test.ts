@@ -324,3 +324,16 @@ test('stats are exported as cache_<field> Prometheus metrics', async () => {
   }
   await cache.close();
 });
+
+test('concurrent puts of one chunk write it once, and a pin that arrives during an organic write still pins it', async () => {
+  const dir = await cacheDir();
+  const cache = await l2Only(dir, { l2: String(2 * (4096 + 4)) });
+  const c = chunk();
+  const [organic, pinned] = await Promise.all([cache.put(c.id, c.data), cache.put(c.id, c.data, { pinned: true })]);
+  assert.deepEqual([organic, pinned], [{ kind: 'stored', l1: false, l2: 'stored' }, { kind: 'stored', l1: false, l2: 'exists' }]);
+  for (let i = 0; i < 3; i++) { const x = chunk(); await cache.put(x.id, x.data); }
+  assert.equal(cache.pool!.l2.has(c.id), true, 'the pinned chunk was never evicted');
+  assert.equal(cache.pool!.l2.pinnedBytes(), 4100);
+  assert.equal(cache.stats().l2_entries, 2);
+  await cache.close();
+});
