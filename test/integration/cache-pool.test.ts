@@ -228,7 +228,7 @@ test('I-CC6: the disconnect watcher started by the cache wipes everything after 
   await cache.close();
 });
 
-test('pinned mode: over capacity an explicit pin fails with CacheCapacityExceeded and nothing pinned is evicted', async () => {
+test('I-CC11 (cache side): pinned chunks stay until released: over capacity an explicit pin fails with CacheCapacityExceeded and nothing pinned is evicted', async () => {
   const dir = await cacheDir();
   const cache = await l2Only(dir, { mode: 'pinned', l2: String(3 * (4096 + 4)) });
   const cs = [chunk(), chunk(), chunk()];
