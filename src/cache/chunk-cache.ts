@@ -125,10 +125,15 @@ export class ChunkCache {
     }
     const cache = new ChunkCache(config, pool, opts);
     if (pool !== null && opts.statsIntervalMs !== 0) {
-      await pool.startControl({
-        stats: () => cache.stats(),
-        wipe: async () => { await cache.wipe('manual'); return cache.stats(); },
-      }, { intervalMs: opts.statsIntervalMs ?? 1000, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) });
+      try {
+        await pool.startControl({
+          stats: () => cache.stats(),
+          wipe: async () => { await cache.wipe('manual'); return cache.stats(); },
+        }, { intervalMs: opts.statsIntervalMs ?? 1000, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) });
+      } catch (err) {
+        await cache.close();
+        throw err;
+      }
     }
     return cache;
   }
