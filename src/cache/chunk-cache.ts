@@ -329,8 +329,15 @@ export class ChunkCache {
     this.#triggers?.keyHealth?.stop();
     this.#triggers?.disconnect.stop();
     const onShred = () => { void this.wipe('crypto-shred'); };
-    const keyHealth = probeKeyHealth === null ? null : new KeyHealthWatcher({ probe: probeKeyHealth, intervalMs: this.config.keyHealthIntervalMs, clock: this.#clock, onShred });
     const disconnect = new DisconnectWatcher({ maxDisconnectSeconds: this.config.maxDisconnectSeconds, clock: this.#clock, onDisconnect: () => { void this.wipe('disconnect'); } });
+    // A key manager that answers (healthy or destroyed) is a successful RPC; an unreachable one is
+    // left to the disconnect timer (brief §4.11).
+    const probe = probeKeyHealth === null ? null : async (): Promise<KeyHealth> => {
+      const health = await probeKeyHealth();
+      if (health !== 'unreachable') disconnect.recordSuccess();
+      return health;
+    };
+    const keyHealth = probe === null ? null : new KeyHealthWatcher({ probe, intervalMs: this.config.keyHealthIntervalMs, clock: this.#clock, onShred });
     this.#triggers = { keyHealth, disconnect };
     return {
       recordSuccess: () => disconnect.recordSuccess(),

@@ -337,3 +337,25 @@ test('concurrent puts of one chunk write it once, and a pin that arrives during 
   assert.equal(cache.stats().l2_entries, 2);
   await cache.close();
 });
+
+test('I-CC6: an answering key manager keeps the session connected; an unreachable one falls to the disconnect timer', async () => {
+  const { ManualClock } = await import('../../src/cache/clock.js');
+  const clock = new ManualClock();
+  const dir = await cacheDir();
+  const cache = await ChunkCache.open(config(dir, { maxDisconnectSeconds: 300, keyHealthIntervalMs: 30_000 }), { tenant: 't1', pool: { scavenge: false }, statsIntervalMs: 0, clock });
+  let health: 'healthy' | 'unreachable' = 'healthy';
+  cache.startWipeTriggers(async () => health);
+  const c = chunk();
+  await cache.put(c.id, c.data);
+  const tick = async () => { clock.advance(30_000); await new Promise((r) => setImmediate(r)); };
+  for (let i = 0; i < 20; i++) await tick(); // 600 s with only key-health answers
+  assert.equal(cache.stats().wipes, 0);
+  health = 'unreachable';
+  for (let i = 0; i < 9; i++) await tick(); // 270 s unreachable
+  assert.equal(cache.stats().wipes, 0);
+  for (let i = 0; i < 2; i++) await tick(); // 330 s
+  await waitFor(() => cache.stats().wipes === 1 && !existsSync(cache.pool!.l2.path(c.id)));
+  assert.equal(cache.stats().wipes, 1);
+  assert.equal(cache.state, 'active', 'unreachable is not a crypto-shred');
+  await cache.close();
+});
