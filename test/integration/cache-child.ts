@@ -2,14 +2,14 @@
 // ChunkCache, stores N chunks, prints {"poolId","dir","chunkIds"} on one line and then lives until
 // SIGTERM (clean close: pool wiped) or SIGKILL (orphan left behind). A line "handoff" on stdin hands
 // the pool over instead and exits.
-// argv[2]: JSON {cacheDir, tenant, mode?, chunks?, chunkBytes?, adoptPoolId?}
+// argv[2]: JSON {cacheDir, tenant, mode?, chunks?, chunkBytes?, adoptPoolId?, scavenge? (default false)}
 import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { resolveCacheConfig } from '../../src/cache/cache-config.js';
 import { DEFAULT_POLICY } from '../../src/cache/cache-policy.js';
 import { ChunkCache } from '../../src/cache/chunk-cache.js';
 
-interface ChildArgs { cacheDir: string; tenant: string; mode?: string; chunks?: number; chunkBytes?: number; adoptPoolId?: string }
+interface ChildArgs { cacheDir: string; tenant: string; mode?: string; chunks?: number; chunkBytes?: number; adoptPoolId?: string; scavenge?: boolean }
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2]!) as ChildArgs;
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     mountOptions: { cache_dir: args.cacheDir, cache_mode: args.mode ?? 'organic' },
     env: args.adoptPoolId !== undefined ? { KISEKI_CACHE_POOL_ID: args.adoptPoolId } : {},
   });
-  const cache = await ChunkCache.open(config, { tenant: args.tenant, pool: { scavenge: false }, statsIntervalMs: 200 });
+  const cache = await ChunkCache.open(config, { tenant: args.tenant, pool: { scavenge: args.scavenge === true }, statsIntervalMs: 200 });
   const chunkIds: string[] = [];
   for (let i = 0; i < (args.chunks ?? 0); i++) {
     const data = randomBytes(args.chunkBytes ?? 4096);

@@ -42,7 +42,7 @@ process.once('exit', () => { for (const p of owners) p.kill('SIGKILL'); });
 
 export interface ChildInfo { poolId: string; dir: string; chunkIds: string[]; l2: number }
 
-export async function spawnPoolOwner(args: { cacheDir: string; tenant: string; mode?: CacheMode; chunks?: number; chunkBytes?: number; adoptPoolId?: string }): Promise<{ proc: ChildProcess; info: ChildInfo; nextLine(): Promise<string> }> {
+export async function spawnPoolOwner(args: { cacheDir: string; tenant: string; mode?: CacheMode; chunks?: number; chunkBytes?: number; adoptPoolId?: string; scavenge?: boolean }): Promise<{ proc: ChildProcess; info: ChildInfo; nextLine(): Promise<string> }> {
   const proc = spawn(process.execPath, [join(__dirname, 'cache-child.js'), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
   owners.add(proc);
   proc.once('exit', () => owners.delete(proc));
