@@ -34,10 +34,12 @@ export interface OpenOptions {
 /** The shared core of chunk and metadata sealing. */
 export async function sealEnvelope(keyring: TenantKeyring, plaintext: Buffer, id: IdSource, info: Buffer,
   backend: CryptoBackend, output?: Buffer): Promise<{ chunkId: Buffer; envelope: Envelope }> {
+  if (!Buffer.isBuffer(plaintext)) throw kerr('InvalidArgument', 'plaintext to seal must be a Buffer');
   checkOutput(output, plaintext.length, 'ciphertext');
   const epoch = keyring.currentEpoch;
   const nonce = randomFillSync(Buffer.allocUnsafe(NONCE_BYTES));
-  const sealed = await backend.seal({ plaintext, id, info, kek: keyring.kek(epoch), nonce, output });
+  const sealed = await backend.seal({ plaintext, id, info, kek: keyring.kek(epoch), nonce, output })
+    .catch((err: unknown) => { throw keyring.wipedError() ?? kerr('Internal', `sealing failed in the ${backend.name} crypto backend`, err); });
   // A wipe while the seal ran may have zeroed the KEK under it: discard that result.
   const wiped = keyring.wipedError();
   if (wiped !== null) throw wiped;
@@ -68,6 +70,8 @@ export async function openEnvelope(keyring: TenantKeyring, envelope: Envelope, e
   const result = await backend.open({
     ciphertext: envelope.ciphertext, chunkId: expectedId, kek: keyring.kek(epoch), info,
     nonce: envelope.nonce, tag: envelope.authTag, check, output,
+  }).catch((err: unknown) => {
+    throw keyring.wipedError() ?? kerr('Internal', `opening ${label} failed in the ${backend.name} crypto backend`, err);
   });
   const wiped = keyring.wipedError();
   if (wiped !== null) {
