@@ -28,7 +28,7 @@ export function loadCryptoBinding(): { kind: 'loaded'; binding: CryptoBinding } 
   try {
     ns = loadNative().crypto;
   } catch (err) {
-    return { kind: 'missing', reason: `kiseki_native.node did not load: ${(err as Error).message}` };
+    return { kind: 'missing', reason: `kiseki_native.node did not load: ${(err as Error).message.replace(/\s+/g, ' ').trim()}` };
   }
   const absent = FUNCTIONS.filter((f) => typeof ns?.[f] !== 'function');
   if (absent.length > 0) return { kind: 'missing', reason: `kiseki_native.node lacks crypto.${absent.join(', crypto.')}` };
