@@ -115,7 +115,11 @@ function envelopeProblem(e: Envelope, expectedId: Buffer): string | null {
   return null;
 }
 
-/** Seals one chunk under the keyring's current epoch; the id follows the tenant's dedup policy. */
+/**
+ * Seals one chunk under the keyring's current epoch; the id follows the tenant's dedup policy.
+ * `plaintext` must not change until the promise settles: the native path hashes and encrypts it in
+ * place on another thread, and a change in between would seal content under another content's id.
+ */
 export async function sealChunk(keyring: TenantKeyring, plaintext: Buffer,
   opts?: SealOptions): Promise<{ chunkId: Buffer; envelope: Envelope }> {
   const backend = opts?.backend ?? await defaultBackend();
@@ -123,7 +127,10 @@ export async function sealChunk(keyring: TenantKeyring, plaintext: Buffer,
   return sealEnvelope(keyring, plaintext, digest, CHUNK_DEK_INFO, backend, opts?.output);
 }
 
-/** Opens one chunk fetched under `expectedChunkId`; throws Integrity (EIO) on any mismatch or tampering. */
+/**
+ * Opens one chunk fetched under `expectedChunkId`; throws Integrity (EIO) on any mismatch or tampering.
+ * Pass `verifyContent: true` wherever the content was not produced by this client (I-CC1).
+ */
 export async function openChunk(keyring: TenantKeyring, envelope: Envelope, expectedChunkId: Buffer,
   opts?: OpenOptions): Promise<Buffer> {
   const backend = opts?.backend ?? await defaultBackend();
