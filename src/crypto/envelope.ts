@@ -31,7 +31,7 @@ export interface OpenOptions {
   verifyContent?: boolean;
 }
 
-/** The shared core of chunk and metadata sealing. */
+/** The shared core of chunk and metadata sealing. I-K2: only ciphertext leaves through the envelope. */
 export async function sealEnvelope(keyring: TenantKeyring, plaintext: Buffer, id: IdSource, info: Buffer,
   backend: CryptoBackend, output?: Buffer): Promise<{ chunkId: Buffer; envelope: Envelope }> {
   if (!Buffer.isBuffer(plaintext)) throw kerr('InvalidArgument', 'plaintext to seal must be a Buffer');

@@ -139,3 +139,17 @@ test('caller-provided output buffers receive the result, and are zeroed when ope
     await assert.rejects(sealChunk(ring, pt, { backend: b, output: Buffer.alloc(1) }), /exactly 70000/);
   }
 });
+
+test('I-K2: the encoded envelope of a chunk or a name never contains its plaintext', async () => {
+  const { sealMeta, nameKey } = await import('../../src/crypto/metadata-seal.js');
+  for (const b of await bothBackends()) {
+    const ring = randomKeyring(b);
+    const pt = Buffer.from('PLAINTEXT-MARKER '.repeat(64));
+    const { envelope } = await sealChunk(ring, pt, { backend: b });
+    const wire = Buffer.from(Envelope.encode(envelope).finish());
+    assert.equal(wire.indexOf(pt.subarray(0, 16)), -1, `${b.name}: plaintext on the wire`);
+    const name = Buffer.from('payroll-2026-confidential.xlsx');
+    const meta = Buffer.from(Envelope.encode(await sealMeta(ring, nameKey(ring.indexKey, 1, name), name, { backend: b })).finish());
+    assert.equal(meta.indexOf(name.subarray(0, 12)), -1, `${b.name}: name on the wire`);
+  }
+});
