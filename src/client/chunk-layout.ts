@@ -1,11 +1,8 @@
 // Slot math of fixed-size chunking (D3). Chunk i of a file covers [i*cs, (i+1)*cs); the last present
 // chunk may be shorter; a missing chunk below the size is a hole and reads as zeros. Pure functions:
 // the reader, the writer and truncation all derive their ranges from here and nowhere else.
-import { kerr } from '../errors.js';
 
-export const MIN_CHUNK_SIZE = 1 << 20;
-export const MAX_CHUNK_SIZE = 64 << 20;
-export const DEFAULT_CHUNK_SIZE = 4 << 20;
+export { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, validateChunkSize } from '../crypto/chunker.js';
 /** Files of at most this many bytes live sealed in the layout record (ADR-006 default). */
 export const DEFAULT_INLINE_THRESHOLD = 4096;
 
@@ -21,13 +18,6 @@ export interface ChunkSpan {
   readonly length: number;
   /** Where the span starts inside the caller's buffer (range offset 0). */
   readonly inRange: number;
-}
-
-export function validateChunkSize(chunkSize: number): number {
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE) {
-    throw kerr('InvalidArgument', `chunk_size must be between 1M and 64M bytes, got ${chunkSize}`);
-  }
-  return chunkSize;
 }
 
 /** The chunk pieces of [offset, offset + length), in order. Empty for length 0. */

@@ -2,10 +2,12 @@
 // option is declared once with its type; unknown and removed options are named in the error. Values
 // given here win over the environment, which wins over the node's policy (resolved later, clamped to
 // the policy's ceilings by the cache configuration).
+import { CACHE_MOUNT_OPTIONS, parseSize } from '../cache/cache-config.js';
+import type { CacheMode } from '../cache/cache-policy.js';
+import { validateChunkSize } from '../crypto/chunker.js';
 import { kerr } from '../errors.js';
-import { validateChunkSize } from './chunk-layout.js';
 
-export type CacheMode = 'organic' | 'pinned' | 'bypass';
+export { parseSize };
 
 export interface MountOptions {
   cacheMode?: CacheMode;
@@ -19,6 +21,8 @@ export interface MountOptions {
   allowOther: boolean;
   readOnly: boolean;
   defaultPermissions: boolean;
+  /** The cache's own options as given, for resolveCacheConfig (mount option > env > policy, clamped). */
+  cacheOptions: Record<string, string>;
 }
 
 type Kind = 'size' | 'ms' | 'flag' | 'mode' | 'path' | 'addr' | 'text';
@@ -53,19 +57,9 @@ const REMOVED: Readonly<Record<string, string>> = {
   auto_unmount: 'unmount with `kiseki-client-fuse unmount` or a signal to the mount process',
 };
 
-const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-
-/** `4M`, `512k`, `100G`, `1048576` → bytes. */
-export function parseSize(text: string, what: string): number {
-  const m = /^(\d+)([kKmMgGtT]?)(i?[bB])?$/.exec(text.trim());
-  const value = m === null ? NaN : Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!;
-  if (!Number.isSafeInteger(value)) throw kerr('InvalidArgument', `${what}: '${text}' is not a size (e.g. 4M, 256M, 50G)`);
-  return value;
-}
-
 /** Parses every `-o` argument (each may hold several comma-separated options). */
 export function parseMountOptions(args: readonly string[]): MountOptions {
-  const out: MountOptions = { allowOther: false, readOnly: false, defaultPermissions: false };
+  const out: MountOptions = { allowOther: false, readOnly: false, defaultPermissions: false, cacheOptions: {} };
   const set = out as unknown as Record<string, unknown>;
   for (const item of args.flatMap((a) => a.split(',')).map((s) => s.trim()).filter((s) => s !== '')) {
     const eq = item.indexOf('=');
@@ -81,6 +75,7 @@ export function parseMountOptions(args: readonly string[]): MountOptions {
       throw kerr('InvalidArgument', spec.kind === 'flag' ? `-o ${name} takes no value` : `-o ${name} needs a value: ${spec.help}`);
     }
     set[spec.key] = convert(name, spec.kind, value);
+    if ((CACHE_MOUNT_OPTIONS as readonly string[]).includes(name)) out.cacheOptions[name] = value!;
   }
   return out;
 }

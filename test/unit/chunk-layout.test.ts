@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  copySpan, slotCount, slotLength, spansOf, truncatePlan, validateChunkSize, MIN_CHUNK_SIZE,
+  copySpan, slotCount, slotLength, spansOf, truncatePlan, MIN_CHUNK_SIZE,
 } from '../../src/client/chunk-layout.js';
-import { KisekiError } from '../../src/errors.js';
 
 const CS = MIN_CHUNK_SIZE;
 
@@ -70,8 +69,3 @@ test('copySpan zero-fills past a short chunk and for holes', () => {
   assert.deepEqual([...out.subarray(0, 6)], [0, 0, 0, 0, 0, 0]);
 });
 
-test('chunk_size outside 1–64 MiB is rejected with InvalidArgument', () => {
-  assert.throws(() => validateChunkSize(1000), (e) => KisekiError.is(e, 'InvalidArgument'));
-  assert.throws(() => validateChunkSize(65 << 20), (e) => KisekiError.is(e, 'InvalidArgument'));
-  assert.equal(validateChunkSize(4 << 20), 4 << 20);
-});
