@@ -98,16 +98,15 @@ export class ChunkReader {
   }
 
   private async load(chunkId: Buffer, key: string): Promise<Buffer> {
-    // The cache zeroes its buffers on eviction, so what it hands out or takes in is never shared
-    // with the window: one copy per chunk, amortised over the many kernel reads that hit it.
+    const epoch = this.cache.epoch();
     const cached = await this.cache.get(chunkId);
-    const plaintext = cached !== null ? Buffer.from(cached) : await this.fetch(chunkId);
+    const plaintext = cached ?? (await this.fetch(chunkId, epoch));
     this.remember(key, plaintext);
     return plaintext;
   }
 
-  private async fetch(chunkId: Buffer): Promise<Buffer> {
-    const replicas = this.placement.transportsFor(chunkId);
+  private async fetch(chunkId: Buffer, epoch: number): Promise<Buffer> {
+    const replicas = this.placement.route(chunkId).read;
     const failures: string[] = [];
     for (const transport of replicas) {
       try {
@@ -115,7 +114,7 @@ export class ChunkReader {
         if (envelope === undefined) throw kerr('TransportFailed', 'empty reply');
         const plaintext = await this.crypto.open(envelope, chunkId);
         this.stats.fetched++;
-        this.cache.put(chunkId, Buffer.from(plaintext));
+        this.cache.put(chunkId, plaintext, epoch);
         return plaintext;
       } catch (err) {
         this.stats.failovers++;

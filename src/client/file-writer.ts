@@ -248,7 +248,7 @@ export class FileState {
 
   private async upload(index: number, plaintext: Buffer): Promise<ChunkRef> {
     const { chunkId, envelope } = await this.io.crypto.seal(plaintext);
-    const replicas = this.io.placement.transportsFor(chunkId);
+    const replicas = this.io.placement.route(chunkId).write;
     if (replicas.length === 0) throw kerr('Unavailable', 'no storage node to write to (discovery found none)');
     // Ack rule (ADR 0081): a chunk counts as written once every placed replica stored it.
     await Promise.all(replicas.map((t) => t.putChunks([envelope])));

@@ -44,15 +44,17 @@ export interface MetaCrypto {
 
 /** The cache facade as the read path uses it; faults are misses, never errors (I-CC7). */
 export interface ChunkCachePort {
-  /** The returned buffer stays the cache's: callers copy what they keep. */
+  /** Wipe generation, captured before a canonical fetch and handed back to put(). */
+  epoch(): number;
+  /** A copy the caller owns, or null on a miss (or in bypass mode). */
   get(chunkId: Buffer): Promise<Buffer | null>;
-  /** Only plaintext verified against chunkId (I-CC1). The cache takes ownership of the buffer. */
-  put(chunkId: Buffer, plaintext: Buffer): void;
+  /** Only plaintext verified against chunkId (I-CC1); copied; skipped if a wipe happened since `epoch`. */
+  put(chunkId: Buffer, plaintext: Buffer, epoch: number): void;
 }
 
-/** The replicas of a chunk, in placement order: writes go to all of them, reads try them in order. */
+/** The replicas of a chunk: writes go to every one of `write`, reads try `read` in order. */
 export interface ChunkPlacement {
-  transportsFor(chunkId: Buffer): readonly ChunkTransport[];
+  route(chunkId: Buffer): { readonly read: readonly ChunkTransport[]; readonly write: readonly ChunkTransport[] };
 }
 
 /** Milliseconds on a monotonic-enough clock; injected by tests. */

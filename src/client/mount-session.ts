@@ -1,0 +1,129 @@
+// Composes one mounted namespace: the session (discovery, keys, policy, namespace RPCs, chunk routes),
+// the tenant keyring, the cache pool and the filesystem core, adapted to the core's ports. Closing
+// flushes dirty files, then wipes plaintext (the reader's window, the cache pool) and the keys.
+import { resolveCacheConfig, type CacheConfig } from '../cache/cache-config.js';
+import { ChunkCache } from '../cache/chunk-cache.js';
+import { DedupPolicy } from '../gen/kiseki/v1/common.js';
+import { TenantKeyring } from '../crypto/keyring.js';
+import { openChunk, sealChunk } from '../crypto/envelope.js';
+import { nameKey, openMeta, sealMeta } from '../crypto/metadata-seal.js';
+import { kerr } from '../errors.js';
+import type { TenantKeyMaterial } from './key-client.js';
+import type { Session } from './session.js';
+import { DEFAULT_FS_OPTIONS, KisekiFileSystem, type FsOptions } from './filesystem.js';
+import type { ChunkCachePort, ChunkCrypto, ChunkPlacement, MetaCrypto } from './fs-ports.js';
+import type { MountOptions } from './mount-options.js';
+
+/** Kiseki's default namespace name when none is given. */
+export const DEFAULT_NAMESPACE = 'default';
+
+export interface MountSessionOptions {
+  readonly namespaceId: string;
+  /** Create the namespace when it does not exist (the embedded default does). */
+  readonly create: boolean;
+  readonly mount: MountOptions;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Cache-pool tuning for tests (no scavenging, no stats publishing). */
+  readonly statsIntervalMs?: number;
+}
+
+export class MountSession {
+  private constructor(
+    readonly session: Session,
+    readonly fs: KisekiFileSystem,
+    readonly cache: ChunkCache,
+    readonly cacheConfig: CacheConfig,
+    private readonly keyring: TenantKeyring,
+    readonly namespaceId: string,
+    readonly readOnly: boolean,
+  ) {}
+
+  static async open(session: Session, opts: MountSessionOptions): Promise<MountSession> {
+    await session.whenReady();
+    const keys = session.keys;
+    const keyring = await TenantKeyring.create(keyResponse(keys));
+    const cacheConfig = resolveCacheConfig(session.policy.policy, { mountOptions: opts.mount.cacheOptions, env: opts.env ?? process.env });
+    const cache = await ChunkCache.open(cacheConfig, {
+      tenant: keys.tenantId, ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
+    });
+    try {
+      const chunkSize = opts.mount.chunkSize ?? DEFAULT_FS_OPTIONS.chunkSize;
+      const opened = await session.namespace.openNamespace({
+        namespaceId: { value: opts.namespaceId }, create: opts.create, defaultChunkSize: chunkSize,
+      });
+      const readOnly = opened.readOnly || opts.mount.readOnly;
+      const fsOptions: FsOptions = { ...DEFAULT_FS_OPTIONS, chunkSize, metaTtlMs: cacheConfig.metaTtlMs };
+      const fs = new KisekiFileSystem({
+        ns: session.namespace, chunkCrypto: chunkCrypto(keyring), metaCrypto: metaCrypto(keyring),
+        cache: cachePort(cache), placement: placement(session), namespaceId: opts.namespaceId, readOnly,
+      }, fsOptions);
+      return new MountSession(session, fs, cache, cacheConfig, keyring, opts.namespaceId, readOnly);
+    } catch (err) {
+      await cache.close();
+      keyring.wipe();
+      throw err;
+    }
+  }
+
+  /** Flushes every dirty file, wipes plaintext and keys, closes the session. Returns flush failures. */
+  async close(): Promise<Error[]> {
+    const failures = await this.fs.close();
+    await this.cache.close();
+    this.keyring.wipe();
+    await this.session.close();
+    return failures;
+  }
+}
+
+function keyResponse(keys: TenantKeyMaterial) {
+  return {
+    tenantId: { value: keys.tenantId },
+    currentEpoch: { value: keys.currentEpoch },
+    keks: keys.keks.map((k) => ({ epoch: { value: k.epoch }, kek: Buffer.from(k.kek) })),
+    indexKey: Buffer.from(keys.indexKey),
+    dedupPolicy: keys.dedup === 'tenant-isolated' ? DedupPolicy.DEDUP_POLICY_TENANT_ISOLATED : DedupPolicy.DEDUP_POLICY_CROSS_TENANT,
+  };
+}
+
+function chunkCrypto(keyring: TenantKeyring): ChunkCrypto {
+  return {
+    seal: (plaintext) => sealChunk(keyring, plaintext),
+    open: (envelope, id) => openChunk(keyring, envelope, id, { verifyContent: true }),
+  };
+}
+
+function metaCrypto(keyring: TenantKeyring): MetaCrypto {
+  return {
+    nameKey: async (parent, name) => nameKey(keyring.indexKey, parent, name),
+    sealMeta: (id, plaintext) => sealMeta(keyring, id, plaintext),
+    openMeta: (envelope, id) => openMeta(keyring, envelope, id),
+  };
+}
+
+function cachePort(cache: ChunkCache): ChunkCachePort {
+  return {
+    epoch: () => cache.epoch(),
+    get: async (id) => {
+      const r = await cache.get(id.toString('hex'));
+      if (r.kind !== 'hit') return null;
+      try {
+        return Buffer.from(r.data);
+      } finally {
+        r.release();
+      }
+    },
+    put: (id, plaintext, epoch) => {
+      void cache.put(id.toString('hex'), plaintext, { epoch }).catch(() => undefined);
+    },
+  };
+}
+
+function placement(session: Session): ChunkPlacement {
+  return {
+    route: (chunkId) => {
+      const r = session.chunkTransportsFor(chunkId);
+      if (r.write.length === 0) throw kerr('Unavailable', 'no storage node is known for chunks (discovery listed none)');
+      return r;
+    },
+  };
+}
