@@ -72,6 +72,11 @@ export class FileState {
     return this.layout.chunkSize;
   }
 
+  /** Generation of the committed layout this state holds. */
+  get generation(): number {
+    return this.layout.generation;
+  }
+
   get isDirty(): boolean {
     return this.changed;
   }
