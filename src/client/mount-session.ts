@@ -9,13 +9,21 @@ import { openChunk, sealChunk } from '../crypto/envelope.js';
 import { nameKey, openMeta, sealMeta } from '../crypto/metadata-seal.js';
 import { kerr } from '../errors.js';
 import type { TenantKeyMaterial } from './key-client.js';
-import type { Session } from './session.js';
+import { GrpcChunkTransport } from '../transport/transport-grpc.js';
+import { formatSeed } from './seeds.js';
+import type { Session, TransportFactory } from './session.js';
+import { credentialsFor } from './tls-credentials.js';
 import { DEFAULT_FS_OPTIONS, KisekiFileSystem, type FsOptions } from './filesystem.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkPlacement, MetaCrypto } from './fs-ports.js';
 import type { MountOptions } from './mount-options.js';
 
 /** Kiseki's default namespace name when none is given. */
 export const DEFAULT_NAMESPACE = 'default';
+
+/** Chunks over gRPC to each node (TLS over TCP, or the node's unix socket); the always-there path. */
+export const grpcTransportFactory: TransportFactory = (node, channels) => new GrpcChunkTransport({
+  target: formatSeed(node.address), credentials: credentialsFor(node.address, channels.security),
+});
 
 export interface MountSessionOptions {
   readonly namespaceId: string;

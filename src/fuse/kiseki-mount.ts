@@ -10,12 +10,10 @@ import { resolve } from 'node:path';
 import { registerCacheMetrics } from '../cache/cache-stats.js';
 import { Session } from '../client/session.js';
 import { formatSeed } from '../client/seeds.js';
-import { credentialsFor } from '../client/tls-credentials.js';
-import { MountSession } from '../client/mount-session.js';
+import { grpcTransportFactory, MountSession } from '../client/mount-session.js';
 import type { MountOptions } from '../client/mount-options.js';
 import { controlSocketPath, removeRecord, serveControl, writeRecord, type MountRecord } from '../client/mount-registry.js';
 import { kerr } from '../errors.js';
-import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { mount, type FuseSession } from './fuse-binding.js';
 import { KisekiFuse } from './kiseki-fuse.js';
 
@@ -58,9 +56,7 @@ export class RunningMount {
     const mountpoint = resolve(o.mountpoint);
     const session = await Session.open({
       ...(o.dataAddr !== undefined ? { dataAddr: o.dataAddr } : {}), env,
-      transportFactory: (node, channels) => new GrpcChunkTransport({
-        target: formatSeed(node.address), credentials: credentialsFor(node.address, channels.security),
-      }),
+      transportFactory: grpcTransportFactory,
     });
     let ms: MountSession | null = null;
     let fuse: FuseSession | null = null;
@@ -74,7 +70,7 @@ export class RunningMount {
       fuse = await mount(mountpoint, {
         fsname: o.options.fsname ?? 'kiseki', subtype: 'kiseki', ro: ms.readOnly,
         allowOther: o.options.allowOther, defaultPermissions: o.options.defaultPermissions,
-      }, new KisekiFuse(ms.fs, { ttlSeconds }), (msg) => o.log(msg));
+      }, new KisekiFuse(ms.fs, { ttlSeconds }), (msg: string) => o.log(msg));
       const d = session.discovered();
       const record: MountRecord = {
         mountpoint, pid: process.pid, namespace: o.namespace, tenant: session.keys.tenantId,
