@@ -31,6 +31,8 @@ export interface MountSessionOptions {
   readonly create: boolean;
   readonly mount: MountOptions;
   readonly env?: NodeJS.ProcessEnv;
+  /** How long to wait for discovery, keys and policy (the node may still be starting). */
+  readonly readyTimeoutMs?: number;
   /** Cache-pool tuning for tests (no scavenging, no stats publishing). */
   readonly statsIntervalMs?: number;
 }
@@ -47,7 +49,7 @@ export class MountSession {
   ) {}
 
   static async open(session: Session, opts: MountSessionOptions): Promise<MountSession> {
-    await session.whenReady();
+    await readyWithin(session, opts.readyTimeoutMs ?? 30_000);
     const keys = session.keys;
     const keyring = await TenantKeyring.create(keyResponse(keys));
     const cacheConfig = resolveCacheConfig(session.policy.policy, { mountOptions: opts.mount.cacheOptions, env: opts.env ?? process.env });
@@ -80,6 +82,24 @@ export class MountSession {
     this.keyring.wipe();
     await this.session.close();
     return failures;
+  }
+}
+
+/**
+ * Waits for the session with a timer that keeps the process alive: the session's own retries do not
+ * hold the event loop, so a bare whenReady() in a fresh process could let it exit while waiting.
+ */
+async function readyWithin(session: Session, timeoutMs: number): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    await session.whenReady(abort.signal);
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    const why = session.lastError?.message ?? 'no answer yet';
+    throw kerr('Unavailable', `no storage node became usable within ${timeoutMs} ms (${why}); check --data-addr / KISEKI_SEEDS`);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

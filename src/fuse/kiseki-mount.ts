@@ -61,7 +61,6 @@ export class RunningMount {
     let ms: MountSession | null = null;
     let fuse: FuseSession | null = null;
     try {
-      await session.whenReady(AbortSignal.timeout(30_000));
       if (o.tenant !== undefined && o.tenant !== session.keys.tenantId) {
         throw kerr('PermissionDenied', `--tenant ${o.tenant} does not match the tenant of this client's identity (${session.keys.tenantId})`);
       }
@@ -118,10 +117,10 @@ export class RunningMount {
     for (const f of failures) this.log(`flush failed, data not stored: ${f.message}`);
     if (failures.length > 0) code = 1;
     this.metrics?.close();
-    this.control.close();
     await removeRecord(this.record.mountpoint, this.env);
     this.state_ = 'stopped';
-    this.resolveDone(code);
+    // `done` waits until the control socket has closed, i.e. after an `unmount` caller got its answer.
+    this.control.close(() => this.resolveDone(code));
     return code;
   }
 
