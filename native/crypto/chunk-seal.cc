@@ -46,7 +46,7 @@ struct Common {
     if (!output.Bind(a, 1, forOpen ? "plaintextOut" : "ciphertextOut", static_cast<long>(input.size()))) return false;
     if (!chunkId.Bind(a, 2, "chunkId", kIdLen)) return false;
     if (!ParseMode(a, 3, forOpen, &mode)) return false;
-    if (!idKey.Bind(a, 4, "idKey", kKeyLen, mode != IdMode::kHmac)) return false;
+    if (!idKey.Bind(a, 4, "idKey", kKeyLen, true)) return false;
     if (mode == IdMode::kHmac && !idKey.present()) {
       Napi::TypeError::New(a.Env(), "idKey is required for hmac chunk ids").ThrowAsJavaScriptException();
       return false;

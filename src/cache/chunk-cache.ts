@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { kerr } from '../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CacheConfig } from './cache-config.js';
-import type { CacheMode } from './cache-policy.js';
+import { writePolicyFile, type CacheMode, type CachePolicy } from './cache-policy.js';
 import { newCounters, type CacheCounters, type CacheStatsSnapshot, type LatencyRecorder } from './cache-stats.js';
 import { L1Memory } from './l1-memory.js';
 import { MetaCache } from './meta-cache.js';
@@ -65,7 +65,8 @@ export class ChunkCache {
   #triggers: { keyHealth: KeyHealthWatcher | null; disconnect: DisconnectWatcher } | null = null;
 
   private constructor(config: CacheConfig, pool: CachePool | null, opts: ChunkCacheOptions) {
-    this.config = config;
+    // I-CC10: settings are fixed for the session; a policy change applies to the next session.
+    this.config = Object.freeze({ ...config, clamped: Object.freeze([...config.clamped]) as string[] });
     this.mode = config.mode;
     this.tenant = opts.tenant;
     this.pool = pool;
@@ -203,6 +204,11 @@ export class ChunkCache {
   unpin(chunkId: string): void {
     this.#l1?.unpin(chunkId);
     this.pool?.l2.unpin(chunkId);
+  }
+
+  /** Persists the policy this session resolved as <pool>/policy.json (the I-CC9 fallback of later sessions). */
+  async persistPolicy(policy: CachePolicy): Promise<void> {
+    if (this.pool !== null) await writePolicyFile(this.pool.dir, policy);
   }
 
   /** Staging reports its totals here so that stats and /metrics show them. */

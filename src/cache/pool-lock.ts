@@ -1,7 +1,8 @@
 // The flock(LOCK_EX) on <pool>/pool.lock that marks a pool as live. The FileHandle stays open for as
 // long as the lock is held: the kernel drops the lock when the descriptor closes or the process dies,
 // which is exactly what lets the scrubber tell orphans from live pools (I-CC8).
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kerr } from '../errors.js';
 import { flockBinding } from './flock-binding.js';
@@ -26,12 +27,21 @@ export class PoolLock {
     return this.#path;
   }
 
-  /** Creates a new lock file (it must not exist) and locks it. */
+  /**
+   * Creates a new lock file and locks it atomically as seen by others: the file is created under a
+   * temporary name, flocked, and only then renamed to `path` (the lock follows the inode). Nobody can
+   * ever open `path` and find it unlocked before we hold it.
+   */
   static async create(path: string): Promise<PoolLock> {
-    const handle = await open(path, 'wx', FILE_MODE);
-    if (!flockBinding().tryLockExclusive(handle.fd)) {
+    const tmp = `${path}.${randomBytes(6).toString('hex')}`;
+    const handle = await open(tmp, 'wx', FILE_MODE);
+    try {
+      if (!flockBinding().tryLockExclusive(handle.fd)) throw kerr('Internal', `freshly created ${tmp} is locked by someone else`);
+      await rename(tmp, path);
+    } catch (err) {
       await handle.close();
-      throw kerr('Internal', `freshly created ${path} is locked by someone else`);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
     }
     return new PoolLock(path, handle);
   }

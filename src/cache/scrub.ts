@@ -1,7 +1,8 @@
 // Orphan removal, shared by start-up scavenging (pool-lifecycle.ts) and kiseki-cache-scrub (I-CC8).
 //
-// Why a live pool is never taken for an orphan: a pool is built as <tenant>/.new-<id>/ and its
-// pool.lock is created and flocked BEFORE the directory is renamed to <tenant>/<id>/; the owner keeps
+// Why a live pool is never taken for an orphan: a pool is built as <tenant>/.new-<id>/; its lock file
+// is created under a temporary name, flocked, and only then renamed to pool.lock (so pool.lock never
+// exists unlocked while its creator lives), all BEFORE the directory is renamed to <tenant>/<id>/; the owner keeps
 // the lock until it has renamed the pool away to .gone-<id>-<r>/ and deleted it. So a directory named
 // by a pool id always has a pool.lock, and while its owner lives that lock is held and our
 // non-blocking flock fails. The transitional .new-/.gone- directories may briefly lack pool.lock (between
@@ -77,9 +78,9 @@ async function scrubOne(report: ScrubReport, c: { tenant: string; name: string; 
     return;
   }
   if (r.kind === 'missing') {
+    const st = await stat(c.path).catch(() => null);
+    if (st === null) return; // its owner just closed it
     if (c.transitional) {
-      const st = await stat(c.path).catch(() => null);
-      if (st === null) return;
       if (wallNow() - st.mtimeMs < (opts.graceMs ?? DEFAULT_GRACE_MS)) {
         report.live.push({ path: c.path, why: 'young' });
         return;
@@ -107,7 +108,12 @@ async function remove(report: ScrubReport, c: { tenant: string; name: string; pa
     if (!c.name.startsWith(GONE_PREFIX)) {
       const base = c.name.startsWith(NEW_PREFIX) ? c.name.slice(NEW_PREFIX.length) : c.name;
       dir = join(c.path, '..', `${GONE_PREFIX}${base}-${randomBytes(4).toString('hex')}`);
-      await rename(c.path, dir);
+      try {
+        await rename(c.path, dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // removed by its owner or another scrubber meanwhile
+        throw err;
+      }
       lock?.moved(join(dir, LOCK_FILE));
     }
     const tally = await shredTree(dir);

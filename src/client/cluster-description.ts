@@ -10,7 +10,7 @@ import { NodeChannels } from './node-channels.js';
 import { fetchCachePolicy, resolveSessionPolicy } from './policy-client.js';
 import { RpcLiveness, type RpcEnv } from './rpc.js';
 import { configuredSeeds, formatSeed, type SeedAddress } from './seeds.js';
-import { tcpSecurityFromEnv } from './tls-credentials.js';
+import { assertSeedsUsable, tcpSecurityFromEnv } from './tls-credentials.js';
 
 export interface EndpointDescription {
   kind: 'tcp-tls' | 'fabric' | 'unknown';
@@ -85,7 +85,9 @@ export async function describeCluster(opts: DescribeOptions = {}): Promise<Clust
     embedded = { socket: node.socketPath, pid: node.pid, started: node.started };
     seeds = [{ kind: 'unix', path: node.socketPath }];
   }
-  const channels = new NodeChannels(await tcpSecurityFromEnv(env, opts.insecure ?? false));
+  const security = await tcpSecurityFromEnv(env, opts.insecure ?? false);
+  assertSeedsUsable(seeds, security);
+  const channels = new NodeChannels(security);
   const rpc: RpcEnv = { channels, clock: systemClock, liveness: new RpcLiveness(), deadlineMs: opts.rpcDeadlineMs ?? 5_000 };
   const discovery = new DiscoveryClient({ seeds, rpc, attemptDeadlineMs: opts.rpcDeadlineMs ?? 5_000 });
   try {

@@ -12,19 +12,20 @@
 import { NamespaceServiceService } from '../gen/kiseki/v1/namespace.js';
 import { applyPolicy, type EffectiveCacheSettings, type RequestedCacheSettings, type ResolvedPolicy } from '../cache/cache-policy.js';
 import { KisekiError, kerr } from '../errors.js';
+import type { TenantKeyring } from '../crypto/keyring.js';
 import type { ChunkTransport } from '../transport/transport.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { DiscoveryClient, type Discovered, type DiscoveredNode } from './discovery-client.js';
 import { embeddedSeed, startEmbeddedNode, type EmbeddedNode } from './embedded-endpoint.js';
 import { Heartbeat, newClientId, type HeartbeatStats } from './heartbeat.js';
-import { fetchTenantKeys, probeKeyHealth, zeroKeyMaterial, type KeyHealth, type TenantKeyMaterial } from './key-client.js';
+import { fetchTenantKeys, probeKeyHealth, type KeyHealth } from './key-client.js';
 import { NodeChannels } from './node-channels.js';
 import { placeChunk } from './placement.js';
 import { fetchCachePolicy, resolveSessionPolicy } from './policy-client.js';
 import { RpcLiveness, serviceCaller, type RpcEnv, type ServiceCaller } from './rpc.js';
 import { configuredSeeds, formatSeed, type SeedAddress } from './seeds.js';
-import { tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
+import { assertSeedsUsable, tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
 
 export type SessionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'destroyed';
 
@@ -74,7 +75,7 @@ export class Session {
   #retryTimer: TimerHandle | null = null;
   #establishing: Promise<void> | null = null;
   #leaderOverride: SeedAddress | null = null;
-  #keys: TenantKeyMaterial | null = null;
+  #keys: TenantKeyring | null = null;
   #policy: ResolvedPolicy | null = null;
   #settings: EffectiveCacheSettings | null = null;
   #error: KisekiError | null = null;
@@ -143,6 +144,7 @@ export class Session {
       }
     }
     const security = await tcpSecurityFromEnv(env, config.insecure ?? false);
+    assertSeedsUsable(seeds, security);
     const session = new Session(config, seeds, security, embedded);
     await session.#discovery.start();
     await session.#establishing;
@@ -177,7 +179,7 @@ export class Session {
     return this.#discovery.current();
   }
 
-  get keys(): TenantKeyMaterial {
+  get keys(): TenantKeyring {
     this.#requireReady();
     return this.#keys!;
   }
@@ -267,7 +269,7 @@ export class Session {
     await Promise.allSettled([...this.#transports.values()].map((t) => t.close()));
     this.#transports.clear();
     this.#channels.close();
-    if (this.#keys !== null) zeroKeyMaterial(this.#keys);
+    this.#keys?.wipe(this.#state === 'destroyed' && this.#error?.kind === 'KeyDestroyed' ? 'KeyDestroyed' : 'Closed');
     this.#keys = null;
   }
 
@@ -311,7 +313,7 @@ export class Session {
         poolDir: this.#config.poolDir ?? null,
       });
       if (this.#state !== 'connecting') {
-        zeroKeyMaterial(keys);
+        keys.wipe('Closed');
         return;
       }
       this.#keys = keys;

@@ -87,3 +87,8 @@ export const CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 2_000,
 });
+
+/** Fails before any dialling when a TCP seed has no way to authenticate (a config error, not retriable). */
+export function assertSeedsUsable(seeds: readonly SeedAddress[], security: TcpSecurity): void {
+  for (const s of seeds) credentialsFor(s, security);
+}
