@@ -1,14 +1,13 @@
 // Composes one mounted namespace: the session (discovery, keys, policy, namespace RPCs, chunk routes),
 // the tenant keyring, the cache pool and the filesystem core, adapted to the core's ports. Closing
-// flushes dirty files, then wipes plaintext (the reader's window, the cache pool) and the keys.
+// flushes dirty files, then wipes plaintext (the reader's window, the cache pool) and, with the
+// session, the keys.
 import { resolveCacheConfig, type CacheConfig } from '../cache/cache-config.js';
 import { ChunkCache } from '../cache/chunk-cache.js';
-import { DedupPolicy } from '../gen/kiseki/v1/common.js';
-import { TenantKeyring } from '../crypto/keyring.js';
+import type { TenantKeyring } from '../crypto/keyring.js';
 import { openChunk, sealChunk } from '../crypto/envelope.js';
 import { nameKey, openMeta, sealMeta } from '../crypto/metadata-seal.js';
 import { kerr } from '../errors.js';
-import type { TenantKeyMaterial } from './key-client.js';
 import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { formatSeed } from './seeds.js';
 import type { Session, TransportFactory } from './session.js';
@@ -43,18 +42,17 @@ export class MountSession {
     readonly fs: KisekiFileSystem,
     readonly cache: ChunkCache,
     readonly cacheConfig: CacheConfig,
-    private readonly keyring: TenantKeyring,
     readonly namespaceId: string,
     readonly readOnly: boolean,
   ) {}
 
   static async open(session: Session, opts: MountSessionOptions): Promise<MountSession> {
     await readyWithin(session, opts.readyTimeoutMs ?? 30_000);
-    const keys = session.keys;
-    const keyring = await TenantKeyring.create(keyResponse(keys));
+    // The session owns the keyring (and wipes it on close or crypto-shred).
+    const keyring = session.keys;
     const cacheConfig = resolveCacheConfig(session.policy.policy, { mountOptions: opts.mount.cacheOptions, env: opts.env ?? process.env });
     const cache = await ChunkCache.open(cacheConfig, {
-      tenant: keys.tenantId, ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
+      tenant: keyring.tenantId, ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
     });
     try {
       const chunkSize = opts.mount.chunkSize ?? DEFAULT_FS_OPTIONS.chunkSize;
@@ -67,10 +65,9 @@ export class MountSession {
         ns: session.namespace, chunkCrypto: chunkCrypto(keyring), metaCrypto: metaCrypto(keyring),
         cache: cachePort(cache), placement: placement(session), namespaceId: opts.namespaceId, readOnly,
       }, fsOptions);
-      return new MountSession(session, fs, cache, cacheConfig, keyring, opts.namespaceId, readOnly);
+      return new MountSession(session, fs, cache, cacheConfig, opts.namespaceId, readOnly);
     } catch (err) {
       await cache.close();
-      keyring.wipe();
       throw err;
     }
   }
@@ -79,7 +76,6 @@ export class MountSession {
   async close(): Promise<Error[]> {
     const failures = await this.fs.close();
     await this.cache.close();
-    this.keyring.wipe();
     await this.session.close();
     return failures;
   }
@@ -101,16 +97,6 @@ async function readyWithin(session: Session, timeoutMs: number): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function keyResponse(keys: TenantKeyMaterial) {
-  return {
-    tenantId: { value: keys.tenantId },
-    currentEpoch: { value: keys.currentEpoch },
-    keks: keys.keks.map((k) => ({ epoch: { value: k.epoch }, kek: Buffer.from(k.kek) })),
-    indexKey: Buffer.from(keys.indexKey),
-    dedupPolicy: keys.dedup === 'tenant-isolated' ? DedupPolicy.DEDUP_POLICY_TENANT_ISOLATED : DedupPolicy.DEDUP_POLICY_CROSS_TENANT,
-  };
 }
 
 function chunkCrypto(keyring: TenantKeyring): ChunkCrypto {

@@ -61,10 +61,10 @@ export class RunningMount {
     let ms: MountSession | null = null;
     let fuse: FuseSession | null = null;
     try {
+      ms = await MountSession.open(session, { namespaceId: o.namespace, create: true, mount: o.options, env });
       if (o.tenant !== undefined && o.tenant !== session.keys.tenantId) {
         throw kerr('PermissionDenied', `--tenant ${o.tenant} does not match the tenant of this client's identity (${session.keys.tenantId})`);
       }
-      ms = await MountSession.open(session, { namespaceId: o.namespace, create: true, mount: o.options, env });
       const ttlSeconds = ms.cacheConfig.metaTtlMs / 1000;
       fuse = await mount(mountpoint, {
         fsname: o.options.fsname ?? 'kiseki', subtype: 'kiseki', ro: ms.readOnly,
