@@ -96,13 +96,16 @@ export async function startMountHarness(opts: { node?: boolean } = {}): Promise<
   return h;
 }
 
-/** Starts a process in the background (for races); resolves with its exit code and output. */
+/** Starts a process in the background; `done` resolves with its exit code and output. */
+export function startTool(file: string, args: string[], env?: NodeJS.ProcessEnv): { pid: number; done: Promise<{ code: number | null; out: string }> } {
+  const p = spawn(file, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  return { pid: p.pid!, done: new Promise((resolve) => p.on('close', (code) => resolve({ code, out }))) };
+}
+
+/** Runs a process to its end without throwing on failure (for races). */
 export function spawnTool(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((done) => {
-    const p = spawn(file, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    p.on('close', (code) => done({ code, out }));
-  });
+  return startTool(file, args, env).done;
 }
