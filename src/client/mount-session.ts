@@ -12,7 +12,7 @@ import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { formatSeed } from './seeds.js';
 import type { Session, TransportFactory } from './session.js';
 import { credentialsFor } from './tls-credentials.js';
-import { DEFAULT_FS_OPTIONS, KisekiFileSystem, type FsOptions } from './filesystem.js';
+import { DEFAULT_FS_OPTIONS, KisekiFileSystem, type FsDeps, type FsOptions } from './filesystem.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkPlacement, MetaCrypto } from './fs-ports.js';
 import type { MountOptions } from './mount-options.js';
 
@@ -61,10 +61,7 @@ export class MountSession {
       });
       const readOnly = opened.readOnly || opts.mount.readOnly;
       const fsOptions: FsOptions = { ...DEFAULT_FS_OPTIONS, chunkSize, metaTtlMs: cacheConfig.metaTtlMs };
-      const fs = new KisekiFileSystem({
-        ns: session.namespace, chunkCrypto: chunkCrypto(keyring), metaCrypto: metaCrypto(keyring),
-        cache: cachePort(cache), placement: placement(session), namespaceId: opts.namespaceId, readOnly,
-      }, fsOptions);
+      const fs = new KisekiFileSystem(fsDepsFor(session, cache, opts.namespaceId, readOnly), fsOptions);
       return new MountSession(session, fs, cache, cacheConfig, opts.namespaceId, readOnly);
     } catch (err) {
       await cache.close();
@@ -97,6 +94,15 @@ async function readyWithin(session: Session, timeoutMs: number): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The filesystem core's ports over a ready session and its cache. */
+export function fsDepsFor(session: Session, cache: ChunkCache, namespaceId: string, readOnly: boolean): FsDeps {
+  const keyring = session.keys;
+  return {
+    ns: session.namespace, chunkCrypto: chunkCrypto(keyring), metaCrypto: metaCrypto(keyring),
+    cache: cachePort(cache), placement: placement(session), namespaceId, readOnly,
+  };
 }
 
 function chunkCrypto(keyring: TenantKeyring): ChunkCrypto {
