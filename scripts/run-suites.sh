@@ -4,6 +4,7 @@
 #   with the mount as working and temp directory; fio randwrite with verify=crc32c; dbench;
 #   rsync -aHAX round trip compared with rsync --checksum; git clone + git fsck; sqlite3 integrity_check.
 # Prints one result line per suite and writes the table to docs/suites.md (SUITES_OUT to change).
+# CPython is Debian's /usr/bin/python3.11 with its test package (libpython3.11-testsuite).
 # Needs: a built tree (npm run build), fuse3, and scripts/apt-packages-mount.txt installed.
 set -uo pipefail
 
@@ -38,7 +39,7 @@ node "$ROOT/dist/src/cli/kiseki-client-fuse.js" mount "$MNT" --data-addr "unix:$
 mkdir -p "$MNT/py" "$MNT/tmp"
 for t in test_os test_shutil test_tarfile test_tempfile; do
   log=$WORK/$t.log
-  (cd "$MNT/py" && TMPDIR=$MNT/tmp timeout "${SUITES_PY_TIMEOUT:-900}" python3 -m unittest -v "test.$t" >"$log" 2>&1)
+  (cd "$MNT/py" && TMPDIR=$MNT/tmp timeout "${SUITES_PY_TIMEOUT:-900}" /usr/bin/python3.11 -m unittest -v "test.$t" >"$log" 2>&1)
   rc=$?
   ran=$(grep -Eo '^Ran [0-9]+ tests?' "$log" | grep -Eo '[0-9]+' | tail -1)
   fails=$(grep -Eo 'failures=[0-9]+' "$log" | grep -Eo '[0-9]+' | tail -1)
