@@ -74,7 +74,7 @@ export class RunningMount {
       const record: MountRecord = {
         mountpoint, pid: process.pid, namespace: o.namespace, tenant: session.keys.tenantId,
         nodes: d.nodes.map((n) => `${n.id}@${formatSeed(n.address)}${n.leader ? ' (leader)' : ''}`),
-        transport: 'tcp-tls', embedded: session.embedded !== null, cacheMode: ms.cache.mode,
+        transport: d.nodes.every((n) => n.address.kind === 'unix') ? 'grpc over unix socket' : 'grpc over tcp+tls', embedded: session.embedded !== null, cacheMode: ms.cache.mode,
         cacheDir: ms.cacheConfig.cacheDir, readOnly: ms.readOnly, startedAt: new Date().toISOString(),
         controlSocket: controlSocketPath(mountpoint, env),
       };
