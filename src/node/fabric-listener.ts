@@ -13,6 +13,7 @@ import * as P from '../transport/fabric-protocol.js';
 import type { FabricSessionIssuer } from './chunk-data-service.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { EndpointSource } from './cluster.js';
+import { envelopeOf, MAX_CHUNK_BYTES } from './validate.js';
 
 export interface FabricListenerOptions {
   /** libfabric provider name asked for (cxi, verbs, tcp, net, sockets …). */
@@ -193,15 +194,15 @@ export class FabricListener {
         await this.channel.read(s.peer!, ciphertext, w.addr, w.key);
         env = P.joinEnvelope(head, ciphertext);
       }
-      const id = env.chunkId?.value;
-      if (id === undefined || !Buffer.from(id).equals(chunkId)) {
-        throw kerr('Integrity', 'PUT envelope does not carry the chunk id it was sent under');
+      envelopeOf(env, 'envelope', MAX_CHUNK_BYTES); // the same checks as the gRPC path
+      if (!Buffer.from(env.chunkId!.value).equals(chunkId)) {
+        throw kerr('InvalidArgument', 'envelope.chunk_id: differs from the chunk id the PUT names');
       }
       const outcome = await this.opts.store.put(s.tenant, env);
       const code = outcome === 'deduplicated' ? P.PutOutcomeCode.Deduplicated : P.PutOutcomeCode.Stored;
       this.reply(s, P.encodePutReply(h.reqId, s.id, P.Status.Ok, code));
     } catch (e) {
-      const status = KisekiError.is(e, 'NoSpace') ? P.Status.NoSpace : P.Status.Failed;
+      const status = KisekiError.is(e, 'NoSpace') ? P.Status.NoSpace : KisekiError.is(e, 'InvalidArgument') ? P.Status.Invalid : P.Status.Failed;
       this.reply(s, P.encodePutReply(h.reqId, s.id, status, P.PutOutcomeCode.Stored, (e as Error).message));
     }
   }
