@@ -12,12 +12,15 @@ import { systemClock, type Clock } from './clock.js';
 import type { CacheConfig } from './cache-config.js';
 import { writePolicyFile, type CacheMode, type CachePolicy } from './cache-policy.js';
 import { newCounters, type CacheCounters, type CacheStatsSnapshot, type LatencyRecorder } from './cache-stats.js';
+import { DiskHealth, type DiskHealthOptions, type DiskState } from './disk-health.js';
 import { L1Memory } from './l1-memory.js';
+import type { L2PutResult, L2Read } from './l2-pool.js';
 import { MetaCache } from './meta-cache.js';
 import { Page } from './page.js';
 import { CachePool, type OpenPoolOptions } from './pool-lifecycle.js';
 import { assertChunkId, isChunkId } from './pool-layout.js';
 import type { ScrubReport } from './scrub.js';
+import { SingleFlight } from './single-flight.js';
 import { DisconnectWatcher, KeyHealthWatcher, type KeyHealth, type WipeReason } from './wipe-triggers.js';
 
 export type ChunkGet =
@@ -33,6 +36,19 @@ export type ChunkPut =
 
 export type CacheState = 'active' | 'shredded' | 'closed';
 
+/** What read() hands back: bytes valid until release(). */
+export interface ChunkRead {
+  source: 'l1' | 'l2' | 'canonical';
+  data: Buffer;
+  release(): void;
+}
+
+/** The few pino methods the cache logs with (a pino logger fits). */
+export interface CacheLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
 export interface ChunkCacheOptions {
   tenant: string;
   clock?: Clock;
@@ -46,6 +62,9 @@ export interface ChunkCacheOptions {
   /** stats.json publishing interval; 0 disables the control socket and stats file. */
   statsIntervalMs?: number;
   latency?: LatencyRecorder;
+  /** L2 watchdog and failure thresholds (see disk-health.ts). */
+  disk?: Omit<DiskHealthOptions, 'clock' | 'onTransition'>;
+  logger?: CacheLogger;
 }
 
 export class ChunkCache {
@@ -59,6 +78,9 @@ export class ChunkCache {
   readonly #contentAddress: ((plaintext: Buffer) => string) | null;
   readonly #latency: LatencyRecorder | null;
   readonly #metaCaches = new Set<MetaCache<unknown, unknown>>();
+  readonly #disk: DiskHealth;
+  readonly #fetches = new SingleFlight<string, Buffer>();
+  readonly #logger: CacheLogger | null;
   #state: CacheState = 'active';
   #epoch = 0;
   #staged = { datasets: 0, bytes: 0 };
@@ -74,6 +96,12 @@ export class ChunkCache {
     this.#clock = opts.clock ?? systemClock;
     this.#contentAddress = opts.contentAddress ?? null;
     this.#latency = opts.latency ?? null;
+    this.#logger = opts.logger ?? null;
+    this.#disk = new DiskHealth({
+      ...opts.disk,
+      clock: this.#clock,
+      onTransition: (from, to, reason) => this.#logger?.warn({ pool: pool?.dir, from, to, reason }, `L2 cache disk ${from} -> ${to}`),
+    });
   }
 
   /** Opens the cache for a session: in bypass mode no pool exists on disk at all. */
@@ -110,6 +138,10 @@ export class ChunkCache {
     return this.#epoch;
   }
 
+  get diskState(): DiskState {
+    return this.#disk.state;
+  }
+
   get scavenged(): Promise<ScrubReport | null> {
     return this.pool?.scavenged ?? Promise.resolve(null);
   }
@@ -130,11 +162,16 @@ export class ChunkCache {
       if (pool === null) return this.#miss();
       const epoch = this.#epoch;
       const t0 = performance.now();
-      const r = await pool.l2.get(chunkId);
+      const r = await this.#disk.run<L2Read>(() => pool.l2.get(chunkId), {
+        fallback: { kind: 'miss' },
+        failed: (x) => x.kind === 'io-error',
+        late: (x) => { if (x.kind === 'hit') x.page.release(); },
+      });
       this.#latency?.l2Read((performance.now() - t0) * 1000);
-      if (r.kind === 'corrupt') {
+      if (r.kind === 'corrupt' || r.kind === 'io-error') {
         // I-CC7, I-CC13: the entry is already deleted; the caller reads canonical.
         this.#counters.errors++;
+        this.#logger?.warn({ pool: pool.dir, chunk: chunkId, reason: r.reason }, 'dropped a bad L2 cache entry');
         return this.#miss();
       }
       if (r.kind === 'miss') return this.#miss();
@@ -150,6 +187,26 @@ export class ChunkCache {
       this.#counters.errors++;
       return this.#miss();
     }
+  }
+
+  /**
+   * The whole read flow of brief §4.2: L1 → L2 → canonical. `fetchVerified` must fetch, decrypt and
+   * verify the chunk against its content address (I-CC1); concurrent reads of one cold chunk share a
+   * single call. Its errors are the read's errors; cache errors never are (I-CC7). The fetched bytes
+   * are cached in the background (L1 at once, L2 when written).
+   */
+  async read(chunkId: string, fetchVerified: () => Promise<Buffer>): Promise<ChunkRead> {
+    const cached = await this.get(chunkId);
+    if (cached.kind === 'hit') return { source: cached.tier, data: cached.data, release: cached.release };
+    const data = await this.#fetches.do(chunkId, async () => {
+      const epoch = this.#epoch;
+      const fetched = await fetchVerified();
+      if (cached.kind === 'miss') {
+        void this.put(chunkId, fetched, { epoch }).catch(() => undefined);
+      }
+      return fetched;
+    });
+    return { source: 'canonical', data, release: () => undefined };
   }
 
   /**
@@ -181,10 +238,20 @@ export class ChunkCache {
       const l1 = this.#l1.put(chunkId, page, pinned);
       let l2: 'stored' | 'exists' | 'skipped' = 'skipped';
       if (this.pool !== null) {
+        const pool = this.pool;
         const t0 = performance.now();
-        const r = await this.pool.l2.put(chunkId, page, { pinned, strict });
+        const down: L2PutResult = { kind: 'skipped', reason: 'io-error', detail: 'the L2 disk is down' };
+        const outcome = await this.#disk.run<{ ok: L2PutResult } | { err: unknown }>(
+          () => pool.l2.put(chunkId, page, { pinned, strict }).then((ok) => ({ ok }), (err: unknown) => ({ err })),
+          { fallback: { ok: down }, failed: (x) => 'ok' in x && x.ok.kind === 'skipped' && x.ok.reason === 'io-error' },
+        );
+        if ('err' in outcome) throw outcome.err;
+        const r = outcome.ok;
         this.#latency?.l2Write((performance.now() - t0) * 1000);
-        if (r.kind === 'skipped' && r.reason === 'io-error') this.#counters.errors++;
+        if (r.kind === 'skipped' && r.reason === 'io-error') {
+          this.#counters.errors++;
+          if (strict) throw kerr('CacheFault', `cannot pin chunk ${chunkId.slice(0, 16)}…: ${r.detail}`);
+        }
         l2 = r.kind === 'skipped' ? 'skipped' : r.kind;
       }
       return { kind: 'stored', l1, l2 };
@@ -293,6 +360,7 @@ export class ChunkCache {
     this.#state = 'closed';
     this.#triggers?.keyHealth?.stop();
     this.#triggers?.disconnect.stop();
+    this.#disk.stop();
     this.#l1?.wipe();
     for (const m of this.#metaCaches) m.wipe();
     await this.pool?.close();

@@ -17,7 +17,10 @@ import { shredFile, shredTree, type ShredTally } from './shred.js';
 export type L2Read =
   | { kind: 'hit'; page: Page }
   | { kind: 'miss' }
-  | { kind: 'corrupt'; reason: string };
+  /** Short file, CRC mismatch, or the file vanished: the entry is deleted. */
+  | { kind: 'corrupt'; reason: string }
+  /** The read itself failed (EIO, EISDIR, …): the entry is deleted and the disk's health is told. */
+  | { kind: 'io-error'; reason: string };
 
 export type L2PutResult =
   | { kind: 'stored'; evicted: number }
@@ -96,7 +99,8 @@ export class L2Pool {
       file = await readFile(this.path(id));
     } catch (err) {
       await this.#discard(id);
-      return { kind: 'corrupt', reason: `read failed: ${(err as Error).message}` };
+      const reason = `read failed: ${(err as Error).message}`;
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'corrupt', reason } : { kind: 'io-error', reason };
     }
     const check = checkTrailer(file);
     if (check.kind === 'corrupt') {
