@@ -9,6 +9,9 @@ import { openChunk, sealChunk } from '../crypto/envelope.js';
 import { nameKey, openMeta, sealMeta } from '../crypto/metadata-seal.js';
 import { kerr } from '../errors.js';
 import { GrpcChunkTransport } from '../transport/transport-grpc.js';
+import { grpcFabricSessions } from '../transport/fabric-session.js';
+import { probeTransports, type TransportDecision } from '../transport/transport-probe.js';
+import { transportForNode } from '../transport/transport-selector.js';
 import { formatSeed } from './seeds.js';
 import type { Session, TransportFactory } from './session.js';
 import { credentialsFor } from './tls-credentials.js';
@@ -19,10 +22,34 @@ import type { MountOptions } from './mount-options.js';
 /** Kiseki's default namespace name when none is given. */
 export const DEFAULT_NAMESPACE = 'default';
 
-/** Chunks over gRPC to each node (TLS over TCP, or the node's unix socket); the always-there path. */
+/** Chunks over gRPC to each node (TLS over TCP, or the node's unix socket): the always-there path. */
 export const grpcTransportFactory: TransportFactory = (node, channels) => new GrpcChunkTransport({
   target: formatSeed(node.address), credentials: credentialsFor(node.address, channels.security),
 });
+
+/**
+ * The mount's chunk path per node: the transport this process probed (cxi, verbs, libfabric tcp)
+ * when the node advertises a matching fabric endpoint, with gRPC as the fallback the selector fails
+ * over to; gRPC alone when the probe finds no fabric (or fails). Probed once.
+ */
+export async function selectingTransportFactory(env: NodeJS.ProcessEnv): Promise<{ factory: TransportFactory; decision: TransportDecision | null }> {
+  let decision: TransportDecision | null = null;
+  try {
+    decision = await probeTransports(env);
+  } catch {
+    return { factory: grpcTransportFactory, decision: null };
+  }
+  const d = decision;
+  const factory: TransportFactory = (node, channels) => {
+    const target = formatSeed(node.address);
+    const credentials = credentialsFor(node.address, channels.security);
+    return transportForNode({
+      node: String(node.id), endpoints: node.endpoints, decision: d,
+      tls: new GrpcChunkTransport({ target, credentials }), openSession: grpcFabricSessions(target, credentials).open,
+    });
+  };
+  return { factory, decision };
+}
 
 export interface MountSessionOptions {
   readonly namespaceId: string;

@@ -10,10 +10,11 @@ import { resolve } from 'node:path';
 import { registerCacheMetrics } from '../cache/cache-stats.js';
 import { Session } from '../client/session.js';
 import { formatSeed } from '../client/seeds.js';
-import { grpcTransportFactory, MountSession } from '../client/mount-session.js';
+import { MountSession, selectingTransportFactory } from '../client/mount-session.js';
 import type { MountOptions } from '../client/mount-options.js';
 import { controlSocketPath, removeRecord, serveControl, writeRecord, type MountRecord } from '../client/mount-registry.js';
 import { kerr } from '../errors.js';
+import type { TransportDecision } from '../transport/transport-probe.js';
 import { mount, type FuseSession } from './fuse-binding.js';
 import { KisekiFuse } from './kiseki-fuse.js';
 
@@ -54,9 +55,9 @@ export class RunningMount {
   static async start(o: StartMountOptions): Promise<RunningMount> {
     const env = o.env ?? process.env;
     const mountpoint = resolve(o.mountpoint);
+    const { factory, decision } = await selectingTransportFactory(env);
     const session = await Session.open({
-      ...(o.dataAddr !== undefined ? { dataAddr: o.dataAddr } : {}), env,
-      transportFactory: grpcTransportFactory,
+      ...(o.dataAddr !== undefined ? { dataAddr: o.dataAddr } : {}), env, transportFactory: factory,
     });
     let ms: MountSession | null = null;
     let fuse: FuseSession | null = null;
@@ -74,7 +75,7 @@ export class RunningMount {
       const record: MountRecord = {
         mountpoint, pid: process.pid, namespace: o.namespace, tenant: session.keys.tenantId,
         nodes: d.nodes.map((n) => `${n.id}@${formatSeed(n.address)}${n.leader ? ' (leader)' : ''}`),
-        transport: d.nodes.every((n) => n.address.kind === 'unix') ? 'grpc over unix socket' : 'grpc over tcp+tls', embedded: session.embedded !== null, cacheMode: ms.cache.mode,
+        transport: transportLabel(decision, d.nodes.every((n) => n.address.kind === 'unix')), embedded: session.embedded !== null, cacheMode: ms.cache.mode,
         cacheDir: ms.cacheConfig.cacheDir, readOnly: ms.readOnly, startedAt: new Date().toISOString(),
         controlSocket: controlSocketPath(mountpoint, env),
       };
@@ -134,6 +135,12 @@ export class RunningMount {
     }, 1000);
     this.watcher.unref();
   }
+}
+
+function transportLabel(decision: TransportDecision | null, unix: boolean): string {
+  const grpc = unix ? 'grpc over unix socket' : 'grpc over tcp+tls';
+  if (decision === null || decision.chosen === 'tcp-tls') return grpc;
+  return `${decision.chosen} (${decision.provider}) where nodes advertise it, else ${grpc}`;
 }
 
 async function serveMetrics(addr: string, ms: MountSession): Promise<Server> {
