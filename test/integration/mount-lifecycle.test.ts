@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { freePort } from '../helpers/node-process.js';
 import { isMounted, NODE_CLI, bash, sh, startTool, startMountHarness, type MountHarness } from './mount-harness.js';
 
 const LOCAL_TENANT = '00000000-0000-0000-0000-000000000001';
@@ -57,6 +58,23 @@ test('unmount waits, flushes, and leaves no process and no mount', async () => {
   const again = await h.mount('u');
   await bash(`cmp "${h.dir}/u.bin" "${again.path}/u.bin"`);
   await again.unmount();
+});
+
+test('status lists the mount; -o metrics_addr serves Prometheus cache counters', async () => {
+  const port = await freePort();
+  const m = await h.mount('st', ['-o', `metrics_addr=127.0.0.1:${port},cache_mode=organic`]);
+  await bash(`head -c 3000000 /dev/urandom > "${m.path}/f" && cat "${m.path}/f" > /dev/null`);
+  const st = JSON.parse(await sh(process.execPath, [join(__dirname, '../../src/cli/kiseki-client-fuse.js'), 'status', '--json'], { env: h.env })) as Array<Record<string, unknown>>;
+  const mine = st.find((r) => r.mountpoint === m.path);
+  assert.ok(mine !== undefined);
+  assert.equal(mine.pid, m.pid);
+  assert.equal(mine.cacheMode, 'organic');
+  assert.equal(mine.state, 'serving');
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(text, /^cache_l1_hits \d+/m);
+  assert.match(text, /^cache_misses \d+/m);
+  assert.match(text, /^cache_l2_bytes \d+/m);
+  await m.unmount();
 });
 
 test('SIGTERM drains: data written through a still-open descriptor is flushed before exit', async () => {
