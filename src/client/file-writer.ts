@@ -298,7 +298,8 @@ export class FileState {
     };
     let inlinePlain: Buffer | null = null;
     if (toInline) {
-      inlinePlain = await this.read(0, size);
+      // A copy: read() may return a view of a slot that later writes change.
+      inlinePlain = Buffer.from(await this.read(0, size));
       req.dropFrom = 0;
       req.dropFromSet = true;
       if (size > 0) req.inlineData = await this.io.names.sealInline(this.ino, inlinePlain);
@@ -353,7 +354,7 @@ export class FileState {
   private async rebase(): Promise<void> {
     const fresh = await this.io.ns.getLayout({ namespaceId: { value: this.io.namespaceId }, ino: this.ino });
     if (this.appendFrom !== null && this.onlyAppends && this.dropFrom === null) {
-      const appended = await this.read(this.appendFrom, this.size - this.appendFrom);
+      const appended = Buffer.from(await this.read(this.appendFrom, this.size - this.appendFrom));
       this.dirty.clear();
       this.layout = fresh;
       this.size = fresh.size;
