@@ -34,6 +34,9 @@ export function chunkDataService(h: HandlerFactory, store: ChunkStore, fabric: (
           if (env) {
             await pending;
             pending = put(env);
+            // Handled now, awaited later: a put failing (ENOSPC) while the next frame is awaited must
+            // not be an unhandled rejection, which would end the node process.
+            pending.catch(() => undefined);
           }
         }
         assembler.finish();
