@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { KisekiError } from '../../src/errors.js';
-import { EncryptionAlgorithm, type Envelope } from '../../src/gen/kiseki/v1/chunk.js';
+import { EncryptionAlgorithm, Envelope } from '../../src/gen/kiseki/v1/chunk.js';
 import { ChunkFrame } from '../../src/gen/kiseki/v1/chunk_data.js';
-import { FRAME_BYTES, FrameAssembler, decodeFrame, encodeFrame, framesOf } from '../../src/node/chunk-frames.js';
+import { FRAME_BYTES, FrameAssembler, decodeEnvelopeView, decodeFrame, encodeFrame, framesOf } from '../../src/node/chunk-frames.js';
 
 function env(len: number): Envelope {
   return {
@@ -59,4 +59,13 @@ test('the assembler refuses gaps, overruns, early last, stray headers and a stre
 test('decodeFrame throws on truncated input instead of returning a short frame', () => {
   const bytes = encodeFrame([...framesOf(env(100))][0]!);
   assert.throws(() => decodeFrame(bytes.subarray(0, bytes.length - 10)));
+});
+
+test('decodeEnvelopeView equals the generated decoder and shares the ciphertext memory', () => {
+  const e = env(5000);
+  const bytes = Buffer.from(Envelope.encode(e).finish());
+  const v = decodeEnvelopeView(bytes);
+  assert.deepEqual(v, Envelope.decode(bytes));
+  assert.equal(v.ciphertext.buffer, bytes.buffer, 'a view, not a copy');
+  assert.throws(() => decodeEnvelopeView(bytes.subarray(0, 100)));
 });
