@@ -59,6 +59,8 @@ test('kiseki-cache-scrub --interval keeps scrubbing until SIGTERM; bad arguments
   // A deadline, not a speed claim: CI machines are 2 busy cores.
   for (let i = 0; i < 600 && existsSync(dead.info.dir); i++) await new Promise((r) => setTimeout(r, 50));
   assert.equal(existsSync(dead.info.dir), false, 'the looping scrubber removed the orphan');
+  // The loop is what is under test: let it print a second pass before stopping it.
+  for (let i = 0; i < 600 && out.trim().split('\n').length < 2; i++) await new Promise((r) => setTimeout(r, 50));
   scrub.kill('SIGTERM');
   assert.deepEqual(await exited(scrub), { code: 0, signal: null });
   const passes = out.trim().split('\n').map((l) => JSON.parse(l) as { removed: unknown[] });
