@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { KisekiError } from '../../src/errors.js';
-import { placeChunk } from '../../src/node/rendezvous.js';
+import { placeChunk } from '../../src/client/placement.js';
 import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
 import { type CertSet, clientCredentials, makeCerts } from '../helpers/certs.js';
 import { type ClusterProcess, startCluster } from '../helpers/node-process.js';
@@ -70,7 +70,7 @@ test('chunks written to their R rendezvous replicas are readable from each, abse
   const transports = cluster.nodes.map((n) => new GrpcChunkTransport({ target: n.address!, credentials: creds() }));
   try {
     const envs = Array.from({ length: 12 }, () => sealed(randomBytes(4096)));
-    const placement = envs.map((e) => placeChunk(e.chunkId!.value, [1, 2, 3], 2));
+    const placement = envs.map((e) => placeChunk(e.chunkId!.value, [1, 2, 3], 2).write);
     for (let i = 0; i < envs.length; i++) {
       await Promise.all(placement[i]!.map((id) => transports[id - 1]!.putChunks([envs[i]!])));
     }
