@@ -48,10 +48,13 @@ export function chunkDataService(h: HandlerFactory, store: ChunkStore, fabric: (
       const tenant = tenantOf(ctx);
       if (req.chunkIds.length > MAX_CHUNKS_PER_GET) throw invalid('chunk_ids', `at most ${MAX_CHUNKS_PER_GET} per call (got ${req.chunkIds.length})`);
       const ids = req.chunkIds.map((c, i) => chunkIdOf(c, `chunk_ids[${i}]`));
-      for (const id of ids) {
-        if (!(await store.has(tenant, id))) throw kerr('NotFound', `chunk ${id.toString('hex')} is not stored on this node`);
-      }
-      let next = ids.length > 0 ? store.get(tenant, ids[0]!) : null;
+      if (ids.length === 0) return;
+      // The first read starts while the presence checks run (they answer NOT_FOUND before any frame).
+      let next: Promise<Envelope | null> | null = store.get(tenant, ids[0]!);
+      next.catch(() => undefined);
+      const present = await Promise.all(ids.map((id) => store.has(tenant, id)));
+      const missing = present.indexOf(false);
+      if (missing >= 0) throw kerr('NotFound', `chunk ${ids[missing]!.toString('hex')} is not stored on this node`);
       for (let i = 0; i < ids.length; i++) {
         const env = await next;
         next = i + 1 < ids.length ? store.get(tenant, ids[i + 1]!) : null;
