@@ -77,6 +77,8 @@ async function serve(o: {
   }
   process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
   log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
+  // A bug must cost one call, never the node: log it loudly and keep serving.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'BUG: unhandled rejection'));
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -34,6 +34,9 @@ export function chunkDataService(h: HandlerFactory, store: ChunkStore, fabric: (
           if (env) {
             await pending;
             pending = put(env);
+            // Handled here so that a failure while the next frames arrive is not an unhandled
+            // rejection; the `await pending` above/below still throws it into this call.
+            pending.catch(() => undefined);
           }
         }
         assembler.finish();
