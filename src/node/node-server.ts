@@ -21,6 +21,7 @@ import { cachePolicyService, discoveryService, keyManagerService, tenantKeyServi
 import { FileChunkStore } from './file-chunk-store.js';
 import { type Db, openMetadataDb } from './metadata-db.js';
 import { NamespaceStore } from './namespace-store.js';
+import { PeerRepair } from './peer-repair.js';
 import { namespaceService } from './namespace-service.js';
 import { type IdentitySource, MAX_MESSAGE_BYTES, handlers, tolerantDefinition } from './rpc.js';
 import { TenantKeys } from './tenant-keys.js';
@@ -61,6 +62,7 @@ export class NodeServer {
   private fabric: { issuer: FabricSessionIssuer; endpoints: EndpointSource; close: () => void } | null = null;
   private readonly servers: grpc.Server[] = [];
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly repair: PeerRepair | null;
   /** The TCP address actually bound (port resolved), if any. */
   boundAddress: string | null = null;
 
@@ -69,6 +71,11 @@ export class NodeServer {
     this.chunks = chunks;
     this.keys = new TenantKeys(this.db);
     this.namespaces = new NamespaceStore(this.db);
+    // Read repair needs to authenticate as this node to its peers: TLS clusters only.
+    const others = opts.peers.filter((p) => p.id !== opts.nodeId);
+    this.repair = others.length > 0 && opts.tls && !opts.insecure
+      ? new PeerRepair(chunks, others, grpc.credentials.createSsl(opts.tls.ca, opts.tls.key, opts.tls.cert), opts.log)
+      : null;
   }
 
   static async start(opts: NodeOptions): Promise<NodeServer> {
@@ -118,7 +125,7 @@ export class NodeServer {
     server.addService(tolerantDefinition(CachePolicyServiceService), cachePolicyService(h, this.keys));
     server.addService(tolerantDefinition(KeyManagerServiceService), keyManagerService(h, this.keys, cluster));
     server.addService(tolerantDefinition(NamespaceServiceService), namespaceService(h, this.namespaces, cluster, this.opts.dataDir));
-    server.addService(fastChunkDef, chunkDataService(h, this.chunks, () => this.fabric?.issuer ?? null));
+    server.addService(fastChunkDef, chunkDataService(h, this.chunks, () => this.fabric?.issuer ?? null, this.repair));
     server.addService(tolerantDefinition(ClusterChunkServiceService), clusterChunkService(h, this.chunks));
   }
 
@@ -170,6 +177,7 @@ export class NodeServer {
     })));
     this.servers.length = 0;
     this.fabric?.close();
+    this.repair?.close();
     if (this.opts.socket) removeStaleSocket(this.opts.socket);
     if (this.db.open) this.db.close();
   }
