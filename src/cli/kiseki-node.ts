@@ -75,8 +75,6 @@ async function serve(o: {
       throw new Error(`--fabric-provider ${o.fabricProvider}: the fabric listener did not start: ${(err as Error).message}`);
     }
   }
-  process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
-  log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
   // A bug must cost one call, never the node: log it loudly and keep serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'BUG: unhandled rejection'));
   let stopping = false;
@@ -88,6 +86,9 @@ async function serve(o: {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Handlers before the ready line: whoever waits for it may signal at once.
+  process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
+  log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
 }
 
 function main(argv: string[]): void {

@@ -4,6 +4,7 @@
 // TLS connection can never fall back to the local tenant.
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import { CachePolicyServiceService } from '../gen/kiseki/v1/cache_policy.js';
 import { ChunkDataServiceService } from '../gen/kiseki/v1/chunk_data.js';
@@ -63,6 +64,8 @@ export class NodeServer {
   private readonly servers: grpc.Server[] = [];
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly repair: PeerRepair | null;
+  /** Set once this node bound its socket: only then does stop() remove the file. */
+  private ownsSocket = false;
   /** The TCP address actually bound (port resolved), if any. */
   boundAddress: string | null = null;
 
@@ -144,6 +147,7 @@ export class NodeServer {
       this.boundAddress = listen.replace(/:\d+$/, `:${port}`);
     }
     if (o.socket) {
+      if (await socketAnswers(o.socket)) throw new Error(`another process already serves ${o.socket}; stop it or choose another --socket`);
       removeStaleSocket(o.socket);
       const server = new grpc.Server(SERVER_OPTIONS);
       this.addServices(server, local);
@@ -153,8 +157,9 @@ export class NodeServer {
       } finally {
         process.umask(old);
       }
-      chmodSync(o.socket, 0o600);
       this.servers.push(server);
+      this.ownsSocket = true;
+      chmodSync(o.socket, 0o600);
     }
     this.cluster = this.makeCluster(this.boundAddress ?? `unix:${o.socket}`);
   }
@@ -178,7 +183,7 @@ export class NodeServer {
     this.servers.length = 0;
     this.fabric?.close();
     this.repair?.close();
-    if (this.opts.socket) removeStaleSocket(this.opts.socket);
+    if (this.opts.socket && this.ownsSocket) removeStaleSocket(this.opts.socket);
     if (this.db.open) this.db.close();
   }
 }
@@ -186,6 +191,15 @@ export class NodeServer {
 function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, creds, (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
+  });
+}
+
+/** Whether something accepts connections on the unix socket `path` (a live node, not a stale file). */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
   });
 }
 
