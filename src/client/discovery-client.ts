@@ -237,7 +237,8 @@ export class DiscoveryClient {
   }
 
   #succeed(found: Discovered): void {
-    if (!this.#transition(['discovering', 'stale', 'ready'], 'ready', `answered by ${formatSeed(found.answeredBy)}`)) return;
+    if (this.#state !== 'discovering' && this.#state !== 'stale' && this.#state !== 'ready') return;
+    // Publish the answer before the transition: listeners read it.
     this.#current = found;
     this.#lastError = null;
     this.#backoff.reset();
@@ -246,6 +247,7 @@ export class DiscoveryClient {
       this.#timer = null;
       if (this.#transition(['ready'], 'stale', `ttl ${found.ttlMs} ms elapsed`)) void this.#runRound();
     }, found.ttlMs);
+    this.#transition(['discovering', 'stale', 'ready'], 'ready', `answered by ${formatSeed(found.answeredBy)}`);
   }
 
   #fail(failures: string[]): void {
