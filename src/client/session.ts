@@ -14,6 +14,7 @@ import { applyPolicy, type EffectiveCacheSettings, type RequestedCacheSettings, 
 import { KisekiError, kerr } from '../errors.js';
 import type { TenantKeyring } from '../crypto/keyring.js';
 import type { ChunkTransport } from '../transport/transport.js';
+import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { DiscoveryClient, type Discovered, type DiscoveredNode } from './discovery-client.js';
@@ -25,12 +26,16 @@ import { placeChunk } from './placement.js';
 import { fetchCachePolicy, resolveSessionPolicy } from './policy-client.js';
 import { RpcLiveness, serviceCaller, type RpcEnv, type ServiceCaller } from './rpc.js';
 import { configuredSeeds, formatSeed, type SeedAddress } from './seeds.js';
-import { assertSeedsUsable, tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
+import { assertSeedsUsable, credentialsFor, tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
 
 export type SessionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'destroyed';
 
 /** Makes the chunk transport for one node (transport-grpc.ts, or a fabric transport chosen by the selector). */
 export type TransportFactory = (node: DiscoveredNode, channels: NodeChannels) => ChunkTransport;
+
+/** The fallback every node offers: gRPC ChunkDataService on the node's own address (its own channel). */
+export const grpcTransportFactory: TransportFactory = (node, channels) =>
+  new GrpcChunkTransport({ target: formatSeed(node.address), credentials: credentialsFor(node.address, channels.security) });
 
 export interface SessionConfig {
   /** --data-addr; else KISEKI_SEEDS / KISEKI_DATA_ADDR; else the embedded node. */
@@ -50,6 +55,7 @@ export interface SessionConfig {
   heartbeatIntervalMs?: number;
   /** With no seeds configured: start or reuse the embedded node (default true). */
   startEmbedded?: boolean;
+  /** Default: grpcTransportFactory (the transport selector replaces it with fabric where probed). */
   transportFactory?: TransportFactory;
 }
 
@@ -233,9 +239,7 @@ export class Session {
     const transport = (id: number): ChunkTransport => {
       let t = this.#transports.get(id);
       if (t === undefined) {
-        const factory = this.#config.transportFactory;
-        if (factory === undefined) throw kerr('NotSupported', 'this session was opened without a chunk transport factory');
-        t = factory(byId.get(id)!, this.#channels);
+        t = (this.#config.transportFactory ?? grpcTransportFactory)(byId.get(id)!, this.#channels);
         this.#transports.set(id, t);
       }
       return t;
