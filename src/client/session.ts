@@ -107,7 +107,13 @@ export class Session {
     };
     this.#discovery = new DiscoveryClient({ seeds, rpc: this.#rpc, backoff: config.backoff });
     this.#retry = new Backoff(config.backoff);
-    this.#heartbeat = new Heartbeat({ env: this.#rpc, clientId: this.clientId, target: () => this.#leaderAddress(), intervalMs: config.heartbeatIntervalMs });
+    this.#heartbeat = new Heartbeat({
+      env: this.#rpc,
+      clientId: this.clientId,
+      target: () => this.#leaderAddress(),
+      intervalMs: config.heartbeatIntervalMs,
+      onFailure: () => void this.#discovery.refresh(),
+    });
     const ns = serviceCaller(NamespaceServiceService, this.#rpc, () => this.#leaderAddress());
     this.namespace = new Proxy(ns, {
       get: (target, prop, receiver) => {
@@ -119,7 +125,11 @@ export class Session {
           } catch (err) {
             return Promise.reject(err);
           }
-          return (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+          return (fn as (...a: unknown[]) => Promise<unknown>)(...args).catch((err: unknown) => {
+            // The leader may be gone: look again (the caller still gets EIO for this call).
+            if (KisekiError.is(err, 'Unavailable')) void this.#discovery.refresh();
+            throw err;
+          });
         };
       },
     });

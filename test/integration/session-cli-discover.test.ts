@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { Session } from '../../src/client/session.js';
 import { makeCerts, type CertSet } from '../helpers/certs.js';
 import { freePort, startNode, type NodeProcess } from '../helpers/node-process.js';
 
@@ -114,4 +115,19 @@ test('discover with no configuration starts the embedded node on the well-known 
   const b = JSON.parse(second.stdout);
   assert.equal(b.embedded.started, false, 'the running node is reused');
   assert.equal(b.embedded.pid, a.embedded.pid);
+});
+
+test('session: with no seeds configured, Session.open reuses the embedded node over its unix socket', async () => {
+  const env = cleanEnv({ XDG_RUNTIME_DIR: join(dir, 'run'), XDG_DATA_HOME: join(dir, 'data') });
+  const s = await Session.open({ env });
+  try {
+    assert.equal(s.state, 'ready');
+    assert.equal(s.embedded?.started, false, 'the node the CLI started is reused');
+    assert.deepEqual(s.seeds, [{ kind: 'unix', path: join(dir, 'run', 'kiseki', 'node.sock') }]);
+    assert.equal(s.keys.tenantId, '00000000-0000-0000-0000-000000000001', 'socket callers are the local tenant');
+    const ns = await s.namespace.openNamespace({ namespaceId: { value: 'embedded' }, create: true, defaultChunkSize: 0 });
+    assert.equal(ns.root?.ino, 1);
+  } finally {
+    await s.close();
+  }
 });
