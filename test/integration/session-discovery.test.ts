@@ -92,6 +92,17 @@ test('discovery: a 3-node cluster lists all nodes and the metadata leader, which
   }
 });
 
+test('discovery: a client certificate from another CA is refused; the session stays connecting with EIO', async () => {
+  const rogue = { KISEKI_CA_PATH: certs.ca, KISEKI_CERT_PATH: certs.rogue.cert, KISEKI_KEY_PATH: certs.rogue.key };
+  const s = await Session.open({ dataAddr: single.address!, env: rogue, clock: new ManualClock() });
+  try {
+    assert.equal(s.state, 'connecting');
+    assert.throws(() => s.keys, (e: unknown) => KisekiError.is(e, 'NoSeedsReachable') && e.errno === 5 && e.message.includes(single.address!));
+  } finally {
+    await s.close();
+  }
+});
+
 test('rpc: a follower\'s UNAVAILABLE + kiseki-leader is followed to the leader, and reported', async () => {
   const channels = new NodeChannels({ kind: 'mtls', material: await loadTlsMaterial({ caPath: env.KISEKI_CA_PATH!, certPath: env.KISEKI_CERT_PATH!, keyPath: env.KISEKI_KEY_PATH! }) });
   const redirects: SeedAddress[] = [];

@@ -130,6 +130,7 @@ test('I-CC6 heartbeat: a beat every interval updates lastSuccessfulRpcAt; failed
   const clock = new ManualClock();
   const s = await Session.open({ dataAddr: node.address!, env: envFor(TENANT), clock, heartbeatIntervalMs: 60_000 });
   try {
+    assert.equal(s.clientId.length, 16);
     const t0 = s.lastSuccessfulRpcAt;
     assert.equal(t0, clock.now());
     clock.advance(59_999);
@@ -147,6 +148,7 @@ test('I-CC6 heartbeat: a beat every interval updates lastSuccessfulRpcAt; failed
     assert.match(s.heartbeatStats.lastError!, /Heartbeat at 127\.0\.0\.1:\d+: UNAVAILABLE/);
     assert.equal(s.lastSuccessfulRpcAt, t0! + 60_000, 'a failure does not count as contact');
     assert.equal(s.state, 'ready', 'the session survives a failed beat');
+    assert.equal(await s.probeKeyHealth(), 'unreachable', 'a node that does not answer is not a destroyed key');
   } finally {
     await s.close();
     node = await node.restart();
