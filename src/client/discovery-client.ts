@@ -159,25 +159,6 @@ export class DiscoveryClient {
     }
   }
 
-  /** Resolves with the first answer; rejects only when closed or aborted. */
-  whenReady(signal?: AbortSignal): Promise<Discovered> {
-    if (this.#state === 'ready' || this.#state === 'stale') return Promise.resolve(this.#current!);
-    return new Promise((resolve, reject) => {
-      const off = this.onChange((state) => {
-        if (state === 'ready') finish(() => resolve(this.#current!));
-        else if (state === 'closed') finish(() => reject(kerr('Closed', 'discovery was closed before any seed answered')));
-      });
-      const onAbort = () => finish(() => reject(signal!.reason));
-      const finish = (f: () => void) => {
-        off();
-        signal?.removeEventListener('abort', onAbort);
-        f();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (this.#state === 'idle') void this.start();
-    });
-  }
-
   /** Runs a round now (e.g. every node failed a call); joins one already running. */
   refresh(): Promise<void> {
     if (this.#state === 'closed') return Promise.resolve();

@@ -24,7 +24,7 @@ import { fetchTenantKeys, probeKeyHealth, type KeyHealth } from './key-client.js
 import { NodeChannels } from './node-channels.js';
 import { placeChunk } from './placement.js';
 import { fetchCachePolicy, resolveSessionPolicy } from './policy-client.js';
-import { RpcLiveness, serviceCaller, type RpcEnv, type ServiceCaller } from './rpc.js';
+import { RpcLiveness, serviceCaller, type CallOptions, type RpcEnv, type ServiceCaller } from './rpc.js';
 import { configuredSeeds, formatSeed, type SeedAddress } from './seeds.js';
 import { assertSeedsUsable, credentialsFor, tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
 
@@ -58,6 +58,8 @@ export interface SessionConfig {
   /** Default: grpcTransportFactory (the transport selector replaces it with fabric where probed). */
   transportFactory?: TransportFactory;
 }
+
+type RawCall = (req: unknown, opts?: CallOptions) => Promise<unknown>;
 
 export interface ChunkRoute {
   write: ChunkTransport[];
@@ -114,25 +116,8 @@ export class Session {
       intervalMs: config.heartbeatIntervalMs,
       onFailure: () => void this.#discovery.refresh(),
     });
-    const ns = serviceCaller(NamespaceServiceService, this.#rpc, () => this.#leaderAddress());
-    this.namespace = new Proxy(ns, {
-      get: (target, prop, receiver) => {
-        const fn = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof fn !== 'function') return fn;
-        return (...args: unknown[]) => {
-          try {
-            this.#requireReady();
-          } catch (err) {
-            return Promise.reject(err);
-          }
-          return (fn as (...a: unknown[]) => Promise<unknown>)(...args).catch((err: unknown) => {
-            // The leader may be gone: look again (the caller still gets EIO for this call).
-            if (KisekiError.is(err, 'Unavailable')) void this.#discovery.refresh();
-            throw err;
-          });
-        };
-      },
-    });
+    const ns = serviceCaller(NamespaceServiceService, this.#rpc, () => this.#leaderAddress()) as unknown as Record<string, RawCall>;
+    this.namespace = Object.fromEntries(Object.entries(ns).map(([name, call]) => [name, (req: unknown, opts?: CallOptions) => this.#guarded(call, req, opts)])) as unknown as ServiceCaller<typeof NamespaceServiceService>;
     this.#discovery.onChange((state) => {
       if (state === 'ready') {
         this.#leaderOverride = null;
@@ -305,6 +290,17 @@ export class Session {
     // Discovery's own error (NoSeedsReachable) when it has none; else why keys/policy failed.
     this.#discovery.current();
     throw this.#error ?? kerr('Unavailable', 'the session is still loading its keys and policy; retry shortly');
+  }
+
+  /** Fails fast until ready; an unreachable leader sends discovery looking again (this call still gets EIO). */
+  async #guarded(call: RawCall, req: unknown, opts: CallOptions | undefined): Promise<unknown> {
+    this.#requireReady();
+    try {
+      return await call(req, opts);
+    } catch (err) {
+      if (KisekiError.is(err, 'Unavailable')) void this.#discovery.refresh();
+      throw err;
+    }
   }
 
   #leaderAddress(): SeedAddress {
