@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { KisekiError } from '../errors.js';
 import { registerDiscoverCommand } from './commands/discover.js';
+import { registerTransportCommand } from './commands/transport.js';
 
 export function buildProgram(): Command {
   const program = new Command('kiseki-client')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDiscoverCommand(program);
+  registerTransportCommand(program);
   return program;
 }
 

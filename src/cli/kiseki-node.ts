@@ -7,6 +7,7 @@ import pino from 'pino';
 import { KisekiError } from '../errors.js';
 import { runAdmin } from '../node/admin.js';
 import { parsePeers } from '../node/cluster.js';
+import { attachFabricListener } from '../node/fabric-attach.js';
 import { BOOTSTRAP_TENANT, isTenantUuid } from '../node/identity.js';
 import { NodeServer, type TlsMaterial } from '../node/node-server.js';
 
@@ -38,6 +39,7 @@ function tlsFromEnv(): TlsMaterial {
 async function serve(o: {
   dataDir?: string; listen?: string; socket?: string; insecure: boolean; localTenant: string; nodeId: number;
   peers?: string; replicas: number; clusterId: string; orphanGraceMs: number;
+  fabricProvider?: string; fabricHost?: string; fabricPort: string;
 }): Promise<void> {
   if (!o.dataDir) throw new Error('--data-dir DIR is required');
   const log = pino({ name: 'kiseki-node', base: { node_id: o.nodeId } }, pino.destination(2));
@@ -63,6 +65,16 @@ async function serve(o: {
     orphanGraceMs: o.orphanGraceMs,
     log,
   });
+  if (o.fabricProvider) {
+    const host = o.fabricHost ?? (node.boundAddress ?? '127.0.0.1:0').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    try {
+      const f = await attachFabricListener(node, { provider: o.fabricProvider, host, port: o.fabricPort });
+      log.info({ provider: f.provider, host }, 'fabric listener up');
+    } catch (err) {
+      await node.stop();
+      throw new Error(`--fabric-provider ${o.fabricProvider}: the fabric listener did not start: ${(err as Error).message}`);
+    }
+  }
   process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
   log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
   let stopping = false;
@@ -88,6 +100,9 @@ function main(argv: string[]): void {
     .option('--peers <list>', 'cluster members incl. this node: id@host:port,id@host:port,…')
     .option('--replicas <r>', 'chunk replication factor R (advertised in discovery)', int('--replicas', 1), 1)
     .option('--cluster-id <id>', 'cluster name advertised in discovery', 'kiseki-dev')
+    .option('--fabric-provider <name>', 'also serve chunks over libfabric (tcp, net, verbs, cxi …); see docs/transport.md')
+    .option('--fabric-host <ip>', 'address the fabric endpoint binds (default: the --listen host)')
+    .option('--fabric-port <port>', 'fabric endpoint port (0: any)', '0')
     .addOption(new Option('--orphan-grace-ms <ms>', 'keep unlinked inodes this long for open handles').argParser(int('--orphan-grace-ms', 0)).default(600_000))
     .enablePositionalOptions()
     .action(async (o) => serve(o));

@@ -30,6 +30,8 @@ export interface SealRequest {
   info: Buffer;
   /** 12 bytes, fresh from a CSPRNG for every seal. Only the known-answer tests pass a fixed one. */
   nonce: Buffer;
+  /** Where the ciphertext goes (plaintext.length bytes); a fresh Buffer when absent. */
+  output?: Buffer;
 }
 
 export interface Sealed {
@@ -46,6 +48,8 @@ export interface OpenRequest {
   nonce: Buffer;
   tag: Buffer;
   check: IdCheck;
+  /** Where the plaintext goes (ciphertext.length bytes); a fresh Buffer when absent. */
+  output?: Buffer;
 }
 
 /** Authentication failures are results, not exceptions; the envelope layer turns them into Integrity errors. */

@@ -15,7 +15,7 @@ export class NativeCryptoBackend implements CryptoBackend {
   }
 
   async seal(req: SealRequest): Promise<Sealed> {
-    const ciphertext = Buffer.allocUnsafeSlow(req.plaintext.length);
+    const ciphertext = req.output ?? Buffer.allocUnsafeSlow(req.plaintext.length);
     const chunkId = req.id.kind === 'given' ? Buffer.from(req.id.id) : Buffer.allocUnsafe(ID_BYTES);
     const tag = Buffer.allocUnsafe(TAG_BYTES);
     const idKey = req.id.kind === 'hmac' ? req.id.key : null;
@@ -24,7 +24,7 @@ export class NativeCryptoBackend implements CryptoBackend {
   }
 
   async open(req: OpenRequest): Promise<OpenResult> {
-    const plaintext = Buffer.allocUnsafeSlow(req.ciphertext.length);
+    const plaintext = req.output ?? Buffer.allocUnsafeSlow(req.ciphertext.length);
     const idKey = req.check.kind === 'hmac' ? req.check.key : null;
     const status = await this.#n.open(req.ciphertext, plaintext, req.chunkId, req.check.kind, idKey, req.kek,
       req.info, req.nonce, req.tag);

@@ -2,14 +2,21 @@
 // no AES-GCM), libsodium-wrappers for zeroing key material. Runs on the main thread; used where the
 // addon's crypto is missing, or when KISEKI_CRYPTO=portable.
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
-import zlib from 'node:zlib';
 import type sodiumType from 'libsodium-wrappers';
+import { crc32Sync } from './crc32-sync.js';
 import {
   ID_BYTES, KEY_BYTES, TAG_BYTES,
   type CryptoBackend, type DigestKind, type IdCheck, type OpenRequest, type OpenResult, type SealRequest, type Sealed,
 } from './crypto-backend.js';
 
 type Sodium = typeof sodiumType;
+
+/** node:crypto allocates its own output; a caller-given buffer costs one copy on this path. */
+function intoOutput(produced: Buffer, output: Buffer | undefined): Buffer {
+  if (output === undefined) return produced;
+  produced.copy(output);
+  return output;
+}
 
 export class PortableCryptoBackend implements CryptoBackend {
   readonly name = 'portable' as const;
@@ -25,9 +32,8 @@ export class PortableCryptoBackend implements CryptoBackend {
     try {
       const cipher = createCipheriv('aes-256-gcm', dek, req.nonce, { authTagLength: TAG_BYTES });
       cipher.setAAD(chunkId);
-      const head = cipher.update(req.plaintext);
-      const tail = cipher.final();
-      const ciphertext = tail.length === 0 ? head : Buffer.concat([head, tail]);
+      const ciphertext = intoOutput(cipher.update(req.plaintext), req.output);
+      cipher.final();
       return { chunkId, ciphertext, tag: cipher.getAuthTag() };
     } finally {
       this.zero(dek);
@@ -36,26 +42,28 @@ export class PortableCryptoBackend implements CryptoBackend {
 
   async open(req: OpenRequest): Promise<OpenResult> {
     const dek = this.hkdf(req.kek, req.chunkId, req.info);
-    let plaintext: Buffer;
+    let produced: Buffer;
+    let authentic = true;
     try {
       const decipher = createDecipheriv('aes-256-gcm', dek, req.nonce, { authTagLength: TAG_BYTES });
       decipher.setAAD(req.chunkId);
       decipher.setAuthTag(req.tag);
-      plaintext = decipher.update(req.ciphertext);
+      produced = decipher.update(req.ciphertext);
       try {
         decipher.final();
       } catch {
-        this.zero(plaintext);
-        return { kind: 'auth-failed' };
+        authentic = false;
       }
     } finally {
       this.zero(dek);
     }
-    if (!this.#idMatches(req.check, plaintext, req.chunkId)) {
-      this.zero(plaintext);
-      return { kind: 'id-mismatch' };
+    const idOk = authentic && this.#idMatches(req.check, produced, req.chunkId);
+    if (!idOk) {
+      this.zero(produced);
+      if (req.output !== undefined) this.zero(req.output);
+      return { kind: authentic ? 'id-mismatch' : 'auth-failed' };
     }
-    return { kind: 'ok', plaintext };
+    return { kind: 'ok', plaintext: intoOutput(produced, req.output) };
   }
 
   async digest(kind: DigestKind, data: Buffer): Promise<Buffer> {
@@ -67,11 +75,11 @@ export class PortableCryptoBackend implements CryptoBackend {
   }
 
   crc32(data: Buffer, prev = 0): number {
-    return zlib.crc32(data, prev);
+    return crc32Sync(data, prev);
   }
 
   async crc32Async(data: Buffer, prev = 0): Promise<number> {
-    return zlib.crc32(data, prev);
+    return crc32Sync(data, prev);
   }
 
   zero(buf: Buffer): void {

@@ -19,20 +19,25 @@ export const MAX_ENVELOPE_CIPHERTEXT = 256 * 1024 * 1024;
 
 export interface SealOptions {
   backend?: CryptoBackend;
+  /** Ciphertext destination of exactly plaintext.length bytes (e.g. a reused transfer buffer). */
+  output?: Buffer;
 }
 
 export interface OpenOptions {
   backend?: CryptoBackend;
+  /** Plaintext destination of exactly ciphertext.length bytes (e.g. a cache slot); zeroed on failure. */
+  output?: Buffer;
   /** Re-hash the plaintext and compare it with the chunk id (I-CC1). */
   verifyContent?: boolean;
 }
 
 /** The shared core of chunk and metadata sealing. */
 export async function sealEnvelope(keyring: TenantKeyring, plaintext: Buffer, id: IdSource, info: Buffer,
-  backend: CryptoBackend): Promise<{ chunkId: Buffer; envelope: Envelope }> {
+  backend: CryptoBackend, output?: Buffer): Promise<{ chunkId: Buffer; envelope: Envelope }> {
+  checkOutput(output, plaintext.length, 'ciphertext');
   const epoch = keyring.currentEpoch;
   const nonce = randomFillSync(Buffer.allocUnsafe(NONCE_BYTES));
-  const sealed = await backend.seal({ plaintext, id, info, kek: keyring.kek(epoch), nonce });
+  const sealed = await backend.seal({ plaintext, id, info, kek: keyring.kek(epoch), nonce, output });
   // A wipe while the seal ran may have zeroed the KEK under it: discard that result.
   const wiped = keyring.wipedError();
   if (wiped !== null) throw wiped;
@@ -51,17 +56,18 @@ export async function sealEnvelope(keyring: TenantKeyring, plaintext: Buffer, id
 
 /** The shared core of chunk and metadata opening; `what` names the object in error messages. */
 export async function openEnvelope(keyring: TenantKeyring, envelope: Envelope, expectedId: Buffer, check: IdCheck,
-  info: Buffer, backend: CryptoBackend, what: string): Promise<Buffer> {
+  info: Buffer, backend: CryptoBackend, what: string, output?: Buffer): Promise<Buffer> {
   if (expectedId.length !== ID_BYTES) {
     throw kerr('InvalidArgument', `expected ${what} id must be ${ID_BYTES} bytes, got ${expectedId.length}`);
   }
   const label = `${what} ${expectedId.toString('hex')}`;
   const problem = envelopeProblem(envelope, expectedId);
   if (problem !== null) throw kerr('Integrity', `${label} cannot be opened: ${problem}`);
+  checkOutput(output, envelope.ciphertext.length, 'plaintext');
   const epoch = envelope.systemEpoch!.value;
   const result = await backend.open({
     ciphertext: envelope.ciphertext, chunkId: expectedId, kek: keyring.kek(epoch), info,
-    nonce: envelope.nonce, tag: envelope.authTag, check,
+    nonce: envelope.nonce, tag: envelope.authTag, check, output,
   });
   const wiped = keyring.wipedError();
   if (wiped !== null) {
@@ -81,6 +87,12 @@ export async function openEnvelope(keyring: TenantKeyring, envelope: Envelope, e
       const never: never = result;
       throw kerr('Internal', `unexpected open result ${String(never)}`);
     }
+  }
+}
+
+function checkOutput(output: Buffer | undefined, length: number, what: string): void {
+  if (output !== undefined && output.length !== length) {
+    throw kerr('InvalidArgument', `${what} output buffer is ${output.length} bytes; it must be exactly ${length}`);
   }
 }
 
@@ -104,7 +116,7 @@ export async function sealChunk(keyring: TenantKeyring, plaintext: Buffer,
   opts?: SealOptions): Promise<{ chunkId: Buffer; envelope: Envelope }> {
   const backend = opts?.backend ?? await defaultBackend();
   const digest = idDigestFor(keyring.dedupPolicy, keyring.indexKey);
-  return sealEnvelope(keyring, plaintext, digest, CHUNK_DEK_INFO, backend);
+  return sealEnvelope(keyring, plaintext, digest, CHUNK_DEK_INFO, backend, opts?.output);
 }
 
 /** Opens one chunk fetched under `expectedChunkId`; throws Integrity (EIO) on any mismatch or tampering. */
@@ -113,5 +125,5 @@ export async function openChunk(keyring: TenantKeyring, envelope: Envelope, expe
   const backend = opts?.backend ?? await defaultBackend();
   const check: IdCheck = opts?.verifyContent === true
     ? idDigestFor(keyring.dedupPolicy, keyring.indexKey) : { kind: 'none' };
-  return openEnvelope(keyring, envelope, expectedChunkId, check, CHUNK_DEK_INFO, backend, 'chunk');
+  return openEnvelope(keyring, envelope, expectedChunkId, check, CHUNK_DEK_INFO, backend, 'chunk', opts?.output);
 }

@@ -6,6 +6,7 @@ import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/pr
 import { join } from 'node:path';
 import { KisekiError, kerr } from '../errors.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
+import { decodeEnvelopeView } from './chunk-frames.js';
 import type { ChunkStore, PutOutcome } from './chunk-store.js';
 import { isTenantUuid } from './identity.js';
 import { CHUNK_ID_BYTES } from './validate.js';
@@ -54,7 +55,7 @@ export class FileChunkStore implements ChunkStore {
       if (isErrno(err, 'ENOENT')) return null;
       throw kerr('Internal', `reading chunk ${chunkId.toString('hex')} failed`, err);
     }
-    const env = Envelope.decode(bytes);
+    const env = decodeEnvelopeView(bytes);
     if (!env.chunkId?.value.equals(chunkId)) {
       throw kerr('Integrity', `stored chunk file ${file} does not hold chunk ${chunkId.toString('hex')}`);
     }

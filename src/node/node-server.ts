@@ -58,7 +58,7 @@ export class NodeServer {
   readonly keys: TenantKeys;
   readonly namespaces: NamespaceStore;
   private cluster: Cluster | null = null;
-  private fabric: { issuer: FabricSessionIssuer; endpoints: EndpointSource } | null = null;
+  private fabric: { issuer: FabricSessionIssuer; endpoints: EndpointSource; close: () => void } | null = null;
   private readonly servers: grpc.Server[] = [];
   private sweepTimer: NodeJS.Timeout | null = null;
   /** The TCP address actually bound (port resolved), if any. */
@@ -87,9 +87,13 @@ export class NodeServer {
     return node;
   }
 
-  /** Called by the fabric listener once its endpoint is up: discovery then advertises it. */
-  attachFabric(issuer: FabricSessionIssuer, endpoints: EndpointSource): void {
-    this.fabric = { issuer, endpoints };
+  get nodeId(): number {
+    return this.opts.nodeId;
+  }
+
+  /** Called once the fabric listener is up: discovery then advertises it; `close` runs at stop(). */
+  attachFabric(issuer: FabricSessionIssuer, endpoints: EndpointSource, close: () => void = () => {}): void {
+    this.fabric = { issuer, endpoints, close };
     this.cluster = this.makeCluster(this.boundAddress ?? '');
   }
 
@@ -165,6 +169,7 @@ export class NodeServer {
       s.tryShutdown(() => { clearTimeout(force); resolve(); });
     })));
     this.servers.length = 0;
+    this.fabric?.close();
     if (this.opts.socket) removeStaleSocket(this.opts.socket);
     if (this.db.open) this.db.close();
   }

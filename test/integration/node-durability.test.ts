@@ -85,7 +85,7 @@ test('everything acknowledged before kill -9 is there after restart: namespace t
   }
 });
 
-test('a full disk answers RESOURCE_EXHAUSTED/ENOSPC, leaves no partial chunk, and loses nothing committed before', async () => {
+test('I-N1 a full disk answers RESOURCE_EXHAUSTED/ENOSPC, leaves no partial chunk, and loses nothing committed before', async () => {
   const mnt = join(dir, 'small');
   mkdirSync(mnt);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt]);

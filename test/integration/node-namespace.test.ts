@@ -301,7 +301,7 @@ describe('layout', () => {
     namespaceId: n.namespaceId, ino, expectedGeneration: 0, newSize: 0, setChunks: [], dropFrom: 0, dropFromSet: false, inlineData: undefined, clearInline: false, mtime: undefined, ...over,
   } as never);
 
-  test('CommitLayout with a stale generation is ABORTED and changes nothing', async () => {
+  test('I-N4 CommitLayout with a stale generation is ABORTED and changes nothing', async () => {
     const n = await fresh();
     const f = await n.create(1, 'f');
     const id = randomBytes(32);

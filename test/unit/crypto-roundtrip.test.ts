@@ -121,3 +121,21 @@ test('key epochs: new writes use the newest epoch, reads open every epoch held',
     assert.equal((await openChunk(after, fresh.envelope, fresh.chunkId, { backend: b })).toString(), 'written in epoch 2');
   }
 });
+
+test('caller-provided output buffers receive the result, and are zeroed when opening fails', async () => {
+  for (const b of await bothBackends()) {
+    const ring = randomKeyring(b);
+    const pt = randomBytes(70_000);
+    const ctOut = Buffer.alloc(pt.length);
+    const { chunkId, envelope } = await sealChunk(ring, pt, { backend: b, output: ctOut });
+    assert.equal(envelope.ciphertext, ctOut, `${b.name}: ciphertext not written into the given buffer`);
+    const ptOut = Buffer.alloc(pt.length);
+    assert.equal(await openChunk(ring, envelope, chunkId, { backend: b, output: ptOut }), ptOut);
+    assert.ok(ptOut.equals(pt));
+    envelope.authTag[0]! ^= 1;
+    const dirty = Buffer.alloc(pt.length, 0xee);
+    await assert.rejects(openChunk(ring, envelope, chunkId, { backend: b, output: dirty }));
+    assert.ok(dirty.equals(Buffer.alloc(pt.length)), `${b.name}: output not zeroed after a failed open`);
+    await assert.rejects(sealChunk(ring, pt, { backend: b, output: Buffer.alloc(1) }), /exactly 70000/);
+  }
+});
