@@ -21,6 +21,7 @@ import { DiscoveryClient, type Discovered, type DiscoveredNode } from './discove
 import { embeddedSeed, startEmbeddedNode, type EmbeddedNode } from './embedded-endpoint.js';
 import { Heartbeat, newClientId, type HeartbeatStats } from './heartbeat.js';
 import { fetchTenantKeys, probeKeyHealth, type KeyHealth } from './key-client.js';
+import { LivenessRecordingTransport } from './liveness-transport.js';
 import { NodeChannels } from './node-channels.js';
 import { placeChunk } from './placement.js';
 import { fetchCachePolicy, resolveSessionPolicy } from './policy-client.js';
@@ -79,7 +80,8 @@ export class Session {
   readonly #heartbeat: Heartbeat;
   readonly #retry: Backoff;
   readonly #config: SessionConfig;
-  readonly #transports = new Map<number, ChunkTransport>();
+  /** Per node id, with the address it was made for (a node that moves gets a new one). */
+  readonly #transports = new Map<number, { address: string; transport: ChunkTransport }>();
   #retryTimer: TimerHandle | null = null;
   #establishing: Promise<void> | null = null;
   #leaderOverride: SeedAddress | null = null;
@@ -121,6 +123,7 @@ export class Session {
     this.#discovery.onChange((state) => {
       if (state === 'ready') {
         this.#leaderOverride = null;
+        this.#dropMovedTransports(this.#discovery.current());
         if (this.#state === 'connecting') void this.#establish();
       }
     });
@@ -232,14 +235,27 @@ export class Session {
     const place = placeChunk(chunkId, d.nodes.map((n) => n.id), d.replicas);
     const byId = new Map(d.nodes.map((n) => [n.id, n]));
     const transport = (id: number): ChunkTransport => {
-      let t = this.#transports.get(id);
-      if (t === undefined) {
-        t = (this.#config.transportFactory ?? grpcTransportFactory)(byId.get(id)!, this.#channels);
-        this.#transports.set(id, t);
+      let entry = this.#transports.get(id);
+      if (entry === undefined) {
+        const node = byId.get(id)!;
+        const inner = (this.#config.transportFactory ?? grpcTransportFactory)(node, this.#channels);
+        entry = { address: formatSeed(node.address), transport: new LivenessRecordingTransport(inner, this.#liveness, this.#clock) };
+        this.#transports.set(id, entry);
       }
-      return t;
+      return entry.transport;
     };
     return { write: place.write.map(transport), read: place.read.map(transport) };
+  }
+
+  /** Closes the transports of nodes that left the cluster or changed address. */
+  #dropMovedTransports(d: Discovered): void {
+    const now = new Map(d.nodes.map((n) => [n.id, formatSeed(n.address)]));
+    for (const [id, entry] of this.#transports) {
+      if (now.get(id) !== entry.address) {
+        this.#transports.delete(id);
+        void entry.transport.close();
+      }
+    }
   }
 
   /** Drains: stops the heartbeat and retries, closes transports and connections, zeroes the keys. */
@@ -265,7 +281,7 @@ export class Session {
     this.#retryTimer = null;
     this.#discovery.close();
     await this.#heartbeat.stop();
-    await Promise.allSettled([...this.#transports.values()].map((t) => t.close()));
+    await Promise.allSettled([...this.#transports.values()].map((e) => e.transport.close()));
     this.#transports.clear();
     this.#channels.close();
     this.#keys?.wipe(this.#state === 'destroyed' && this.#error?.kind === 'KeyDestroyed' ? 'KeyDestroyed' : 'Closed');

@@ -167,7 +167,8 @@ test('discovery: seeds down → EIO with backoff; the node comes up → the same
 });
 
 test('placement: a sealed chunk goes to exactly its R rendezvous nodes and is read back from any live replica', async () => {
-  const s = await Session.open({ dataAddr: cluster.nodes[0]!.address!, env });
+  const clock = new ManualClock();
+  const s = await Session.open({ dataAddr: cluster.nodes[0]!.address!, env, clock });
   const probes: GrpcChunkTransport[] = [];
   try {
     const plaintext = randomBytes(300_000);
@@ -176,7 +177,9 @@ test('placement: a sealed chunk goes to exactly its R rendezvous nodes and is re
     assert.equal(route.write.length, 2);
     assert.equal(route.read.length, 3);
     assert.deepEqual(route.write, route.read.slice(0, 2), 'holders are read first');
+    clock.advance(1000);
     await Promise.all(route.write.map((t) => t.putChunks([envelope])));
+    assert.equal(s.lastSuccessfulRpcAt, clock.now(), 'I-CC6: chunk transfers count as contact');
 
     const holders = placeChunk(chunkId, [1, 2, 3], 2).write;
     const creds = credentialsFor({ kind: 'tcp', host: '127.0.0.1', port: 1 }, { kind: 'mtls', material: await loadTlsMaterial({ caPath: env.KISEKI_CA_PATH!, certPath: env.KISEKI_CERT_PATH!, keyPath: env.KISEKI_KEY_PATH! }) });
