@@ -131,3 +131,15 @@ test('session: with no seeds configured, Session.open reuses the embedded node o
     await s.close();
   }
 });
+
+test('discover: two commands racing to start the embedded node start exactly one', async () => {
+  const env = cleanEnv({ XDG_RUNTIME_DIR: join(dir, 'race-run'), XDG_DATA_HOME: join(dir, 'race-data') });
+  const [a, b] = await Promise.all([discover(['--json'], env), discover(['--json'], env)]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const ja = JSON.parse(a.stdout);
+  const jb = JSON.parse(b.stdout);
+  for (const pid of new Set([ja.embedded.pid, jb.embedded.pid])) if (pid) embeddedPids.push(pid);
+  assert.deepEqual([ja.embedded.started, jb.embedded.started].sort(), [false, true]);
+  assert.equal(ja.embedded.pid, jb.embedded.pid);
+});
