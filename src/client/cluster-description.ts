@@ -3,7 +3,7 @@
 // formats it; the same shape is the --json output.
 import { TransportKind, type TransportEndpoint } from '../gen/kiseki/v1/discovery.js';
 import type { CachePolicy, PolicySourceName } from '../cache/cache-policy.js';
-import { systemClock } from './clock.js';
+import { systemClock } from '../cache/clock.js';
 import { DiscoveryClient, type Discovered } from './discovery-client.js';
 import { startEmbeddedNode } from './embedded-endpoint.js';
 import { NodeChannels } from './node-channels.js';

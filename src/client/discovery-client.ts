@@ -14,7 +14,7 @@
 import { DiscoveryServiceService, TransportKind, type DiscoverResponse, type TransportEndpoint } from '../gen/kiseki/v1/discovery.js';
 import { KisekiError, kerr } from '../errors.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import type { TimerHandle } from './clock.js';
+import type { TimerHandle } from '../cache/clock.js';
 import { callUnary, type RpcEnv } from './rpc.js';
 import { formatSeed, parseSeed, type SeedAddress } from './seeds.js';
 

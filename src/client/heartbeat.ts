@@ -3,7 +3,7 @@
 // failures are counted, never fatal: the disconnect timer decides what a long silence means.
 import { randomBytes } from 'node:crypto';
 import { DiscoveryServiceService } from '../gen/kiseki/v1/discovery.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../cache/clock.js';
 import { callUnary, type RpcEnv } from './rpc.js';
 import type { SeedAddress } from './seeds.js';
 

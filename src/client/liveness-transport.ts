@@ -2,7 +2,7 @@
 // session busy streaming chunks must not be wiped as "disconnected" because no unary RPC ran.
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import type { ChunkTransport, TransportName } from '../transport/transport.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../cache/clock.js';
 import type { RpcLiveness } from './rpc.js';
 
 export class LivenessRecordingTransport implements ChunkTransport {

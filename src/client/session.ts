@@ -16,7 +16,7 @@ import type { TenantKeyring } from '../crypto/keyring.js';
 import type { ChunkTransport } from '../transport/transport.js';
 import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../cache/clock.js';
 import { DiscoveryClient, type Discovered, type DiscoveredNode } from './discovery-client.js';
 import { embeddedSeed, startEmbeddedNode, type EmbeddedNode } from './embedded-endpoint.js';
 import { Heartbeat, newClientId, type HeartbeatStats } from './heartbeat.js';
@@ -159,9 +159,14 @@ export class Session {
     return this.#state;
   }
 
-  /** I-CC6: when any RPC of this session last succeeded (null: never). */
+  /** I-CC6: when any RPC or chunk transfer of this session last succeeded, on its clock (null: never). */
   get lastSuccessfulRpcAt(): number | null {
     return this.#liveness.lastSuccessfulRpcAt;
+  }
+
+  /** Calls `listener` after every successful RPC or chunk transfer; returns the unsubscribe. */
+  onSuccessfulRpc(listener: () => void): () => void {
+    return this.#liveness.onSuccess(listener);
   }
 
   get heartbeatStats(): Readonly<HeartbeatStats> {

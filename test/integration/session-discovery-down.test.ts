@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { ManualClock } from '../../src/client/clock.js';
+import { ManualClock } from '../../src/cache/clock.js';
 import { DiscoveryClient } from '../../src/client/discovery-client.js';
 import { NodeChannels } from '../../src/client/node-channels.js';
 import { RpcLiveness } from '../../src/client/rpc.js';
@@ -52,12 +52,17 @@ test('discovery: every seed down → NoSeedsReachable (EIO) naming the seeds and
     assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${p1} \\(`));
     assert.match(err.message, new RegExp(`\\[::1\\]:${p2} \\(`));
     assert.match(err.message, /next retry in 50 ms \(attempt 2\)/);
-    assert.deepEqual(clock.pendingDelays(), [50]);
+    assert.deepEqual(d.stats.retryDelays, [50]);
+    assert.equal(clock.pendingTimers, 1, 'one retry pending');
     for (const [i, want] of [[2, 100], [3, 200], [4, 400]] as const) {
-      clock.advance(clock.pendingDelays()[0]!);
-      await until(() => d.stats.failedRounds === i && clock.pendingDelays().length === 1, `round ${i}`);
+      const delay = d.stats.retryDelays.at(-1)!;
+      clock.advance(delay - 1);
+      assert.equal(d.stats.rounds, i - 1, 'no retry before its delay');
+      clock.advance(1);
+      await until(() => d.stats.failedRounds === i, `round ${i}`);
       assert.equal(d.state, 'failed');
-      assert.deepEqual(clock.pendingDelays(), [want]);
+      assert.equal(d.stats.retryDelays.at(-1), want);
+      assert.equal(clock.pendingTimers, 1);
     }
     assert.deepEqual(d.stats.retryDelays, [50, 100, 200, 400]);
     assert.equal(d.stats.rpcs, 8, 'each round asks both seeds, in order');

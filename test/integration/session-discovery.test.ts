@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NamespaceServiceService } from '../../src/gen/kiseki/v1/namespace.js';
-import { ManualClock } from '../../src/client/clock.js';
+import { ManualClock } from '../../src/cache/clock.js';
 import { NodeChannels } from '../../src/client/node-channels.js';
 import { RpcLiveness, callUnary } from '../../src/client/rpc.js';
 import { parseSeed, type SeedAddress } from '../../src/client/seeds.js';

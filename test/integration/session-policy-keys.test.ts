@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CONSERVATIVE_POLICY, DEFAULT_POLICY, type CachePolicy } from '../../src/cache/cache-policy.js';
-import { ManualClock } from '../../src/client/clock.js';
+import { ManualClock } from '../../src/cache/clock.js';
 import { NodeChannels } from '../../src/client/node-channels.js';
 import { fetchCachePolicy, resolveSessionPolicy } from '../../src/client/policy-client.js';
 import { RpcLiveness } from '../../src/client/rpc.js';
@@ -131,6 +131,8 @@ test('I-CC6 heartbeat: a beat every interval updates lastSuccessfulRpcAt; failed
   const s = await Session.open({ dataAddr: node.address!, env: envFor(TENANT), clock, heartbeatIntervalMs: 60_000 });
   try {
     assert.equal(s.clientId.length, 16);
+    let pushed = 0;
+    s.onSuccessfulRpc(() => pushed++);
     const t0 = s.lastSuccessfulRpcAt;
     assert.equal(t0, clock.now());
     clock.advance(59_999);
@@ -140,6 +142,8 @@ test('I-CC6 heartbeat: a beat every interval updates lastSuccessfulRpcAt; failed
     await s.beat();
     assert.equal(s.heartbeatStats.failures, 0);
     assert.equal(s.lastSuccessfulRpcAt, t0! + 60_000);
+    // The beat and the discovery refresh at the 30 s TTL both succeeded.
+    assert.equal(pushed, 2, 'subscribers (the cache\'s disconnect watcher) hear of every success');
 
     await node.stop();
     clock.advance(60_000);
@@ -147,6 +151,7 @@ test('I-CC6 heartbeat: a beat every interval updates lastSuccessfulRpcAt; failed
     assert.equal(s.heartbeatStats.failures, 1);
     assert.match(s.heartbeatStats.lastError!, /Heartbeat at 127\.0\.0\.1:\d+: UNAVAILABLE/);
     assert.equal(s.lastSuccessfulRpcAt, t0! + 60_000, 'a failure does not count as contact');
+    assert.equal(pushed, 2);
     assert.equal(s.state, 'ready', 'the session survives a failed beat');
     assert.equal(await s.probeKeyHealth(), 'unreachable', 'a node that does not answer is not a destroyed key');
   } finally {
