@@ -148,6 +148,8 @@ export async function callUnary<Req, Res>(env: RpcEnv, address: SeedAddress, met
       return res;
     } catch (err) {
       if (KisekiError.is(err)) throw err;
+      // Our own cancellation is not a node failure: hand back the caller's reason.
+      if (opts.signal?.aborted) throw opts.signal.reason;
       const se = err as ServiceError;
       if (typeof se?.code !== 'number') throw err;
       const leader = leaderOf(se);

@@ -365,6 +365,7 @@ export class Session {
       // The node we asked may be gone: let discovery look again before the next try.
       if (kerrOf.kind === 'Unavailable') void this.#discovery.refresh();
       const delay = this.#retry.next();
+      this.#retryTimer?.cancel();
       this.#retryTimer = this.#clock.setTimer(() => {
         this.#retryTimer = null;
         if (this.#state === 'connecting') void this.#establish();
