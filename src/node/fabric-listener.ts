@@ -6,9 +6,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { kerr, KisekiError } from '../errors.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
+import type { OpenFabricSessionRequest, OpenFabricSessionResponse } from '../gen/kiseki/v1/chunk_data.js';
+import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
 import { openWireChannel, type FabricChannel, type MemoryRegion } from '../transport/fabric-binding.js';
 import * as P from '../transport/fabric-protocol.js';
+import type { FabricSessionIssuer } from './chunk-data-service.js';
 import type { ChunkStore } from './chunk-store.js';
+import type { EndpointSource } from './cluster.js';
+import { envelopeOf, MAX_CHUNK_BYTES } from './validate.js';
 
 export interface FabricListenerOptions {
   /** libfabric provider name asked for (cxi, verbs, tcp, net, sockets …). */
@@ -189,15 +194,15 @@ export class FabricListener {
         await this.channel.read(s.peer!, ciphertext, w.addr, w.key);
         env = P.joinEnvelope(head, ciphertext);
       }
-      const id = env.chunkId?.value;
-      if (id === undefined || !Buffer.from(id).equals(chunkId)) {
-        throw kerr('Integrity', 'PUT envelope does not carry the chunk id it was sent under');
+      envelopeOf(env, 'envelope', MAX_CHUNK_BYTES); // the same checks as the gRPC path
+      if (!Buffer.from(env.chunkId!.value).equals(chunkId)) {
+        throw kerr('InvalidArgument', 'envelope.chunk_id: differs from the chunk id the PUT names');
       }
       const outcome = await this.opts.store.put(s.tenant, env);
       const code = outcome === 'deduplicated' ? P.PutOutcomeCode.Deduplicated : P.PutOutcomeCode.Stored;
       this.reply(s, P.encodePutReply(h.reqId, s.id, P.Status.Ok, code));
     } catch (e) {
-      const status = KisekiError.is(e, 'NoSpace') ? P.Status.NoSpace : P.Status.Failed;
+      const status = KisekiError.is(e, 'NoSpace') ? P.Status.NoSpace : KisekiError.is(e, 'InvalidArgument') ? P.Status.Invalid : P.Status.Failed;
       this.reply(s, P.encodePutReply(h.reqId, s.id, status, P.PutOutcomeCode.Stored, (e as Error).message));
     }
   }
@@ -230,5 +235,55 @@ export class FabricListener {
         this.sessions.delete(s.id);
       }
     }
+  }
+}
+
+/**
+ * kiseki-node's fabric endpoint as the node's services see it: issues OpenFabricSession tokens
+ * (FabricSessionIssuer) and advertises the endpoint in discovery (EndpointSource). States:
+ * stopped ⇄ listening. stop() closes the listener (clients fail over to TCP+TLS; kiseki-node does
+ * this on SIGUSR1 for fabric maintenance) and start() reopens it on the same address (SIGUSR2), so
+ * clients that re-probe find it where discovery said it was.
+ */
+export class NodeFabric implements FabricSessionIssuer, EndpointSource {
+  private listener: FabricListener | null = null;
+  private port: string;
+
+  constructor(private readonly opts: FabricListenerOptions & { nodeId: number }) {
+    this.port = opts.port ?? '0';
+  }
+
+  get listening(): boolean {
+    return this.listener !== null;
+  }
+
+  /** The listening endpoint's provider and address (null while stopped). */
+  get endpoint(): { provider: string; address: Buffer } | null {
+    return this.listener ? { provider: this.listener.provider, address: this.listener.address } : null;
+  }
+
+  start(): void {
+    if (this.listener) return;
+    this.listener = new FabricListener({ ...this.opts, port: this.port });
+    // Reopen on the very port discovery advertises (sockaddr_in: port in bytes 2–3, big-endian).
+    if (this.listener.address.length >= 4 && this.listener.address.readUInt16LE(0) === 2) {
+      this.port = String(this.listener.address.readUInt16BE(2));
+    }
+  }
+
+  stop(): void {
+    this.listener?.close();
+    this.listener = null;
+  }
+
+  async open(tenant: string, req: OpenFabricSessionRequest): Promise<OpenFabricSessionResponse> {
+    if (!this.listener) throw kerr('Unavailable', 'the fabric endpoint is down for maintenance; use the gRPC chunk path');
+    const g = this.listener.openSession(tenant, req.provider);
+    return { token: g.token, nodeFabricAddress: g.nodeFabricAddress, provider: g.provider, idleMs: g.idleMs };
+  }
+
+  fabricEndpoints(nodeId: number): NodeInfo['endpoints'] {
+    if (nodeId !== this.opts.nodeId || !this.listener) return [];
+    return [{ kind: TransportKind.TRANSPORT_KIND_FABRIC, address: '', provider: this.listener.provider, fabricAddress: this.listener.address }];
   }
 }

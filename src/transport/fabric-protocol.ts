@@ -35,6 +35,7 @@ export enum Status {
   Denied = 2,
   Failed = 3,
   NoSpace = 4,
+  Invalid = 5,
 }
 
 export const FLAG_INLINE = 1;

@@ -339,6 +339,8 @@ export class FabricChunkTransport implements ChunkTransport {
         throw kerr('NotFound', `${what} is not stored on this node`);
       case P.Status.NoSpace:
         throw kerr('NoSpace', `node is out of space storing ${what}: ${detail}`);
+      case P.Status.Invalid:
+        throw kerr('InvalidArgument', `node rejected ${what}: ${detail}`);
       case P.Status.Denied:
         this.live = null; // the token is no longer valid: reopen next time
         throw kerr('TransportFailed', `node denied the fabric session: ${detail}`);
