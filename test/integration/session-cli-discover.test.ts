@@ -104,6 +104,7 @@ test('discover with no configuration starts the embedded node on the well-known 
   assert.equal(a.embedded.socket, socket);
   assert.equal(a.embedded.started, true);
   assert.equal(a.leader.address, `unix:${socket}`);
+  assert.deepEqual(a.nodes[0].endpoints.map((e: { kind: string }) => e.kind), ['unix']);
   assert.equal(a.cache_policy.source, 'rpc');
   assert.ok((await stat(socket)).isSocket());
   assert.equal((await stat(socket)).mode & 0o777, 0o600);
