@@ -49,6 +49,7 @@ Napi::Value Mount(const Napi::CallbackInfo &info) {
   cfg.maxWrite = UintOpt(c, "maxWrite", cfg.maxWrite);
   cfg.maxReadahead = UintOpt(c, "maxReadahead", cfg.maxReadahead);
   cfg.writebackCache = BoolOpt(c, "writebackCache", cfg.writebackCache);
+  cfg.readdirplus = BoolOpt(c, "readdirplus", cfg.readdirplus);
   cfg.exportSupport = BoolOpt(c, "exportSupport", cfg.exportSupport);
   cfg.unmountAbortMs = UintOpt(c, "unmountAbortMs", cfg.unmountAbortMs);
   Session *s = new Session(std::move(cfg));

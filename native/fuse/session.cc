@@ -124,13 +124,15 @@ void Session::Submit(fuse_req_t req, Op *op) {
 }
 
 void Session::OnInit(struct fuse_conn_info *conn) {
-  uint32_t want = FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-                  FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_DIO | FUSE_CAP_AUTO_INVAL_DATA;
+  uint32_t want = FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_DIO |
+                  FUSE_CAP_AUTO_INVAL_DATA;
+  if (cfg_.readdirplus) want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
   if (cfg_.exportSupport) want |= FUSE_CAP_EXPORT_SUPPORT;
   if (cfg_.writebackCache) want |= FUSE_CAP_WRITEBACK_CACHE;
   // Replies come straight from JS memory with fuse_reply_buf; splice would only add a pipe hop, and
   // splice-read would hand writes to us as pipe fds instead of memory.
-  conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_WRITEBACK_CACHE);
+  conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_WRITEBACK_CACHE |
+                  FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   conn->want |= want & conn->capable;
   conn->max_write = cfg_.maxWrite;
   conn->max_readahead = cfg_.maxReadahead;

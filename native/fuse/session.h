@@ -35,6 +35,7 @@ struct SessionConfig {
   unsigned maxWrite = 1 << 20;
   unsigned maxReadahead = 1 << 20;
   bool writebackCache = false;
+  bool readdirplus = true;
   bool exportSupport = true;
   unsigned unmountAbortMs = 2000;
 };

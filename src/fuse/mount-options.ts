@@ -22,6 +22,8 @@ export interface MountOptions {
   readaheadKb?: number;
   /** Kernel writeback cache. Off by default: it breaks O_APPEND atomicity and coherence between mounts. */
   writebackCache?: boolean;
+  /** FUSE_CAP_READDIRPLUS(+_AUTO): directory listings carry attributes and count lookups. Default true. */
+  readdirplus?: boolean;
   /** FUSE_CAP_EXPORT_SUPPORT: the filesystem answers lookups of "." and "..". Default true. */
   exportSupport?: boolean;
   cloneFd?: boolean;
@@ -45,6 +47,7 @@ export interface NativeMountConfig {
     maxWrite: number;
     maxReadahead: number;
     writebackCache: boolean;
+    readdirplus: boolean;
     exportSupport: boolean;
     unmountAbortMs: number;
   };
@@ -52,7 +55,7 @@ export interface NativeMountConfig {
 
 const KNOWN = new Set<keyof MountOptions>([
   'fsname', 'subtype', 'ro', 'allowOther', 'defaultPermissions', 'maxRead', 'maxBackground',
-  'congestionThreshold', 'maxWrite', 'maxReadahead', 'readaheadKb', 'writebackCache', 'exportSupport',
+  'congestionThreshold', 'maxWrite', 'maxReadahead', 'readaheadKb', 'writebackCache', 'readdirplus', 'exportSupport',
   'cloneFd', 'maxIdleThreads', 'unmountGraceMs', 'unmountAbortMs', 'unmountOnSignals',
 ]);
 
@@ -111,6 +114,7 @@ export function resolveMountOptions(o: MountOptions): NativeMountConfig {
       maxWrite: o.maxWrite === undefined ? MIB : int('maxWrite', o.maxWrite, 4096, MIB),
       maxReadahead: o.maxReadahead === undefined ? MIB : int('maxReadahead', o.maxReadahead, 0, 16 * MIB),
       writebackCache: o.writebackCache === undefined ? false : bool('writebackCache', o.writebackCache),
+      readdirplus: o.readdirplus === undefined ? true : bool('readdirplus', o.readdirplus),
       exportSupport: o.exportSupport === undefined ? true : bool('exportSupport', o.exportSupport),
       unmountAbortMs: o.unmountAbortMs === undefined ? 2000 : int('unmountAbortMs', o.unmountAbortMs, 10, 600_000),
     },
