@@ -1,5 +1,20 @@
 #include "crypto/crypto.h"
 
+#include "crypto/chunk-seal.h"
+#include "crypto/digest.h"
+#include "crypto/key-memory.h"
+
 namespace kiseki::crypto {
-Napi::Object Init(Napi::Env env) { return Napi::Object::New(env); }
+Napi::Object Init(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("seal", Napi::Function::New(env, Seal, "seal"));
+  o.Set("open", Napi::Function::New(env, Open, "open"));
+  o.Set("digest", Napi::Function::New(env, Digest, "digest"));
+  o.Set("hkdf", Napi::Function::New(env, Hkdf, "hkdf"));
+  o.Set("crc32", Napi::Function::New(env, Crc32Sync, "crc32"));
+  o.Set("crc32Async", Napi::Function::New(env, Crc32Async, "crc32Async"));
+  o.Set("allocSecure", Napi::Function::New(env, AllocSecure, "allocSecure"));
+  o.Set("zero", Napi::Function::New(env, Zero, "zero"));
+  return o;
 }
+}  // namespace kiseki::crypto

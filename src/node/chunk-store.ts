@@ -11,4 +11,8 @@ export interface ChunkStore {
   /** Persists durably (fsync) before resolving. Rejects with KisekiError NoSpace when the disk is full. */
   put(tenant: string, envelope: Envelope): Promise<PutOutcome>;
   has(tenant: string, chunkId: Buffer): Promise<boolean>;
+  /** Removes (tenant, chunkId); false when it was not there. */
+  delete(tenant: string, chunkId: Buffer): Promise<boolean>;
+  /** When (tenant, chunkId) was stored (ms since the epoch), or null when absent. */
+  storedAtMs(tenant: string, chunkId: Buffer): Promise<number | null>;
 }

@@ -1,0 +1,100 @@
+#include "crypto/primitives.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <climits>
+#include <memory>
+
+// zlib's crc32_z is exported by the node binary (deps/zlib, with its SIMD folding); declaring it here
+// avoids pulling in zconf.h's prefix macros.
+extern "C" unsigned long crc32_z(unsigned long crc, const unsigned char* buf, size_t len);
+
+namespace kiseki::crypto {
+namespace {
+
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }  // cleanses the key schedule
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+// EVP_*Update takes an int length: feed large buffers in 1 GiB steps.
+constexpr size_t kStep = size_t{1} << 30;
+
+}  // namespace
+
+bool Sha256(const uint8_t* data, size_t len, uint8_t* out) {
+  unsigned int outLen = 0;
+  return EVP_Digest(data, len, out, &outLen, EVP_sha256(), nullptr) == 1 && outLen == kIdLen;
+}
+
+bool HmacSha256(const uint8_t* key, size_t keyLen, const uint8_t* data, size_t len, uint8_t* out) {
+  unsigned int outLen = 0;
+  if (keyLen > INT_MAX) return false;
+  return HMAC(EVP_sha256(), key, static_cast<int>(keyLen), data, len, out, &outLen) != nullptr &&
+         outLen == kIdLen;
+}
+
+bool Hkdf32(const uint8_t* ikm, size_t ikmLen, const uint8_t* salt, size_t saltLen, const uint8_t* info,
+            size_t infoLen, uint8_t* out) {
+  // Extract: PRK = HMAC(salt, IKM). Expand, one block: OKM = HMAC(PRK, info || 0x01).
+  uint8_t prk[kKeyLen];
+  uint8_t block[256];
+  if (infoLen + 1 > sizeof(block)) return false;
+  bool ok = HmacSha256(salt, saltLen, ikm, ikmLen, prk);
+  if (ok) {
+    for (size_t i = 0; i < infoLen; i++) block[i] = info[i];
+    block[infoLen] = 0x01;
+    ok = HmacSha256(prk, sizeof(prk), block, infoLen + 1, out);
+  }
+  OPENSSL_cleanse(prk, sizeof(prk));
+  return ok;
+}
+
+bool GcmSeal(const uint8_t* key, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, const uint8_t* in,
+             size_t len, uint8_t* out, uint8_t* tag) {
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int n = 0;
+  if (!ctx || aadLen > INT_MAX) return false;
+  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key, nonce) != 1) return false;
+  if (EVP_EncryptUpdate(ctx.get(), nullptr, &n, aad, static_cast<int>(aadLen)) != 1) return false;
+  for (size_t off = 0; off < len; off += kStep) {
+    size_t step = len - off < kStep ? len - off : kStep;
+    if (EVP_EncryptUpdate(ctx.get(), out + off, &n, in + off, static_cast<int>(step)) != 1) return false;
+  }
+  if (EVP_EncryptFinal_ex(ctx.get(), out + len, &n) != 1) return false;
+  return EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagLen, tag) == 1;
+}
+
+OpenStatus GcmOpen(const uint8_t* key, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, const uint8_t* in,
+                   size_t len, const uint8_t* tag, uint8_t* out) {
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int n = 0;
+  auto fail = [&](OpenStatus s) {
+    OPENSSL_cleanse(out, len);
+    return s;
+  };
+  if (!ctx || aadLen > INT_MAX) return fail(OpenStatus::kError);
+  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key, nonce) != 1) return fail(OpenStatus::kError);
+  if (EVP_DecryptUpdate(ctx.get(), nullptr, &n, aad, static_cast<int>(aadLen)) != 1) return fail(OpenStatus::kError);
+  for (size_t off = 0; off < len; off += kStep) {
+    size_t step = len - off < kStep ? len - off : kStep;
+    if (EVP_DecryptUpdate(ctx.get(), out + off, &n, in + off, static_cast<int>(step)) != 1)
+      return fail(OpenStatus::kError);
+  }
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagLen, const_cast<uint8_t*>(tag)) != 1)
+    return fail(OpenStatus::kError);
+  if (EVP_DecryptFinal_ex(ctx.get(), out + len, &n) != 1) return fail(OpenStatus::kAuthFailed);
+  return OpenStatus::kOk;
+}
+
+uint32_t Crc32(uint32_t prev, const uint8_t* data, size_t len) {
+  return static_cast<uint32_t>(crc32_z(prev, data, len));
+}
+
+bool Equal32(const uint8_t* a, const uint8_t* b) { return CRYPTO_memcmp(a, b, kIdLen) == 0; }
+
+void Cleanse(void* p, size_t len) { OPENSSL_cleanse(p, len); }
+
+}  // namespace kiseki::crypto

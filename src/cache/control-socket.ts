@@ -1,0 +1,100 @@
+// The live pool's control channel: a unix socket <pool>/control.sock (inside the 0700 pool directory,
+// itself chmod 0600) answering one JSON line per request. `kiseki-client cache --stats/--wipe` in another
+// process use it to read and wipe the pool of a running mount (ADR 0042).
+//   → {"op":"stats"}            ← {"ok":true,"stats":{…CacheStatsSnapshot}}
+//   → {"op":"wipe"}             ← {"ok":true,"stats":{…after the wipe}}
+//   anything else               ← {"ok":false,"error":"…"}
+import { chmod, unlink } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { kerr } from '../errors.js';
+import { FILE_MODE } from './pool-layout.js';
+import { isStatsSnapshot, type CacheStatsSnapshot } from './cache-stats.js';
+
+/** sun_path is 108 bytes on Linux including the NUL. */
+export const MAX_SOCKET_PATH = 107;
+
+export interface ControlHandlers {
+  stats(): CacheStatsSnapshot;
+  wipe(): Promise<CacheStatsSnapshot>;
+}
+
+export class ControlServer {
+  readonly #server: Server;
+  readonly path: string;
+
+  private constructor(server: Server, path: string) {
+    this.#server = server;
+    this.path = path;
+  }
+
+  /** Returns null when the path is too long for a unix socket (the pool then publishes stats.json only). */
+  static async listen(path: string, handlers: ControlHandlers): Promise<ControlServer | null> {
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) return null;
+    await unlink(path).catch(() => undefined);
+    const server = createServer((sock) => serve(sock, handlers));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => { server.off('error', reject); resolve(); });
+    });
+    server.unref();
+    await chmod(path, FILE_MODE);
+    return new ControlServer(server, path);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+function serve(sock: Socket, handlers: ControlHandlers): void {
+  let buf = '';
+  sock.setEncoding('utf8');
+  sock.on('error', () => sock.destroy());
+  sock.on('data', (chunk: string) => {
+    buf += chunk;
+    if (buf.length > 4096) {
+      sock.end(`${JSON.stringify({ ok: false, error: 'request too long' })}\n`);
+      return;
+    }
+    const nl = buf.indexOf('\n');
+    if (nl < 0) return;
+    const line = buf.slice(0, nl);
+    buf = '';
+    void answer(line, handlers).then((reply) => sock.end(`${JSON.stringify(reply)}\n`));
+  });
+}
+
+async function answer(line: string, handlers: ControlHandlers): Promise<unknown> {
+  try {
+    const req = JSON.parse(line) as { op?: unknown };
+    if (req.op === 'stats') return { ok: true, stats: handlers.stats() };
+    if (req.op === 'wipe') return { ok: true, stats: await handlers.wipe() };
+    return { ok: false, error: `unknown op ${JSON.stringify(req.op)}` };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+/** One request to a live pool. Rejects with Unavailable when nobody listens (the pool is not live). */
+export function controlRequest(path: string, op: 'stats' | 'wipe', timeoutMs = 5000): Promise<CacheStatsSnapshot> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = '';
+    const fail = (msg: string, cause?: unknown) => { sock.destroy(); reject(kerr('Unavailable', msg, cause)); };
+    sock.setTimeout(timeoutMs, () => fail(`cache pool control socket ${path} did not answer within ${timeoutMs} ms`));
+    sock.setEncoding('utf8');
+    sock.on('error', (err) => fail(`no live cache pool at ${path}: ${err.message}`, err));
+    sock.on('data', (c: string) => { buf += c; });
+    sock.on('end', () => {
+      try {
+        const reply = JSON.parse(buf) as { ok?: unknown; stats?: unknown; error?: unknown };
+        if (reply.ok === true && isStatsSnapshot(reply.stats)) resolve(reply.stats);
+        else reject(kerr('Internal', `cache pool at ${path} refused ${op}: ${String(reply.error)}`));
+      } catch (err) {
+        reject(kerr('Internal', `cache pool at ${path} sent an unreadable reply`, err));
+      }
+    });
+    sock.write(`${JSON.stringify({ op })}\n`);
+  });
+}

@@ -1,0 +1,22 @@
+// I-CC13: every L2 entry is plaintext ‖ CRC32 (IEEE, zlib's) as 4 bytes little-endian. The CRC guards
+// against local corruption only; authenticity was established by the content address at fetch (I-CC1).
+import { crc32 } from 'node:zlib';
+
+export const TRAILER_BYTES = 4;
+
+export function crcTrailer(data: Uint8Array): Buffer {
+  const t = Buffer.allocUnsafe(TRAILER_BYTES);
+  t.writeUInt32LE(crc32(data), 0);
+  return t;
+}
+
+export type TrailerCheck = { kind: 'ok'; data: Buffer } | { kind: 'corrupt'; reason: string };
+
+/** Splits a whole L2 file into plaintext (a view, no copy) after verifying the trailer. */
+export function checkTrailer(file: Buffer): TrailerCheck {
+  if (file.length < TRAILER_BYTES) return { kind: 'corrupt', reason: `short file (${file.length} bytes)` };
+  const data = file.subarray(0, file.length - TRAILER_BYTES);
+  const want = file.readUInt32LE(file.length - TRAILER_BYTES);
+  const got = crc32(data);
+  return got === want ? { kind: 'ok', data } : { kind: 'corrupt', reason: `CRC32 ${got.toString(16)} != trailer ${want.toString(16)}` };
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// kiseki-client: the user and Slurm-facing commands. Each command lives in src/cli/commands/<name>.ts
+// and registers itself here with register<Name>Command(program).
+// Exit codes: 0 ok, 2 bad arguments, 75 (EX_TEMPFAIL) retriable (no seeds reachable, node
+// unavailable), 1 anything else.
+import { Command, CommanderError } from 'commander';
+import { KisekiError } from '../errors.js';
+import { registerDiscoverCommand } from './commands/discover.js';
+import { registerTransportCommand } from './commands/transport.js';
+
+export function buildProgram(): Command {
+  const program = new Command('kiseki-client')
+    .description('Kiseki client commands: discovery, staging, cache and transport tools')
+    .showHelpAfterError()
+    .exitOverride();
+  registerDiscoverCommand(program);
+  registerTransportCommand(program);
+  return program;
+}
+
+export function exitCodeFor(err: unknown): number {
+  if (KisekiError.is(err)) {
+    if (err.kind === 'InvalidArgument') return 2;
+    if (err.kind === 'NoSeedsReachable' || err.kind === 'Unavailable') return 75;
+  }
+  return 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const code = KisekiError.is(err) ? ` [${err.code}]` : '';
+    process.stderr.write(`kiseki-client: ${err instanceof Error ? err.message : String(err)}${code}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,34 @@
+// Typed view of kiseki_native.node's `crypto` namespace (native/crypto). Every async function runs on
+// the libuv thread pool and writes into Buffers the caller allocated.
+import { loadNative } from '../util/native.js';
+
+export type NativeIdMode = 'sha256' | 'hmac' | 'given';
+export type NativeCheckMode = 'sha256' | 'hmac' | 'none';
+
+export interface CryptoBinding {
+  seal(plaintext: Buffer, ciphertextOut: Buffer, chunkId: Buffer, idMode: NativeIdMode, idKey: Buffer | null,
+    kek: Buffer, info: Buffer, nonce: Buffer, tagOut: Buffer): Promise<void>;
+  open(ciphertext: Buffer, plaintextOut: Buffer, chunkId: Buffer, check: NativeCheckMode, idKey: Buffer | null,
+    kek: Buffer, info: Buffer, nonce: Buffer, tag: Buffer): Promise<'ok' | 'auth-failed' | 'id-mismatch'>;
+  digest(kind: 'sha256' | 'hmac', data: Buffer, key: Buffer | null, out: Buffer): Promise<void>;
+  hkdf(ikm: Buffer, salt: Buffer, info: Buffer, out: Buffer): void;
+  crc32(data: Buffer, prev?: number): number;
+  crc32Async(data: Buffer, prev?: number): Promise<number>;
+  allocSecure(len: number): { buffer: Buffer; locked: boolean };
+  zero(buf: Buffer): void;
+}
+
+const FUNCTIONS = ['seal', 'open', 'digest', 'hkdf', 'crc32', 'crc32Async', 'allocSecure', 'zero'] as const;
+
+/** The binding, or the reason it is unusable (addon not built, or built without native/crypto). */
+export function loadCryptoBinding(): { kind: 'loaded'; binding: CryptoBinding } | { kind: 'missing'; reason: string } {
+  let ns: Record<string, unknown>;
+  try {
+    ns = loadNative().crypto;
+  } catch (err) {
+    return { kind: 'missing', reason: `kiseki_native.node did not load: ${(err as Error).message}` };
+  }
+  const absent = FUNCTIONS.filter((f) => typeof ns?.[f] !== 'function');
+  if (absent.length > 0) return { kind: 'missing', reason: `kiseki_native.node lacks crypto.${absent.join(', crypto.')}` };
+  return { kind: 'loaded', binding: ns as unknown as CryptoBinding };
+}

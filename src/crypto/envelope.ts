@@ -1,0 +1,129 @@
+// Sealing chunks into Kiseki's Envelope and opening them again (DESIGN D2, brief §3.4):
+//   chunk_id = SHA-256(pt) or HMAC-SHA256(index key, pt); dek = HKDF-SHA256(KEK[epoch], salt = chunk_id,
+//   info); AES-256-GCM(dek, fresh random 12-byte nonce, AAD = chunk_id). The tag and nonce travel in
+//   their own fields; system_epoch carries the tenant KEK epoch (ADR 0011).
+// Every failure to open is a KisekiError 'Integrity' (EIO) and never returns plaintext.
+import { randomFillSync } from 'node:crypto';
+import { kerr } from '../errors.js';
+import { EncryptionAlgorithm, type Envelope } from '../gen/kiseki/v1/chunk.js';
+import {
+  CHUNK_DEK_INFO, ID_BYTES, NONCE_BYTES, TAG_BYTES,
+  type CryptoBackend, type IdCheck, type IdSource,
+} from './crypto-backend.js';
+import { idDigestFor } from './chunk-id.js';
+import { defaultBackend } from './crypto-select.js';
+import type { TenantKeyring } from './keyring.js';
+
+/** Kiseki's fabric cap on one envelope's ciphertext (brief §3.9). */
+export const MAX_ENVELOPE_CIPHERTEXT = 256 * 1024 * 1024;
+
+export interface SealOptions {
+  backend?: CryptoBackend;
+  /** Ciphertext destination of exactly plaintext.length bytes (e.g. a reused transfer buffer). */
+  output?: Buffer;
+}
+
+export interface OpenOptions {
+  backend?: CryptoBackend;
+  /** Plaintext destination of exactly ciphertext.length bytes (e.g. a cache slot); zeroed on failure. */
+  output?: Buffer;
+  /** Re-hash the plaintext and compare it with the chunk id (I-CC1). */
+  verifyContent?: boolean;
+}
+
+/** The shared core of chunk and metadata sealing. */
+export async function sealEnvelope(keyring: TenantKeyring, plaintext: Buffer, id: IdSource, info: Buffer,
+  backend: CryptoBackend, output?: Buffer): Promise<{ chunkId: Buffer; envelope: Envelope }> {
+  checkOutput(output, plaintext.length, 'ciphertext');
+  const epoch = keyring.currentEpoch;
+  const nonce = randomFillSync(Buffer.allocUnsafe(NONCE_BYTES));
+  const sealed = await backend.seal({ plaintext, id, info, kek: keyring.kek(epoch), nonce, output });
+  // A wipe while the seal ran may have zeroed the KEK under it: discard that result.
+  const wiped = keyring.wipedError();
+  if (wiped !== null) throw wiped;
+  const envelope: Envelope = {
+    ciphertext: sealed.ciphertext,
+    authTag: sealed.tag,
+    nonce,
+    algorithm: EncryptionAlgorithm.ENCRYPTION_ALGORITHM_AES_256_GCM,
+    systemEpoch: { value: epoch },
+    tenantEpoch: undefined,
+    tenantWrappedMaterial: Buffer.alloc(0),
+    chunkId: { value: sealed.chunkId },
+  };
+  return { chunkId: sealed.chunkId, envelope };
+}
+
+/** The shared core of chunk and metadata opening; `what` names the object in error messages. */
+export async function openEnvelope(keyring: TenantKeyring, envelope: Envelope, expectedId: Buffer, check: IdCheck,
+  info: Buffer, backend: CryptoBackend, what: string, output?: Buffer): Promise<Buffer> {
+  if (expectedId.length !== ID_BYTES) {
+    throw kerr('InvalidArgument', `expected ${what} id must be ${ID_BYTES} bytes, got ${expectedId.length}`);
+  }
+  const label = `${what} ${expectedId.toString('hex')}`;
+  const problem = envelopeProblem(envelope, expectedId);
+  if (problem !== null) throw kerr('Integrity', `${label} cannot be opened: ${problem}`);
+  checkOutput(output, envelope.ciphertext.length, 'plaintext');
+  const epoch = envelope.systemEpoch!.value;
+  const result = await backend.open({
+    ciphertext: envelope.ciphertext, chunkId: expectedId, kek: keyring.kek(epoch), info,
+    nonce: envelope.nonce, tag: envelope.authTag, check, output,
+  });
+  const wiped = keyring.wipedError();
+  if (wiped !== null) {
+    if (result.kind === 'ok') backend.zero(result.plaintext);
+    throw wiped;
+  }
+  switch (result.kind) {
+    case 'ok':
+      return result.plaintext;
+    case 'auth-failed':
+      throw kerr('Integrity', `${label} failed authentication under key epoch ${epoch}: the envelope was ` +
+        'tampered with, truncated, or sealed under another key');
+    case 'id-mismatch':
+      throw kerr('Integrity', `${label} decrypted to content whose id differs: the chunk was sealed under a ` +
+        'wrong id (I-CC1); refetch it from another replica');
+    default: {
+      const never: never = result;
+      throw kerr('Internal', `unexpected open result ${String(never)}`);
+    }
+  }
+}
+
+function checkOutput(output: Buffer | undefined, length: number, what: string): void {
+  if (output !== undefined && output.length !== length) {
+    throw kerr('InvalidArgument', `${what} output buffer is ${output.length} bytes; it must be exactly ${length}`);
+  }
+}
+
+/** Structural checks before any cryptography; null when the envelope is well formed. */
+function envelopeProblem(e: Envelope, expectedId: Buffer): string | null {
+  if (e.algorithm !== EncryptionAlgorithm.ENCRYPTION_ALGORITHM_AES_256_GCM) {
+    return `unknown encryption algorithm id ${e.algorithm} (this client knows 1 = AES-256-GCM)`;
+  }
+  const id = e.chunkId?.value;
+  if (id === undefined || id.length !== ID_BYTES) return `chunk_id is ${id?.length ?? 0} bytes, not ${ID_BYTES}`;
+  if (!id.equals(expectedId)) return `envelope names chunk ${id.toString('hex')} instead`;
+  if (e.nonce.length !== NONCE_BYTES) return `nonce is ${e.nonce.length} bytes, not ${NONCE_BYTES}`;
+  if (e.authTag.length !== TAG_BYTES) return `auth_tag is ${e.authTag.length} bytes, not ${TAG_BYTES}`;
+  if (e.systemEpoch === undefined) return 'system_epoch (the key epoch) is missing';
+  if (e.ciphertext.length > MAX_ENVELOPE_CIPHERTEXT) return `ciphertext of ${e.ciphertext.length} bytes exceeds the 256 MiB cap`;
+  return null;
+}
+
+/** Seals one chunk under the keyring's current epoch; the id follows the tenant's dedup policy. */
+export async function sealChunk(keyring: TenantKeyring, plaintext: Buffer,
+  opts?: SealOptions): Promise<{ chunkId: Buffer; envelope: Envelope }> {
+  const backend = opts?.backend ?? await defaultBackend();
+  const digest = idDigestFor(keyring.dedupPolicy, keyring.indexKey);
+  return sealEnvelope(keyring, plaintext, digest, CHUNK_DEK_INFO, backend, opts?.output);
+}
+
+/** Opens one chunk fetched under `expectedChunkId`; throws Integrity (EIO) on any mismatch or tampering. */
+export async function openChunk(keyring: TenantKeyring, envelope: Envelope, expectedChunkId: Buffer,
+  opts?: OpenOptions): Promise<Buffer> {
+  const backend = opts?.backend ?? await defaultBackend();
+  const check: IdCheck = opts?.verifyContent === true
+    ? idDigestFor(keyring.dedupPolicy, keyring.indexKey) : { kind: 'none' };
+  return openEnvelope(keyring, envelope, expectedChunkId, check, CHUNK_DEK_INFO, backend, 'chunk', opts?.output);
+}

@@ -1,0 +1,185 @@
+// kiseki-node assembled: metadata DB, chunk store, services, and its listeners. Two grpc-js servers
+// share the services: the TLS one takes identity from client certificates; the local one (unix
+// socket 0600, and --insecure TCP) runs every call as the local tenant. Keeping them apart means a
+// TLS connection can never fall back to the local tenant.
+import * as grpc from '@grpc/grpc-js';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { CachePolicyServiceService } from '../gen/kiseki/v1/cache_policy.js';
+import { ChunkDataServiceService } from '../gen/kiseki/v1/chunk_data.js';
+import { ClusterChunkServiceService } from '../gen/kiseki/v1/cluster_chunks.js';
+import { DiscoveryServiceService } from '../gen/kiseki/v1/discovery.js';
+import { KeyManagerServiceService } from '../gen/kiseki/v1/key.js';
+import { NamespaceServiceService } from '../gen/kiseki/v1/namespace.js';
+import { TenantKeyAccessServiceService } from '../gen/kiseki/v1/tenant_keys.js';
+import { chunkDataService, type FabricSessionIssuer } from './chunk-data-service.js';
+import { decodeFrame, encodeFrame } from './chunk-frames.js';
+import type { ChunkStore } from './chunk-store.js';
+import { Cluster, type EndpointSource, type Member } from './cluster.js';
+import { clusterChunkService } from './cluster-chunk-service.js';
+import { cachePolicyService, discoveryService, keyManagerService, tenantKeyService } from './control-services.js';
+import { FileChunkStore } from './file-chunk-store.js';
+import { type Db, openMetadataDb } from './metadata-db.js';
+import { NamespaceStore } from './namespace-store.js';
+import { namespaceService } from './namespace-service.js';
+import { type IdentitySource, MAX_MESSAGE_BYTES, handlers, tolerantDefinition } from './rpc.js';
+import { TenantKeys } from './tenant-keys.js';
+
+export interface TlsMaterial { ca: Buffer; cert: Buffer; key: Buffer }
+
+export interface NodeOptions {
+  dataDir: string;
+  /** host:port for gRPC over TCP (TLS unless insecure). */
+  listen?: string;
+  /** Unix socket path (mode 0600, local tenant). */
+  socket?: string;
+  tls: TlsMaterial | null;
+  /** Plain TCP on `listen`, every call as the local tenant. */
+  insecure: boolean;
+  localTenant: string;
+  nodeId: number;
+  /** Cluster members including this node; empty = single node (address filled in after bind). */
+  peers: Member[];
+  replicas: number;
+  clusterId: string;
+  /** Unlinked inodes are kept this long for clients that still hold them open. */
+  orphanGraceMs: number;
+  log: Logger;
+}
+
+const SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+};
+
+export class NodeServer {
+  readonly db: Db;
+  readonly chunks: ChunkStore;
+  readonly keys: TenantKeys;
+  readonly namespaces: NamespaceStore;
+  private cluster: Cluster | null = null;
+  private fabric: { issuer: FabricSessionIssuer; endpoints: EndpointSource } | null = null;
+  private readonly servers: grpc.Server[] = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
+  /** The TCP address actually bound (port resolved), if any. */
+  boundAddress: string | null = null;
+
+  private constructor(private readonly opts: NodeOptions, chunks: FileChunkStore) {
+    this.db = openMetadataDb(opts.dataDir);
+    this.chunks = chunks;
+    this.keys = new TenantKeys(this.db);
+    this.namespaces = new NamespaceStore(this.db);
+  }
+
+  static async start(opts: NodeOptions): Promise<NodeServer> {
+    const chunks = new FileChunkStore(opts.dataDir);
+    await chunks.open();
+    const node = new NodeServer(opts, chunks);
+    try {
+      await node.listen();
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+    node.sweepOrphans();
+    const every = Math.max(1000, Math.min(opts.orphanGraceMs, 60_000));
+    node.sweepTimer = setInterval(() => node.sweepOrphans(), every).unref();
+    return node;
+  }
+
+  /** Called by the fabric listener once its endpoint is up: discovery then advertises it. */
+  attachFabric(issuer: FabricSessionIssuer, endpoints: EndpointSource): void {
+    this.fabric = { issuer, endpoints };
+    this.cluster = this.makeCluster(this.boundAddress ?? '');
+  }
+
+  private makeCluster(selfAddress: string): Cluster {
+    const o = this.opts;
+    const members = o.peers.length > 0 ? o.peers : [{ id: o.nodeId, address: selfAddress }];
+    return new Cluster(o.nodeId, members, o.replicas, o.clusterId, this.fabric?.endpoints ?? null);
+  }
+
+  private addServices(server: grpc.Server, source: IdentitySource): void {
+    const log = this.opts.log;
+    const h = handlers(source, (err, path) => log.error({ err, path }, 'internal error answering a call'));
+    // Read per call: with --listen host:0 the cluster (own address) is known only after bind.
+    const cluster = (): Cluster => this.cluster!;
+    const fastChunkDef = tolerantDefinition({
+      ...ChunkDataServiceService,
+      putChunks: { ...ChunkDataServiceService.putChunks, requestDeserialize: decodeFrame },
+      getChunks: { ...ChunkDataServiceService.getChunks, responseSerialize: encodeFrame },
+    });
+    server.addService(tolerantDefinition(DiscoveryServiceService), discoveryService(h, cluster));
+    server.addService(tolerantDefinition(TenantKeyAccessServiceService), tenantKeyService(h, this.keys));
+    server.addService(tolerantDefinition(CachePolicyServiceService), cachePolicyService(h, this.keys));
+    server.addService(tolerantDefinition(KeyManagerServiceService), keyManagerService(h, this.keys, cluster));
+    server.addService(tolerantDefinition(NamespaceServiceService), namespaceService(h, this.namespaces, cluster, this.opts.dataDir));
+    server.addService(fastChunkDef, chunkDataService(h, this.chunks, () => this.fabric?.issuer ?? null));
+    server.addService(tolerantDefinition(ClusterChunkServiceService), clusterChunkService(h, this.chunks));
+  }
+
+  private async listen(): Promise<void> {
+    const o = this.opts;
+    const local: IdentitySource = { mode: 'local', tenant: o.localTenant };
+    const listen = o.listen ?? o.peers.find((p) => p.id === o.nodeId)?.address;
+    if (listen) {
+      const server = new grpc.Server(SERVER_OPTIONS);
+      this.addServices(server, o.insecure ? local : { mode: 'tls' });
+      const creds = o.insecure
+        ? grpc.ServerCredentials.createInsecure()
+        : grpc.ServerCredentials.createSsl(o.tls!.ca, [{ private_key: o.tls!.key, cert_chain: o.tls!.cert }], true);
+      const port = await bind(server, listen, creds);
+      this.servers.push(server);
+      this.boundAddress = listen.replace(/:\d+$/, `:${port}`);
+    }
+    if (o.socket) {
+      removeStaleSocket(o.socket);
+      const server = new grpc.Server(SERVER_OPTIONS);
+      this.addServices(server, local);
+      const old = process.umask(0o177);
+      try {
+        await bind(server, `unix:${o.socket}`, grpc.ServerCredentials.createInsecure());
+      } finally {
+        process.umask(old);
+      }
+      chmodSync(o.socket, 0o600);
+      this.servers.push(server);
+    }
+    this.cluster = this.makeCluster(this.boundAddress ?? `unix:${o.socket}`);
+  }
+
+  private sweepOrphans(): void {
+    try {
+      const n = this.namespaces.sweepOrphans(this.opts.orphanGraceMs);
+      if (n > 0) this.opts.log.info({ removed: n }, 'removed unlinked inodes past their grace period');
+    } catch (err) {
+      this.opts.log.error({ err }, 'orphan sweep failed');
+    }
+  }
+
+  /** Graceful: lets calls in flight finish (forced after graceMs), then closes the database. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => {
+      const force = setTimeout(() => s.forceShutdown(), graceMs);
+      s.tryShutdown(() => { clearTimeout(force); resolve(); });
+    })));
+    this.servers.length = 0;
+    if (this.opts.socket) removeStaleSocket(this.opts.socket);
+    if (this.db.open) this.db.close();
+  }
+}
+
+function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, creds, (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
+  });
+}
+
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // absent: nothing to remove
+  }
+}

@@ -1,0 +1,147 @@
+// ChunkTransport over gRPC ChunkDataService (TCP+TLS, or a node's unix socket): the fallback data
+// path that is always there. Frames of ≤ 1 MiB (chunk-frames.ts), one copy per direction: frames
+// are encoded straight from the envelope's ciphertext and decoded as views of the received message.
+import * as grpc from '@grpc/grpc-js';
+import { type ErrorKind, KisekiError, kerr } from '../errors.js';
+import type { Envelope } from '../gen/kiseki/v1/chunk.js';
+import { ChunkDataServiceClient, ChunkDataServiceService, type ChunkFrame } from '../gen/kiseki/v1/chunk_data.js';
+import { FrameAssembler, decodeFrame, encodeFrame, framesOf } from '../node/chunk-frames.js';
+import type { ChunkTransport } from './transport.js';
+
+export interface GrpcTransportOptions {
+  /** 'host:port' (TLS) or 'unix:/path/to/node.sock'. */
+  target: string;
+  credentials: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
+}
+
+/** Large messages and windows: chunks are 1–64 MiB, frames 1 MiB. */
+export const CHUNK_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': 80 * 1024 * 1024,
+  'grpc.max_send_message_length': 80 * 1024 * 1024,
+  'grpc-node.flow_control_window': 16 * 1024 * 1024,
+};
+
+const FastClient = grpc.makeGenericClientConstructor({
+  ...ChunkDataServiceService,
+  putChunks: { ...ChunkDataServiceService.putChunks, requestSerialize: encodeFrame },
+  getChunks: { ...ChunkDataServiceService.getChunks, responseDeserialize: decodeFrame },
+}, 'kiseki.v1.ChunkDataService') as unknown as typeof ChunkDataServiceClient;
+
+const STATUS_KIND: Partial<Record<grpc.status, ErrorKind>> = {
+  [grpc.status.NOT_FOUND]: 'NotFound',
+  [grpc.status.RESOURCE_EXHAUSTED]: 'NoSpace',
+  [grpc.status.INVALID_ARGUMENT]: 'InvalidArgument',
+  [grpc.status.PERMISSION_DENIED]: 'PermissionDenied',
+  [grpc.status.UNAUTHENTICATED]: 'PermissionDenied',
+};
+
+/** A gRPC failure as a KisekiError; anything not about the request itself is TransportFailed. */
+export function transportError(err: unknown, what: string): KisekiError {
+  if (KisekiError.is(err)) return err;
+  const se = err as Partial<grpc.ServiceError>;
+  const kind = (se.code !== undefined && STATUS_KIND[se.code]) || 'TransportFailed';
+  const errno = Number(se.metadata?.get('kiseki-errno')[0]);
+  return new KisekiError(kind, `${what}: ${se.details ?? se.message ?? String(err)}`, {
+    cause: err, ...(kind !== 'TransportFailed' && Number.isInteger(errno) && errno > 0 ? { errno } : {}),
+  });
+}
+
+type CallState = 'open' | 'closing' | 'closed';
+
+export class GrpcChunkTransport implements ChunkTransport {
+  readonly name = 'tcp-tls' as const;
+  private readonly client: ChunkDataServiceClient;
+  private state: CallState = 'open';
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(opts: GrpcTransportOptions) {
+    this.client = new FastClient(opts.target, opts.credentials, { ...CHUNK_CHANNEL_OPTIONS, ...opts.channelOptions });
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = (): void => { this.inflight.delete(p); };
+    p.then(done, done);
+    return p;
+  }
+
+  private checkOpen(): void {
+    if (this.state !== 'open') throw kerr('Closed', 'the gRPC chunk transport was closed');
+  }
+
+  getChunks(chunkIds: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]> {
+    this.checkOpen();
+    if (chunkIds.length === 0) return Promise.resolve([]);
+    return this.track(new Promise<Envelope[]>((resolve, reject) => {
+      const call = this.client.getChunks({ chunkIds: chunkIds.map((value) => ({ value })) });
+      const assembler = new FrameAssembler();
+      const out: Envelope[] = [];
+      let failed = false;
+      const fail = (err: KisekiError): void => {
+        if (failed) return;
+        failed = true;
+        signal?.removeEventListener('abort', onAbort);
+        call.cancel();
+        reject(err);
+      };
+      const onAbort = (): void => fail(kerr('Closed', 'getChunks aborted'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      call.on('data', (frame: ChunkFrame) => {
+        try {
+          const env = assembler.push(frame);
+          if (!env) return;
+          const want = chunkIds[out.length];
+          if (!want || !env.chunkId!.value.equals(want)) throw kerr('Integrity', `node sent chunk ${env.chunkId!.value.toString('hex')} out of order`);
+          out.push(env);
+        } catch (err) {
+          fail(KisekiError.is(err) && err.kind === 'InvalidArgument' ? kerr('TransportFailed', `node sent malformed frames: ${err.message}`) : transportError(err, 'getChunks'));
+        }
+      });
+      call.on('error', (err) => fail(transportError(err, 'getChunks')));
+      call.on('end', () => {
+        if (failed) return;
+        if (out.length !== chunkIds.length) return fail(kerr('TransportFailed', `node ended the stream after ${out.length} of ${chunkIds.length} chunks`));
+        signal?.removeEventListener('abort', onAbort);
+        failed = true;
+        resolve(out);
+      });
+    }));
+  }
+
+  putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {
+    this.checkOpen();
+    if (envelopes.length === 0) return Promise.resolve();
+    return this.track(new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err: KisekiError | null): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err); else resolve();
+      };
+      const call = this.client.putChunks((err) => settle(err ? transportError(err, 'putChunks') : null));
+      const onAbort = (): void => { call.cancel(); settle(kerr('Closed', 'putChunks aborted')); };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      (async () => {
+        for (const env of envelopes) {
+          for (const frame of framesOf(env)) {
+            if (settled) return;
+            if (!call.write(frame)) await new Promise<void>((r) => call.once('drain', r));
+          }
+        }
+        call.end();
+      })().catch((err) => { call.cancel(); settle(transportError(err, 'putChunks')); });
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    await Promise.allSettled([...this.inflight]);
+    this.client.close();
+    this.state = 'closed';
+  }
+}
