@@ -200,6 +200,12 @@ for i in range(3000): open("${m}/big/entry-with-a-longish-name-%05d" % i, "w").c
     assert.ok(long.every((l) => l.startsWith('-rw-r--r-- 1 root root 0 ')));
   });
 
+  test('mknod: FIFOs are created, device nodes answer EPERM', async () => {
+    await sh(`mkfifo ${m}/fifo`);
+    assert.equal((await sh(`stat -c '%F' ${m}/fifo`)).trim(), 'fifo');
+    assert.match(await shFails(`mknod ${m}/dev c 1 3`), /Operation not permitted/);
+  });
+
   test('a handler that throws a plain Error answers EIO', async () => {
     assert.match(await shFails(`stat ${m}/__throw`), /Input\/output error/);
     assert.match(await shFails(`touch ${m}/d1/__throw`), /Input\/output error/);
@@ -234,6 +240,43 @@ describe('fuse binding: lifecycle', () => {
       assert.equal(isMounted(fs.mnt), false);
       assert.deepEqual(await fsp.readdir(fs.mnt), [], 'the mountpoint is a plain empty directory again');
     } finally {
+      fs.cleanup();
+    }
+  });
+
+  test('invalidateEntry / invalidateInode make changes behind the kernel visible before the timeouts expire', async () => {
+    const fs = await startMemFs({}, { TMO: '60', KEEP_CACHE: '1' });
+    try {
+      const m = fs.mnt;
+      await fsp.writeFile(`${m}/a`, 'old');
+      await fsp.writeFile(`${m}/b`, 'bbb');
+      assert.equal(await fsp.readFile(`${m}/a`, 'utf8'), 'old');
+      await fsp.stat(`${m}/b`);
+      await fs.command('set a NEW');
+      assert.equal(await fsp.readFile(`${m}/a`, 'utf8'), 'NEW', 'cached pages were dropped');
+      await fs.command('drop b');
+      const end = Date.now() + 3000;
+      let gone = false;
+      while (!gone && Date.now() < end) {
+        gone = await fsp.stat(`${m}/b`).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+        if (!gone) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(gone, 'the cached entry (60 s timeout) was dropped');
+    } finally {
+      await fs.stop();
+      fs.cleanup();
+    }
+  });
+
+  test('writebackCache is optional: asked for, it is negotiated and writes still land', async () => {
+    const fs = await startMemFs({ writebackCache: true });
+    try {
+      assert.ok((fs.negotiated.want as number) & FuseCap.WRITEBACK_CACHE);
+      const data = randomBytes(3 << 20);
+      await fsp.writeFile(`${fs.mnt}/w`, data);
+      assert.equal(sha(await fsp.readFile(`${fs.mnt}/w`)), sha(data));
+    } finally {
+      await fs.stop();
       fs.cleanup();
     }
   });
