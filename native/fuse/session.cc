@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -18,6 +19,11 @@
 namespace kiseki::fuse {
 
 Op::~Op() { free(data); }
+
+namespace {
+std::mutex liveMu;
+std::vector<Session *> live;  // mounted sessions, for the exit() handler
+}  // namespace
 
 Session::~Session() {
   // Only reached for closed sessions (the JS handle's finalizer checks), so every thread is joined.
@@ -79,6 +85,16 @@ bool Session::Mount(Napi::Env env, Napi::Function dispatch) {
     return false;
   }
   FindDevice();
+  env_ = env;
+  // A process that exits while mounted would otherwise leave a dead mount ("Transport endpoint is not
+  // connected") behind.
+  napi_add_env_cleanup_hook(env_, OnEnvCleanup, this);
+  {
+    std::lock_guard<std::mutex> lock(liveMu);
+    static bool registered = false;
+    if (!registered) registered = atexit(OnProcessExit) == 0;
+    live.push_back(this);
+  }
   tsfn_ = Tsfn::New(env, dispatch, "kiseki-fuse", 0 /* unbounded: workers never wait */, 1, this);
   notifier_ = std::thread([this] { NotifierLoop(); });
   loop_ = std::thread([this] {
@@ -229,9 +245,34 @@ void Session::DetachMount() {
   }
 }
 
+void Session::OnEnvCleanup(void *arg) {
+  Session *s = static_cast<Session *>(arg);
+  s->inCleanupHook_ = true;
+  s->cfg_.unmountAbortMs = 500;
+  s->Unmount();
+}
+
+void Session::OnProcessExit() {
+  std::vector<Session *> sessions;
+  {
+    std::lock_guard<std::mutex> lock(liveMu);
+    sessions = live;
+  }
+  for (Session *s : sessions) {
+    s->exiting_ = true;
+    s->cfg_.unmountAbortMs = 500;
+    s->Unmount();
+  }
+}
+
 size_t Session::Unmount() {
   State expected = State::kRunning;
   if (!state_.compare_exchange_strong(expected, State::kClosing)) return 0;
+  if (!inCleanupHook_ && !exiting_) napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+  {
+    std::lock_guard<std::mutex> lock(liveMu);
+    live.erase(std::remove(live.begin(), live.end(), this), live.end());
+  }
   size_t answered = AnswerAllEio();
   // Detach the mount but keep /dev/fuse open (fuse_session_unmount would close it under the workers and
   // drop whatever they read next). Workers keep answering EIO, so processes still holding files on the
@@ -261,7 +302,8 @@ size_t Session::Unmount() {
   fuse_session_destroy(se_);
   se_ = nullptr;
   state_.store(State::kClosed);
-  tsfn_.Release();
+  // At exit() the environment is going away under us; the process ends anyway.
+  if (!exiting_) tsfn_.Release();
   return answered;
 }
 

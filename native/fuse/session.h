@@ -59,6 +59,10 @@ class Session {
   bool Mount(Napi::Env env, Napi::Function dispatch);
   /** JS thread. Idempotent; returns the number of requests answered EIO because they were still open. */
   size_t Unmount();
+  /** Environment teardown (worker thread ending) with the session still mounted. */
+  static void OnEnvCleanup(void *arg);
+  /** exit() (process.exit, fatal exception) with sessions still mounted: unmount them, no JS involved. */
+  static void OnProcessExit();
 
   /** Worker thread: hand a request to JS, or answer it now when closing. `req` may be null (notifications). */
   void Submit(fuse_req_t req, Op *op);
@@ -89,6 +93,9 @@ class Session {
   size_t AnswerAllEio();
 
   SessionConfig cfg_;
+  napi_env env_ = nullptr;
+  bool inCleanupHook_ = false;
+  bool exiting_ = false;
   fuse_session *se_ = nullptr;
   std::thread loop_;
   Tsfn tsfn_;

@@ -164,7 +164,11 @@ export interface FuseOperations {
   release?(ctx: RequestContext, ino: number, fh: number, flags: number): R<void>;
   fsync?(ctx: RequestContext, ino: number, fh: number, datasync: boolean): R<void>;
   opendir?(ctx: RequestContext, ino: number, flags: number): R<OpenReply>;
-  /** Entries after cookie `offset`; the binding packs as many as fit in `size` bytes. */
+  /**
+   * Entries after cookie `offset`; the binding packs as many as fit in `size` bytes (a plain entry takes
+   * 24 bytes + the name rounded up to 8, a readdirplus entry 128 more). Offer about what fits, not the
+   * whole directory: every entry offered is converted even if it does not fit.
+   */
   readdir?(ctx: RequestContext, ino: number, fh: number, size: number, offset: number): R<DirEntry[]>;
   readdirplus?(ctx: RequestContext, ino: number, fh: number, size: number, offset: number): R<ReaddirplusResult>;
   releasedir?(ctx: RequestContext, ino: number, fh: number): R<void>;

@@ -295,6 +295,19 @@ describe('fuse binding: lifecycle', () => {
     }
   });
 
+  test('process.exit while mounted still unmounts (no dead mount left behind)', async () => {
+    const fs = await startMemFs();
+    try {
+      await fsp.writeFile(`${fs.mnt}/f`, 'x');
+      fs.child.stdin!.write('exit\n');
+      assert.equal((await fs.exited).code, 7);
+      assert.equal(isMounted(fs.mnt), false);
+      assert.deepEqual(await fsp.readdir(fs.mnt), []);
+    } finally {
+      fs.cleanup();
+    }
+  });
+
   test('a bad mount option is a clear error and leaves no dead mount', async () => {
     for (const opts of [{ bogus: 1 }, { fsname: 'a,allow_other' }, { maxWrite: 3 << 20 }]) {
       const fs = await startMemFs(opts);
