@@ -1,5 +1,5 @@
-// The native request table and option checks, on a real mount served in this process by a raw dispatch
-// function (the kernel side is driven from child processes only).
+// The native request table, option checks and the FuseSession reply rules, on real mounts served in this
+// process (the mounts are driven from child processes only: never touch your own mount).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { fuseNative, OpCode } from '../../src/fuse/fuse-binding.js';
+import { kerr } from '../../src/errors.js';
+import { fuseNative, mount, OpCode } from '../../src/fuse/fuse-binding.js';
+import type { Attr, FuseOperations } from '../../src/fuse/fuse-ops.js';
 import { resolveMountOptions } from '../../src/fuse/mount-options.js';
 import { isMounted } from './fuse-binding-helper.js';
 
@@ -76,6 +78,45 @@ test('native mount refuses an option libfuse does not know and leaves nothing mo
     assert.throws(() => fuseNative().mount(mnt, ['no_such_option'], {}, () => {}), /rejected the mount options/);
     assert.equal(isMounted(mnt), false);
   } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('FuseSession: undefined ops answer ENOSYS, KisekiErrors their errno, malformed results and plain throws EIO', async () => {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'kiseki-fuse-ops-'));
+  const mnt = path.join(base, 'mnt');
+  mkdirSync(mnt);
+  const t = { sec: 1_700_000_000, nsec: 0 };
+  const attr = (ino: number, mode: number, size = 0): Attr =>
+    ({ ino, mode, nlink: 1, uid: 0, gid: 0, size, atime: t, mtime: t, ctime: t });
+  const ops: FuseOperations = {
+    lookup: (_c, _p, name) => {
+      if (name === 'f') return { ino: 2, attr: attr(2, 0o100644, 10), attrTimeout: 0, entryTimeout: 0 };
+      throw kerr('NotFound', `no ${name}`);
+    },
+    getattr: (_c, ino) => ({ attr: ino === 1 ? attr(1, 0o40755) : attr(2, 0o100644, 10), timeout: 0 }),
+    mkdir: async () => { throw kerr('NoSpace', 'full'); },
+    read: (_c, _i, _fh, size) => Buffer.alloc(size + 1),
+    setxattr: () => { throw new TypeError('a bug in the filesystem'); },
+  };
+  const logs: string[] = [];
+  const session = await mount(mnt, { fsname: 'ops-test' }, ops, (m) => logs.push(m));
+  const err = (cmd: string): Promise<string> =>
+    execFileP('bash', ['-c', cmd]).then(() => 'no error', (e: { stderr: string }) => e.stderr);
+  try {
+    assert.equal(session.state, 'mounted');
+    assert.match(await err(`mkfifo ${mnt}/p`), /Function not implemented/);
+    assert.match(await err(`mkdir ${mnt}/d`), /No space left on device/);
+    assert.match(await err(`cat ${mnt}/f`), /Input\/output error/);
+    assert.match(await err(`setfattr -n user.a -v 1 ${mnt}/f`), /Input\/output error/);
+    assert.ok(logs.some((l) => l.includes('a bug in the filesystem')), 'the plain throw was logged with its stack');
+    assert.equal(session.stats.refusedReplies, 0);
+    assert.equal(session.inFlight, 0);
+  } finally {
+    await session.unmount();
+    await session.unmount();
+    assert.equal(session.state, 'unmounted');
+    assert.equal(isMounted(mnt), false);
     rmSync(base, { recursive: true, force: true });
   }
 });
