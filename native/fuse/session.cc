@@ -60,7 +60,7 @@ void Session::FindDevice() {
   }
 }
 
-bool Session::Mount(Napi::Env env, Napi::Function dispatch) {
+bool Session::Mount(Napi::Env env, Napi::Function dispatch, Napi::Value onReplied) {
   std::vector<std::string> argvStore{"kiseki-fuse"};
   for (const std::string &o : cfg_.options) {
     argvStore.push_back("-o");
@@ -97,6 +97,12 @@ bool Session::Mount(Napi::Env env, Napi::Function dispatch) {
   }
   tsfn_ = Tsfn::New(env, dispatch, "kiseki-fuse", 0 /* unbounded: workers never wait */, 1, this);
   notifier_ = std::thread([this] { NotifierLoop(); });
+  if (cfg_.replyThreads > 0 && onReplied.IsFunction()) {
+    doneTsfn_ = DoneTsfn::New(env, onReplied.As<Napi::Function>(), "kiseki-fuse-replied", 0, 1, this);
+    doneTsfn_.Unref(env);  // only the main TSFN keeps the process alive while mounted
+    hasDoneTsfn_ = true;
+    for (unsigned i = 0; i < cfg_.replyThreads; i++) replyWorkers_.emplace_back([this] { ReplyLoop(); });
+  }
   loop_ = std::thread([this] {
     struct fuse_loop_config lc {};
     lc.clone_fd = cfg_.cloneFd ? 1 : 0;
@@ -202,6 +208,49 @@ void Session::NotifierLoop() {
   }
 }
 
+void Session::QueueReply(AsyncReply *r) {
+  std::lock_guard<std::mutex> lock(replyMu_);
+  replies_.push_back(r);
+  replyCv_.notify_one();
+}
+
+// The kernel's copy of a large reply (most of a read's CPU) runs here, in parallel, instead of on the
+// JS thread. The JS buffer stays referenced until ReplyDoneJs releases it on the JS thread.
+void Session::ReplyLoop() {
+  std::unique_lock<std::mutex> lock(replyMu_);
+  for (;;) {
+    replyCv_.wait(lock, [this] { return replyStop_ || !replies_.empty(); });
+    if (replies_.empty()) return;  // stopping, and everything queued has been sent
+    AsyncReply *r = replies_.front();
+    replies_.pop_front();
+    lock.unlock();
+    fuse_reply_buf(r->req, r->data, r->len);
+    if (doneTsfn_.NonBlockingCall(r) != napi_ok) delete r;  // env is going away: the ref dies with it
+    lock.lock();
+  }
+}
+
+void Session::StopReplyThreads() {
+  {
+    std::lock_guard<std::mutex> lock(replyMu_);
+    replyStop_ = true;
+    replyCv_.notify_all();
+  }
+  for (std::thread &t : replyWorkers_) t.join();
+  replyWorkers_.clear();
+}
+
+void ReplyDoneJs(Napi::Env env, Napi::Function fn, Session *, AsyncReply *r) {
+  if (env != nullptr) {
+    napi_delete_reference(env, r->ref);
+    napi_value token, undefined, result;
+    napi_create_double(env, r->token, &token);
+    napi_get_undefined(env, &undefined);
+    napi_call_function(env, undefined, fn, 1, &token, &result);
+  }
+  delete r;
+}
+
 size_t Session::AnswerAllEio() {
   std::vector<fuse_req_t> open = RequestTable::Get().TakeAll(this);
   for (fuse_req_t req : open) fuse_reply_err(req, EIO);
@@ -292,6 +341,7 @@ size_t Session::Unmount() {
   loop_.join();
   // Requests that slipped in between the first sweep and the loop's end.
   answered += AnswerAllEio();
+  StopReplyThreads();  // sends what is queued: those requests were taken before the unmount
   fuse_session_unmount(se_);  // the connection is gone by now: this only closes the fd and frees state
   {
     std::lock_guard<std::mutex> lock(noticeMu_);
@@ -303,7 +353,10 @@ size_t Session::Unmount() {
   se_ = nullptr;
   state_.store(State::kClosed);
   // At exit() the environment is going away under us; the process ends anyway.
-  if (!exiting_) tsfn_.Release();
+  if (!exiting_) {
+    tsfn_.Release();
+    if (hasDoneTsfn_) doneTsfn_.Release();
+  }
   return answered;
 }
 

@@ -25,6 +25,17 @@ namespace kiseki::fuse {
 void CallJs(Napi::Env env, Napi::Function fn, Session *session, Op *op);
 using Tsfn = Napi::TypedThreadSafeFunction<Session, Op, CallJs>;
 
+/** A large read reply handed to the reply threads; `ref` keeps the JS buffer alive until it is sent. */
+struct AsyncReply {
+  fuse_req_t req;
+  const char *data;
+  size_t len;
+  napi_ref ref;
+  double token;
+};
+void ReplyDoneJs(Napi::Env env, Napi::Function fn, Session *session, AsyncReply *r);
+using DoneTsfn = Napi::TypedThreadSafeFunction<Session, AsyncReply, ReplyDoneJs>;
+
 struct SessionConfig {
   std::string mountpoint;
   std::vector<std::string> options;  // "-o" values, already validated by src/fuse/mount-options.ts
@@ -38,6 +49,7 @@ struct SessionConfig {
   bool readdirplus = true;
   bool exportSupport = true;
   unsigned unmountAbortMs = 2000;
+  unsigned replyThreads = 0;  // threads that send large read replies off the JS thread (0: none)
 };
 
 /** What the kernel and libfuse agreed on in INIT (read by JS after OP_INIT). */
@@ -56,7 +68,10 @@ class Session {
   ~Session();
 
   /** JS thread. Throws a JS error (and leaves nothing mounted) on failure. */
-  bool Mount(Napi::Env env, Napi::Function dispatch);
+  bool Mount(Napi::Env env, Napi::Function dispatch, Napi::Value onReplied);
+  /** JS thread: queue a read reply for the reply threads (the request was already taken). */
+  void QueueReply(AsyncReply *r);
+  bool HasReplyThreads() const { return !replyWorkers_.empty(); }
   /** JS thread. Idempotent; returns the number of requests answered EIO because they were still open. */
   size_t Unmount();
   /** Environment teardown (worker thread ending) with the session still mounted. */
@@ -90,6 +105,8 @@ class Session {
   bool AbortConnection();
   void DetachMount();
   void NotifierLoop();
+  void ReplyLoop();
+  void StopReplyThreads();
   size_t AnswerAllEio();
 
   SessionConfig cfg_;
@@ -112,6 +129,14 @@ class Session {
   std::deque<Notice> notices_;
   bool noticeStop_ = false;
   std::thread notifier_;
+
+  DoneTsfn doneTsfn_;
+  bool hasDoneTsfn_ = false;
+  std::mutex replyMu_;
+  std::condition_variable replyCv_;
+  std::deque<AsyncReply *> replies_;
+  bool replyStop_ = false;
+  std::vector<std::thread> replyWorkers_;
 };
 
 const struct fuse_lowlevel_ops &LowLevelOps();

@@ -36,7 +36,8 @@ describe('fuse binding: a memfs mount driven by real tools', () => {
   let tmp: string;
 
   before(async () => {
-    fs = await startMemFs({ fsname: 'memfs-test', subtype: 'memfs' });
+    // Reply threads on: memfs returns ReadReply, so large reads here go through them (checksummed below).
+    fs = await startMemFs({ fsname: 'memfs-test', subtype: 'memfs', replyThreads: 2 });
     m = fs.mnt;
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'kiseki-fuse-src-'));
   });
@@ -49,6 +50,7 @@ describe('fuse binding: a memfs mount driven by real tools', () => {
     assert.equal(exit.code, 0, 'clean programmatic unmount exits 0');
     assert.ok(stats !== undefined, 'destroy ran after unmount');
     assert.equal(JSON.parse(stats.slice(6)).refusedReplies, 0);
+    assert.ok(JSON.parse(stats.slice(6)).asyncReplies > 0, 'large reads went through the reply threads');
   });
 
   test('INIT negotiates the capabilities asked for, and no writeback cache by default', () => {
