@@ -189,6 +189,16 @@ except OSError as e: print(errno.errorcode[e.errno])`), 'EEXIST');
     for (const s of sums) assert.equal(s.split(' ')[0], sha(ref));
   });
 
+  test('I-FB2: workers never wait for JS: 32 slow reads from 32 processes are all in flight at once', async () => {
+    // libfuse's loop runs at most 10 worker threads; if they blocked until JS answered, at most 10
+    // reads could be in the handler at once.
+    const readers = Array.from({ length: 32 }, () =>
+      execFileP('dd', [`if=${m}/delay`, 'of=/dev/null', 'bs=4096', 'count=1', 'iflag=direct', 'status=none']));
+    await Promise.all(readers);
+    const line = await fs.waitLine('EVENT {"event":"delay-drained"', 5000);
+    assert.ok(JSON.parse(line.slice(6)).maxInFlight >= 16, line);
+  });
+
   test('readdir and readdirplus page through 3000 entries without loss or duplicates', async () => {
     await py(`
 import os
