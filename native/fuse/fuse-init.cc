@@ -55,14 +55,10 @@ Napi::Value Mount(const Napi::CallbackInfo &info) {
   cfg.replyThreads = UintOpt(c, "replyThreads", cfg.replyThreads);
   Session *s = new Session(std::move(cfg));
   if (!s->Mount(env, info[3].As<Napi::Function>(), c.Get("onReplied"))) {
-    delete s;
+    s->Unref();
     return env.Undefined();
   }
-  // A handle collected while still mounted (process teardown) leaks the session rather than freeing
-  // memory that worker threads still use.
-  return Handle::New(env, s, [](Napi::Env, Session *p) {
-    if (p->state() == Session::State::kClosed) delete p;
-  });
+  return Handle::New(env, s, [](Napi::Env, Session *p) { p->Unref(); });
 }
 
 // unmount(handle) → number of requests that were still open and got EIO

@@ -25,10 +25,6 @@ std::mutex liveMu;
 std::vector<Session *> live;  // mounted sessions, for the exit() handler
 }  // namespace
 
-Session::~Session() {
-  // Only reached for closed sessions (the JS handle's finalizer checks), so every thread is joined.
-}
-
 // /proc/self/mountinfo escapes blanks and backslashes in mount points as octal.
 static std::string MountinfoEscape(const std::string &path) {
   std::string out;
@@ -95,10 +91,13 @@ bool Session::Mount(Napi::Env env, Napi::Function dispatch, Napi::Value onReplie
     if (!registered) registered = atexit(OnProcessExit) == 0;
     live.push_back(this);
   }
-  tsfn_ = Tsfn::New(env, dispatch, "kiseki-fuse", 0 /* unbounded: workers never wait */, 1, this);
+  auto unref = [](Napi::Env, void *, Session *self) { self->Unref(); };
+  Ref();
+  tsfn_ = Tsfn::New(env, dispatch, "kiseki-fuse", 0 /* unbounded: workers never wait */, 1, this, unref);
   notifier_ = std::thread([this] { NotifierLoop(); });
   if (cfg_.replyThreads > 0 && onReplied.IsFunction()) {
-    doneTsfn_ = DoneTsfn::New(env, onReplied.As<Napi::Function>(), "kiseki-fuse-replied", 0, 1, this);
+    Ref();
+    doneTsfn_ = DoneTsfn::New(env, onReplied.As<Napi::Function>(), "kiseki-fuse-replied", 0, 1, this, unref);
     doneTsfn_.Unref(env);  // only the main TSFN keeps the process alive while mounted
     hasDoneTsfn_ = true;
     for (unsigned i = 0; i < cfg_.replyThreads; i++) replyWorkers_.emplace_back([this] { ReplyLoop(); });

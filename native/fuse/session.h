@@ -65,7 +65,15 @@ class Session {
   enum class State { kRunning, kClosing, kClosed };
 
   explicit Session(SessionConfig cfg) : cfg_(std::move(cfg)) {}
-  ~Session();
+
+  /**
+   * The session is freed when its last owner lets go: the JS handle and each TSFN (whose queued calls
+   * still name the session after unmount until the TSFN has drained and finalized).
+   */
+  void Ref() { refs_.fetch_add(1); }
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
 
   /** JS thread. Throws a JS error (and leaves nothing mounted) on failure. */
   bool Mount(Napi::Env env, Napi::Function dispatch, Napi::Value onReplied);
@@ -109,7 +117,10 @@ class Session {
   void StopReplyThreads();
   size_t AnswerAllEio();
 
+  ~Session() = default;
+
   SessionConfig cfg_;
+  std::atomic<int> refs_{1};  // the JS handle
   napi_env env_ = nullptr;
   bool inCleanupHook_ = false;
   bool exiting_ = false;

@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { kerr } from '../../src/errors.js';
 import { fuseNative, mount, OpCode } from '../../src/fuse/fuse-binding.js';
 import type { Attr, FuseOperations } from '../../src/fuse/fuse-ops.js';
@@ -117,6 +119,31 @@ test('FuseSession: undefined ops answer ENOSYS, KisekiErrors their errno, malfor
     await session.unmount();
     assert.equal(session.state, 'unmounted');
     assert.equal(isMounted(mnt), false);
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('mount and unmount 10 times with garbage collection in between: no crash, nothing left mounted', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const base = mkdtempSync(path.join(os.tmpdir(), 'kiseki-fuse-gc-'));
+  const mnt = path.join(base, 'mnt');
+  mkdirSync(mnt);
+  try {
+    for (let i = 0; i < 10; i++) {
+      const t = { sec: 0, nsec: 0 };
+      const session = await mount(mnt, {}, {
+        getattr: () => ({ attr: { ino: 1, mode: 0o40755, nlink: 2, uid: 0, gid: 0, size: 0, atime: t, mtime: t, ctime: t }, timeout: 0 }),
+      });
+      const { stdout } = await execFileP('stat', ['-c', '%F', mnt]);
+      assert.equal(stdout.trim(), 'directory');
+      await session.unmount();
+      gc();
+      await new Promise((r) => setImmediate(r));
+      gc();
+      assert.equal(isMounted(mnt), false);
+    }
+  } finally {
     rmSync(base, { recursive: true, force: true });
   }
 });
