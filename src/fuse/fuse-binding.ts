@@ -92,6 +92,7 @@ export type FuseLog = (msg: string) => void;
 const interruptedError = (): KisekiError =>
   new KisekiError('Unavailable', 'the calling process was interrupted by a signal; request abandoned', { errno: E.EINTR });
 
+/** I-FB4: a kernel INTERRUPT for a request aborts its ctx.signal (with EINTR), even if it came first. */
 class Ctx implements RequestContext {
   private ctl: AbortController | null = null;
   constructor(readonly uid: number, readonly gid: number, readonly pid: number, public interrupted: boolean) {}

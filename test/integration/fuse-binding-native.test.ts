@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -144,6 +145,54 @@ test('mount and unmount 10 times with garbage collection in between: no crash, n
       assert.equal(isMounted(mnt), false);
     }
   } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('I-FB3: each write payload is its own Buffer of exactly its bytes, still intact after later writes', async () => {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'kiseki-fuse-write-'));
+  const mnt = path.join(base, 'mnt');
+  mkdirSync(mnt);
+  const t = { sec: 0, nsec: 0 };
+  const file = (size: number): Attr => ({ ino: 2, mode: 0o100644, nlink: 1, uid: 0, gid: 0, size, atime: t, mtime: t, ctime: t });
+  const payloads: Buffer[] = [];
+  let size = 0;
+  const session = await mount(mnt, {}, {
+    lookup: (_c, _p, name) => {
+      if (name !== 'f') throw kerr('NotFound', name);
+      return { ino: 2, attr: file(size), attrTimeout: 0, entryTimeout: 0 };
+    },
+    getattr: (_c, ino) => ({ attr: ino === 1 ? { ...file(0), ino: 1, mode: 0o40755 } : file(size), timeout: 0 }),
+    setattr: (_c, _ino, ch) => { if (ch.size !== undefined) size = ch.size; return { attr: file(size), timeout: 0 }; },
+    open: () => ({ fh: 7, directIo: true }),
+    write: (_c, _ino, fh, data, offset) => {
+      assert.equal(fh, 7);
+      payloads.push(data);
+      size = Math.max(size, offset + data.length);
+      return data.length;
+    },
+  });
+  try {
+    const a = randomBytes(300_000), b = randomBytes(5000);
+    await execFileP('bash', ['-c', `printf '' > ${mnt}/f`]);
+    writeFileSync(path.join(base, 'a'), a);
+    writeFileSync(path.join(base, 'b'), b);
+    await execFileP('python3', ['-c', `
+import os
+fd = os.open("${mnt}/f", os.O_WRONLY)
+for part in ("a", "b"):
+    data = open("${base}/" + part, "rb").read()
+    assert os.write(fd, data) == len(data)
+os.close(fd)`]);
+    const all = Buffer.concat(payloads);
+    assert.deepEqual(all, Buffer.concat([a, b]));
+    for (const p of payloads) {
+      assert.equal(p.byteOffset, 0);
+      assert.equal(p.buffer.byteLength, p.length, 'the Buffer is exactly the payload, not a view of a shared one');
+    }
+    assert.deepEqual(payloads[0]!.subarray(0, 16), a.subarray(0, 16), 'the first payload survived later writes');
+  } finally {
+    await session.unmount();
     rmSync(base, { recursive: true, force: true });
   }
 });
