@@ -125,8 +125,16 @@ export class FabricListener {
     }
     s.lastUsed = Date.now();
     switch (h.op) {
-      case P.Op.Get:
-        return void this.onGet(s, h, P.decodeGetIds(msg));
+      case P.Op.Get: {
+        let ids: Buffer[];
+        try {
+          ids = P.decodeGetIds(msg);
+        } catch (e) {
+          this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.Invalid, s.id, 0, (e as Error).message));
+          return;
+        }
+        return void this.onGet(s, h, ids);
+      }
       case P.Op.Put:
         return void this.onPut(s, h, msg);
       case P.Op.Release:
