@@ -1,5 +1,134 @@
+// The `fuse` namespace of kiseki_native.node: session lifecycle (mount, unmount, negotiated, inFlight,
+// notifyInvalInode, notifyInvalEntry) plus the replies. Argument shapes are checked by
+// src/fuse/fuse-binding.ts; the checks here only keep a wrong call from crashing the process.
 #include "fuse/fuse.h"
 
+#include "fuse/replies.h"
+#include "fuse/request-table.h"
+#include "fuse/session.h"
+
 namespace kiseki::fuse {
-Napi::Object Init(Napi::Env env) { return Napi::Object::New(env); }
+namespace {
+
+using Handle = Napi::External<Session>;
+
+Session *SessionArg(const Napi::CallbackInfo &info) {
+  if (!info[0].IsExternal()) {
+    Napi::TypeError::New(info.Env(), "expected a session handle").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return info[0].As<Handle>().Data();
 }
+
+unsigned UintOpt(Napi::Object o, const char *key, unsigned dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : dflt;
+}
+
+bool BoolOpt(Napi::Object o, const char *key, bool dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
+}
+
+// mount(mountpoint, options: string[], config: object, dispatch: Function) → handle
+Napi::Value Mount(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsArray() || !info[2].IsObject() || !info[3].IsFunction()) {
+    Napi::TypeError::New(env, "mount(mountpoint, options[], config, dispatch)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  SessionConfig cfg;
+  cfg.mountpoint = info[0].As<Napi::String>().Utf8Value();
+  auto opts = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < opts.Length(); i++) cfg.options.push_back(opts.Get(i).ToString().Utf8Value());
+  auto c = info[2].As<Napi::Object>();
+  cfg.cloneFd = BoolOpt(c, "cloneFd", cfg.cloneFd);
+  cfg.maxIdleThreads = UintOpt(c, "maxIdleThreads", cfg.maxIdleThreads);
+  cfg.maxBackground = UintOpt(c, "maxBackground", cfg.maxBackground);
+  cfg.congestionThreshold = UintOpt(c, "congestionThreshold", cfg.congestionThreshold);
+  cfg.maxWrite = UintOpt(c, "maxWrite", cfg.maxWrite);
+  cfg.maxReadahead = UintOpt(c, "maxReadahead", cfg.maxReadahead);
+  cfg.writebackCache = BoolOpt(c, "writebackCache", cfg.writebackCache);
+  cfg.exportSupport = BoolOpt(c, "exportSupport", cfg.exportSupport);
+  cfg.unmountAbortMs = UintOpt(c, "unmountAbortMs", cfg.unmountAbortMs);
+  Session *s = new Session(std::move(cfg));
+  if (!s->Mount(env, info[3].As<Napi::Function>())) {
+    delete s;
+    return env.Undefined();
+  }
+  // A handle collected while still mounted (process teardown) leaks the session rather than freeing
+  // memory that worker threads still use.
+  return Handle::New(env, s, [](Napi::Env, Session *p) {
+    if (p->state() == Session::State::kClosed) delete p;
+  });
+}
+
+// unmount(handle) → number of requests that were still open and got EIO
+Napi::Value Unmount(const Napi::CallbackInfo &info) {
+  Session *s = SessionArg(info);
+  if (s == nullptr) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), static_cast<double>(s->Unmount()));
+}
+
+// negotiated(handle) → what INIT agreed on, or null before INIT
+Napi::Value GetNegotiated(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  const Negotiated &n = s->negotiated();
+  if (!n.done) return env.Null();
+  auto o = Napi::Object::New(env);
+  o.Set("protoMajor", n.protoMajor);
+  o.Set("protoMinor", n.protoMinor);
+  o.Set("capable", Napi::Number::New(env, n.capable));
+  o.Set("want", Napi::Number::New(env, n.want));
+  o.Set("maxWrite", n.maxWrite);
+  o.Set("maxRead", n.maxRead);
+  o.Set("maxReadahead", n.maxReadahead);
+  o.Set("maxBackground", n.maxBackground);
+  o.Set("congestionThreshold", n.congestionThreshold);
+  o.Set("devMajor", s->devMajor());
+  o.Set("devMinor", s->devMinor());
+  return o;
+}
+
+// inFlight(handle) → requests handed to JS and not yet answered
+Napi::Value InFlight(const Napi::CallbackInfo &info) {
+  Session *s = SessionArg(info);
+  if (s == nullptr) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), static_cast<double>(RequestTable::Get().InFlight(s)));
+}
+
+// notifyInvalInode(handle, ino, off, len)
+Napi::Value NotifyInvalInode(const Napi::CallbackInfo &info) {
+  Session *s = SessionArg(info);
+  if (s == nullptr || s->state() != Session::State::kRunning) return info.Env().Undefined();
+  s->NotifyInvalInode(static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()),
+                      info[2].As<Napi::Number>().Int64Value(), info[3].As<Napi::Number>().Int64Value());
+  return info.Env().Undefined();
+}
+
+// notifyInvalEntry(handle, parent, name)
+Napi::Value NotifyInvalEntry(const Napi::CallbackInfo &info) {
+  Session *s = SessionArg(info);
+  if (s == nullptr || s->state() != Session::State::kRunning) return info.Env().Undefined();
+  s->NotifyInvalEntry(static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()),
+                      info[2].As<Napi::String>().Utf8Value());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env) {
+  Napi::Object exports = Napi::Object::New(env);
+  exports.Set("mount", Napi::Function::New(env, Mount));
+  exports.Set("unmount", Napi::Function::New(env, Unmount));
+  exports.Set("negotiated", Napi::Function::New(env, GetNegotiated));
+  exports.Set("inFlight", Napi::Function::New(env, InFlight));
+  exports.Set("notifyInvalInode", Napi::Function::New(env, NotifyInvalInode));
+  exports.Set("notifyInvalEntry", Napi::Function::New(env, NotifyInvalEntry));
+  RegisterReplies(env, exports);
+  return exports;
+}
+
+}  // namespace kiseki::fuse

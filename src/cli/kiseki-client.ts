@@ -5,6 +5,7 @@
 // unavailable), 1 anything else.
 import { Command, CommanderError } from 'commander';
 import { KisekiError } from '../errors.js';
+import { registerCacheCommand } from './commands/cache.js';
 import { registerDiscoverCommand } from './commands/discover.js';
 import { registerTransportCommand } from './commands/transport.js';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDiscoverCommand(program);
+  registerCacheCommand(program);
   registerTransportCommand(program);
   return program;
 }
