@@ -90,7 +90,7 @@ export class NodeServer {
   /** Called by the fabric listener once its endpoint is up: discovery then advertises it. */
   attachFabric(issuer: FabricSessionIssuer, endpoints: EndpointSource): void {
     this.fabric = { issuer, endpoints };
-    this.cluster = this.makeCluster(this.boundAddress ?? '');
+    this.cluster = this.makeCluster(this.boundAddress ?? `unix:${this.opts.socket}`);
   }
 
   private makeCluster(selfAddress: string): Cluster {
