@@ -37,6 +37,8 @@ export interface NodeProcess {
   readonly socketPath: string | null;
   readonly pid: number;
   readonly nodeId: number;
+  /** The node's --data-dir (chunks under <dataDir>/chunks/<tenant>/<2 hex>/<64 hex>). */
+  readonly dataDir: string;
   /** Everything written to stderr so far (pino JSON lines). */
   stderr(): string;
   /** SIGTERM, wait for exit; resolves with the exit code (0 = clean shutdown). */
@@ -92,6 +94,7 @@ export async function startNode(o: StartNodeOptions): Promise<NodeProcess> {
     socketPath,
     pid: child.pid!,
     nodeId,
+    dataDir: o.dataDir,
     stderr: () => err,
     async stop() { child.kill('SIGTERM'); return exited(child); },
     async kill9() { child.kill('SIGKILL'); await exited(child); },
