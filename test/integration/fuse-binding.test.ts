@@ -280,10 +280,15 @@ describe('fuse binding: lifecycle', () => {
     }
   });
 
-  test('writebackCache is optional: asked for, it is negotiated and writes still land', async () => {
-    const fs = await startMemFs({ writebackCache: true });
+  test('writebackCache is optional: asked for, it is negotiated and writes still land; readaheadKb is applied', async () => {
+    const fs = await startMemFs({ writebackCache: true, readaheadKb: 1024 });
     try {
       assert.ok((fs.negotiated.want as number) & FuseCap.WRITEBACK_CACHE);
+      if (process.getuid?.() === 0) {
+        assert.equal(fs.negotiated.readaheadKb, 1024);
+        const bdi = `/sys/class/bdi/${fs.negotiated.devMajor}:${fs.negotiated.devMinor}/read_ahead_kb`;
+        assert.equal((await fsp.readFile(bdi, 'utf8')).trim(), '1024');
+      }
       const data = randomBytes(3 << 20);
       await fsp.writeFile(`${fs.mnt}/w`, data);
       assert.equal(sha(await fsp.readFile(`${fs.mnt}/w`)), sha(data));
