@@ -442,8 +442,6 @@ export class FuseSession {
         this.initWaiter = null;
         return;
       }
-      case OpCode.DESTROY:
-        return;
       case OpCode.FORGET: {
         const pairs = a[0] as Float64Array;
         if (ops.forget === undefined) return;
