@@ -298,8 +298,8 @@ describe('fuse binding: lifecycle', () => {
     }
   });
 
-  test('SIGINT to the mounting process unmounts cleanly', async () => {
-    const fs = await startMemFs();
+  test('SIGINT to the mounting process unmounts cleanly (clone_fd loop)', async () => {
+    const fs = await startMemFs({ cloneFd: true, maxIdleThreads: 4 });
     try {
       await fsp.writeFile(`${fs.mnt}/f`, 'x');
       fs.child.kill('SIGINT');
@@ -312,10 +312,13 @@ describe('fuse binding: lifecycle', () => {
     }
   });
 
-  test('process.exit while mounted still unmounts (no dead mount left behind)', async () => {
-    const fs = await startMemFs();
+  test('ro + default_permissions mount refuses writes; process.exit while mounted still unmounts', async () => {
+    const fs = await startMemFs({ ro: true, defaultPermissions: true });
     try {
-      await fsp.writeFile(`${fs.mnt}/f`, 'x');
+      assert.match((await fsp.readFile('/proc/mounts', 'utf8')).split('\n').find((l) => l.includes(fs.mnt)) ?? '',
+        / fuse ro,.*default_permissions/);
+      await assert.rejects(fsp.writeFile(`${fs.mnt}/f`, 'x'), { code: 'EROFS' });
+      assert.ok((await fsp.readdir(fs.mnt)).includes('hang'));
       fs.child.stdin!.write('exit\n');
       assert.equal((await fs.exited).code, 7);
       assert.equal(isMounted(fs.mnt), false);
