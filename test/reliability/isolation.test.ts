@@ -18,6 +18,7 @@ let rig: TlsRig;
 let aIno = 0;
 let aChunks: Buffer[] = [];
 const NS = 'iso';
+let refusedMountError = '';
 
 before(async () => {
   rig = await startTlsRig({ nodes: 1, replicas: 1 });
@@ -84,7 +85,8 @@ test('P-ISO2: an expired or wrong-CA client certificate is refused; the mount fa
   const t0 = Date.now();
   const err = await sh(process.execPath, [CLI, 'mount', p, '--data-addr', rig.dataAddr()], { env, timeoutMs: 90_000 }).then(() => null, (e: Error) => e);
   assert.ok(err !== null, 'the mount with an expired certificate failed');
-  console.log(`figure: P-ISO2 mount refused in ms = ${Date.now() - t0}: ${(err as Error & { stderr?: string }).stderr?.trim()}`);
+  refusedMountError = (err as Error & { stderr?: string }).stderr?.trim() ?? '';
+  console.log(`figure: P-ISO2 mount refused in ms = ${Date.now() - t0}: ${refusedMountError}`);
   // Direct RPCs with both are refused at the handshake.
   for (const pair of [rig.certs.expired, rig.certs.rogue]) {
     const rpc = nodeRpc(rig.cluster.nodes[0]!.address!, clientCredentials(rig.certs, pair));
@@ -92,6 +94,10 @@ test('P-ISO2: an expired or wrong-CA client certificate is refused; the mount fa
     rpc.close();
   }
   assert.equal((await readdir(p)).length, 0);
+});
+
+test('P-ISO2b: the refused mount names the certificate problem', { todo: 'bug: an expired (or wrong-CA) client certificate surfaces after ~30 s of retries as "no storage node became usable … node unreachable or busy" (KSK_ERR_UNAVAILABLE), never naming the certificate; the session treats a TLS refusal as a transient outage' }, () => {
+  assert.match(refusedMountError, /certificate|expired/i);
 });
 
 test('P-ISO3: L2 cache files are 0600 and pool directories 0700, owned by the mounting user', async () => {
