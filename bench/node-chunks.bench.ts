@@ -3,7 +3,10 @@
 //   raw TLS   one TLS 1.3 connection streaming 1 MiB writes, server → client
 //   GET       GrpcChunkTransport.getChunks of 4 MiB sealed chunks (8 per call) from kiseki-node
 //   PUT       GrpcChunkTransport.putChunks of fresh 4 MiB sealed chunks (fsync per chunk included)
-// Prints GB/s and the ratio GET / raw TLS (target ≥ 0.8). KISEKI_BENCH_MIB: bytes per figure (default 512).
+// Prints GB/s and the ratio GET / raw TLS (target ≥ 0.8). On a shared, loaded machine wall-clock
+// figures swing; the CPU time both ends spend per GiB (process CPU of this process + the node's from
+// /proc) does not, so the bench also prints that and the CPU-efficiency ratio raw / gRPC.
+// KISEKI_BENCH_MIB: bytes per figure (default 512).
 // Run: npx tsc -p tsconfig.json && node dist/bench/node-chunks.bench.js
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,10 +23,21 @@ const CHUNK = 4 * 1024 * 1024;
 const RUNS = 3;
 const T = 'be000000-0000-4000-8000-0000000000be';
 
+/** CPU ms used so far by this process plus process `pid` (utime + stime from /proc, clock ticks of 10 ms). */
+function cpuMs(pid?: number): number {
+  const own = process.cpuUsage();
+  let other = 0;
+  if (pid !== undefined) {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    other = (Number(f[11]) + Number(f[12])) * 10;
+  }
+  return (own.user + own.system) / 1000 + other;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const gbps = (bytes: number, ms: number): number => bytes / ms / 1e6;
 
-async function rawTls(certDir: string): Promise<number> {
+async function rawTls(certDir: string): Promise<{ gbps: number; cpuMsPerGiB: number }> {
   const opts = { key: readFileSync(join(certDir, 'node-1.key')), cert: readFileSync(join(certDir, 'node-1.pem')) };
   const block = randomBytes(1024 * 1024);
   const total = MIB * 1024 * 1024;
@@ -41,6 +55,7 @@ async function rawTls(certDir: string): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const t0 = performance.now();
+  const c0 = cpuMs();
   await new Promise<void>((resolve, reject) => {
     let got = 0;
     const c = tls.connect({ port, host: '127.0.0.1', ca: readFileSync(join(certDir, 'ca.pem')), servername: 'localhost' });
@@ -49,8 +64,9 @@ async function rawTls(certDir: string): Promise<number> {
     c.on('error', reject);
   });
   const ms = performance.now() - t0;
+  const cpu = cpuMs() - c0;
   server.close();
-  return gbps(total, ms);
+  return { gbps: gbps(total, ms), cpuMsPerGiB: cpu / (total / 2 ** 30) };
 }
 
 async function main(): Promise<void> {
@@ -66,12 +82,18 @@ async function main(): Promise<void> {
     await t.putChunks(envs);
     const put = gbps(n * CHUNK, performance.now() - t0);
     const get: number[] = [];
+    const getCpu: number[] = [];
     const raw: number[] = [];
+    const rawCpu: number[] = [];
     for (let r = 0; r < RUNS; r++) {
-      raw.push(await rawTls(certs.dir));
+      const rt = await rawTls(certs.dir);
+      raw.push(rt.gbps);
+      rawCpu.push(rt.cpuMsPerGiB);
       const s = performance.now();
+      const c0 = cpuMs(node.pid);
       for (let i = 0; i < ids.length; i += 8) await t.getChunks(ids.slice(i, i + 8));
       get.push(gbps(n * CHUNK, performance.now() - s));
+      getCpu.push((cpuMs(node.pid) - c0) / ((n * CHUNK) / 2 ** 30));
     }
     const rawM = median(raw);
     const getM = median(get);
@@ -79,7 +101,9 @@ async function main(): Promise<void> {
     console.log(`  Node raw TLS 1.3 socket (1 MiB writes)   ${rawM.toFixed(2)} GB/s`);
     console.log(`  GrpcChunkTransport GET from kiseki-node  ${getM.toFixed(2)} GB/s`);
     console.log(`  GrpcChunkTransport PUT to kiseki-node    ${put.toFixed(2)} GB/s (one run, fsync per chunk)`);
+    console.log(`  CPU per GiB, both ends: raw TLS ${median(rawCpu).toFixed(0)} ms, gRPC GET ${median(getCpu).toFixed(0)} ms`);
     console.log(`RATIO grpc-GET/raw-TLS = ${(getM / rawM).toFixed(2)} (target >= 0.8)`);
+    console.log(`RATIO cpu-efficiency raw-TLS/grpc-GET = ${(median(rawCpu) / median(getCpu)).toFixed(2)}`);
   } finally {
     await t.close();
     await node.stop();

@@ -37,6 +37,27 @@ test('missing --data-dir, no listener, a malformed --peers and --node-id outside
   assert.match(run(['--data-dir', join(dir, 'w'), '--insecure', '--node-id', '4', '--peers', '1@127.0.0.1:1']).stderr, /--node-id 4 is not among --peers/);
 });
 
+test('a second node on a live socket refuses to start; a stale socket file left by kill -9 is replaced', async () => {
+  const sock = join(dir, 'shared.sock');
+  const first = await startNode({ dataDir: join(dir, 'first'), socket: sock });
+  try {
+    const second = run(['--data-dir', join(dir, 'second'), '--socket', sock]);
+    assert.notEqual(second.status, 0);
+    assert.match(second.stderr, /already serves/);
+    const r = nodeRpc(`unix:${sock}`, grpc.credentials.createInsecure());
+    try {
+      assert.equal((await r.discovery('discover', {})).nodes.length, 1, 'the first node still answers');
+    } finally {
+      r.close();
+    }
+  } finally {
+    await first.kill9();
+  }
+  assert.equal(existsSync(sock), true, 'kill -9 leaves the socket file');
+  const again = await startNode({ dataDir: join(dir, 'first'), socket: sock });
+  assert.equal(await again.stop(), 0);
+});
+
 test('--insecure warns loudly, serves plaintext TCP as the local tenant, and SIGTERM exits 0 removing the socket', async () => {
   const node = await startNode({ dataDir: join(dir, 'insecure'), insecure: true, socket: true });
   const r = nodeRpc(node.address!, grpc.credentials.createInsecure());

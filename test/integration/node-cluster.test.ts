@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { KisekiError } from '../../src/errors.js';
-import { placeChunk } from '../../src/node/rendezvous.js';
+import { placeChunk } from '../../src/client/placement.js';
 import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
 import { type CertSet, clientCredentials, makeCerts } from '../helpers/certs.js';
 import { type ClusterProcess, startCluster } from '../helpers/node-process.js';
@@ -66,22 +66,40 @@ test('a non-leader answers NamespaceService with UNAVAILABLE and kiseki-leader n
   }
 });
 
-test('chunks written to their R rendezvous replicas are readable from each, absent elsewhere, and survive a replica\'s death', async () => {
+test('read repair: a replica that missed a write fetches the chunk from a peer over ClusterChunkService, then holds it itself', async () => {
+  const transports = cluster.nodes.map((n) => new GrpcChunkTransport({ target: n.address!, credentials: creds() }));
+  try {
+    const env = sealed(randomBytes(200_000));
+    const id = env.chunkId!.value;
+    const [first, second] = placeChunk(id, [1, 2, 3], 2).write;
+    await transports[first! - 1]!.putChunks([env]);
+    const secondPeer = nodeRpc(cluster.nodes[second! - 1]!.address!, clientCredentials(certs, certs.node(first!)));
+    try {
+      const has = () => secondPeer.cluster('hasFragment', { chunkId: { value: id }, fragmentIndex: 0, tenantId: { value: A } });
+      assert.equal((await has()).present, false, 'the second replica missed the write');
+      assert.deepEqual(openSealed((await transports[second! - 1]!.getChunks([id]))[0]!), openSealed(env));
+      assert.equal((await has()).present, true, 'and now holds it');
+    } finally {
+      secondPeer.close();
+    }
+    await assert.rejects(transports[second! - 1]!.getChunks([randomBytes(32)]), (e) => KisekiError.is(e, 'NotFound') && /nor on its peers/.test(e.message));
+  } finally {
+    await Promise.all(transports.map((t) => t.close()));
+  }
+});
+
+test('chunks written to their R rendezvous replicas are readable from each, and survive a replica\'s death', async () => {
   const transports = cluster.nodes.map((n) => new GrpcChunkTransport({ target: n.address!, credentials: creds() }));
   try {
     const envs = Array.from({ length: 12 }, () => sealed(randomBytes(4096)));
-    const placement = envs.map((e) => placeChunk(e.chunkId!.value, [1, 2, 3], 2));
+    const placement = envs.map((e) => placeChunk(e.chunkId!.value, [1, 2, 3], 2).write);
     for (let i = 0; i < envs.length; i++) {
       await Promise.all(placement[i]!.map((id) => transports[id - 1]!.putChunks([envs[i]!])));
     }
     for (let i = 0; i < envs.length; i++) {
       const id = envs[i]!.chunkId!.value;
-      for (const nodeId of [1, 2, 3]) {
-        if (placement[i]!.includes(nodeId)) {
-          assert.deepEqual(openSealed((await transports[nodeId - 1]!.getChunks([id]))[0]!), openSealed(envs[i]!));
-        } else {
-          await assert.rejects(transports[nodeId - 1]!.getChunks([id]), (e) => KisekiError.is(e, 'NotFound'));
-        }
+      for (const nodeId of placement[i]!) {
+        assert.deepEqual(openSealed((await transports[nodeId - 1]!.getChunks([id]))[0]!), openSealed(envs[i]!));
       }
     }
     await cluster.nodes[1]!.kill9();
