@@ -1,10 +1,12 @@
 // Chunk transfer throughput, all measured in the same run on the same machine (npm run bench:transport):
 //   C      bench/c/fi_xfer.c (research/fabric.md Appendix B), tcp;ofi_rxm RDM, FI_WAIT_FD, 4 MiB, window 4
 //   fabric this addon's libfabric path (FabricChunkTransport ↔ FabricListener over an in-memory ChunkStore)
-//          over tcp: GET = fi_read of registered 4 MiB envelopes, window 4, separate processes
+//          over tcp: GET of 16 chunk ids, then fi_read of each registered 4 MiB ciphertext, separate processes
 //   TLS    Node's raw TLS 1.3 socket streaming 1 MiB writes (the ceiling for any TLS transport in Node)
 //   gRPC   grpc-js server stream of 1 MiB messages over TLS (the frame size ChunkDataService uses)
-// Ratios printed: fabric / C fi_read (target ≥ 0.8) and gRPC TLS / raw TLS (target ≥ 0.8).
+//   node   a real kiseki-node (mTLS, FileChunkStore, --fabric-provider tcp): the same 4 MiB chunks read
+//          through GrpcChunkTransport (tcp-tls) and through FabricChunkTransport (fabric-tcp)
+// Ratios printed: fabric / C fi_read (target ≥ 0.8) and tcp-tls / raw TLS (target ≥ 0.8).
 // KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of 3.
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -13,9 +15,15 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { DiscoveryServiceClient, TransportKind, type DiscoverResponse } from '../src/gen/kiseki/v1/discovery.js';
+import { grpcFabricSessions } from '../src/transport/fabric-session.js';
 import { closeClientEndpoints, FabricChunkTransport } from '../src/transport/transport-fabric.js';
-import { idOf, makeEnvelope } from '../test/helpers/fabric-chunks.js';
+import { CHUNK_CHANNEL_OPTIONS, GrpcChunkTransport } from '../src/transport/transport-grpc.js';
+import type { ChunkTransport } from '../src/transport/transport.js';
+import { clientCredentials, makeCerts } from '../test/helpers/certs.js';
+import { idOf, makeEnvelope, TENANT_A } from '../test/helpers/fabric-chunks.js';
 import { startFabricNode } from '../test/helpers/fabric-node.js';
+import { startNode } from '../test/helpers/node-process.js';
 
 const MIB = Number(process.env.KISEKI_BENCH_MIB ?? 1024);
 const BYTES = MIB * 1024 * 1024;
@@ -62,27 +70,57 @@ async function cFigure(): Promise<{ sendRecv: number; rmaRead: number }> {
   return { sendRecv: Number(m[1]), rmaRead: Number(m[2]) };
 }
 
-async function fabricFigure(dir: string): Promise<number[]> {
-  const node = await startFabricNode({ provider: 'tcp', dir });
+/** GB/s of GETs of 16 × 4 MiB chunks through `t`, RUNS times (after one warm-up pass). */
+async function getThroughput(t: ChunkTransport): Promise<number[]> {
+  const envs = Array.from({ length: 16 }, () => makeEnvelope(4 << 20));
+  await t.putChunks(envs);
+  const ids = envs.map(idOf);
+  await t.getChunks(ids); // warm: connection set-up, page cache
+  const out: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    let moved = 0;
+    const t0 = process.hrtime.bigint();
+    while (moved < BYTES) {
+      const got = await t.getChunks(ids);
+      for (const e of got) moved += e.ciphertext.length;
+    }
+    out.push(moved / (Number(process.hrtime.bigint() - t0) / 1e9) / 1e9);
+  }
+  return out;
+}
+
+async function fabricFigure(): Promise<number[]> {
+  const node = await startFabricNode({ provider: 'tcp', dir: ':memory:' });
   const t = new FabricChunkTransport({ name: 'fabric-tcp', provider: 'tcp', nodeFabricAddress: node.address, openSession: node.openSession, window: 4, timeoutMs: 60_000 });
   try {
-    const envs = Array.from({ length: 16 }, () => makeEnvelope(4 << 20));
-    await t.putChunks(envs);
-    const ids = envs.map(idOf);
-    await t.getChunks(ids); // warm: connection set-up, page cache
-    const out: number[] = [];
-    for (let r = 0; r < RUNS; r++) {
-      let moved = 0;
-      const t0 = process.hrtime.bigint();
-      while (moved < BYTES) {
-        const got = await t.getChunks(ids);
-        for (const e of got) moved += e.ciphertext.length;
-      }
-      out.push(moved / (Number(process.hrtime.bigint() - t0) / 1e9) / 1e9);
-    }
-    return out;
+    return await getThroughput(t);
   } finally {
     await t.close();
+    await closeClientEndpoints();
+    await node.stop();
+  }
+}
+
+/** The same GETs against a real kiseki-node, over gRPC TCP+TLS and over its fabric listener. */
+async function nodeFigures(dir: string): Promise<{ tls: number; fabric: number }> {
+  const certs = await makeCerts(path.join(dir, 'node-certs'), { tenants: [TENANT_A], nodes: [1] });
+  const creds = clientCredentials(certs, certs.tenant(TENANT_A));
+  const node = await startNode({ dataDir: path.join(dir, 'node'), tls: { certs, nodeId: 1 }, args: ['--fabric-provider', 'tcp'] });
+  const sessions = grpcFabricSessions(node.address!, creds);
+  try {
+    const tls = new GrpcChunkTransport({ target: node.address!, credentials: creds, channelOptions: CHUNK_CHANNEL_OPTIONS });
+    const tlsFig = median(await getThroughput(tls));
+    await tls.close();
+    const disc = new DiscoveryServiceClient(node.address!, creds);
+    const info = await new Promise<DiscoverResponse>((res, rej) => disc.discover({}, (e, r) => (e ? rej(e) : res(r!))));
+    disc.close();
+    const ep = info.nodes[0]!.endpoints.find((e) => e.kind === TransportKind.TRANSPORT_KIND_FABRIC)!;
+    const fab = new FabricChunkTransport({ name: 'fabric-tcp', provider: 'tcp', nodeFabricAddress: Buffer.from(ep.fabricAddress), openSession: sessions.open, window: 4, timeoutMs: 60_000 });
+    const fabFig = median(await getThroughput(fab));
+    await fab.close();
+    return { tls: tlsFig, fabric: fabFig };
+  } finally {
+    sessions.close();
     await closeClientEndpoints();
     await node.stop();
   }
@@ -150,19 +188,24 @@ async function main(): Promise<void> {
     for (let r = 0; r < RUNS; r++) c.push(await cFigure());
     const cRead = median(c.map((x) => x.rmaRead));
     const cSend = median(c.map((x) => x.sendRecv));
-    const fabric = median(await fabricFigure(':memory:'));
+    const fabric = median(await fabricFigure());
     const rawTls = median(await tlsFigure(dir));
     const grpcTls = median(await grpcFigure(dir));
+    const viaNode = await nodeFigures(dir);
     const rows: [string, number][] = [
       ['C fi_xfer tcp;ofi_rxm fi_read 4 MiB (window 4)', cRead],
       ['C fi_xfer tcp;ofi_rxm send/recv 4 MiB (window 4)', cSend],
-      ['kiseki fabric-tcp GET (fi_read, 4 MiB envelopes, window 4)', fabric],
+      ['kiseki fabric-tcp GET (fi_read, 4 MiB chunks, 16 per GET)', fabric],
       ['Node raw TLS 1.3 socket (1 MiB writes)', rawTls],
       ['grpc-js server stream over TLS (1 MiB messages)', grpcTls],
+      ['kiseki-node tcp-tls: GrpcChunkTransport GET 4 MiB (FileChunkStore)', viaNode.tls],
+      ['kiseki-node fabric-tcp: FabricChunkTransport GET 4 MiB (FileChunkStore)', viaNode.fabric],
     ];
-    for (const [name, v] of rows) console.log(`${name.padEnd(62)} ${v.toFixed(2)} GB/s`);
+    for (const [name, v] of rows) console.log(`${name.padEnd(72)} ${v.toFixed(2)} GB/s`);
     console.log(`RATIO fabric/C-fi_read = ${(fabric / cRead).toFixed(2)} (target >= 0.8)`);
-    console.log(`RATIO grpc-TLS/raw-TLS = ${(grpcTls / rawTls).toFixed(2)} (target >= 0.8)`);
+    console.log(`RATIO tcp-tls(kiseki-node)/raw-TLS = ${(viaNode.tls / rawTls).toFixed(2)} (target >= 0.8)`);
+    console.log(`RATIO grpc-js-stream/raw-TLS = ${(grpcTls / rawTls).toFixed(2)}`);
+    console.log(`RATIO fabric-tcp/tcp-tls via kiseki-node = ${(viaNode.fabric / viaNode.tls).toFixed(2)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { KisekiError } from '../errors.js';
 import { runAdmin } from '../node/admin.js';
 import { parsePeers } from '../node/cluster.js';
-import { attachFabricListener } from '../node/fabric-attach.js';
+import { NodeFabric } from '../node/fabric-listener.js';
 import { BOOTSTRAP_TENANT, isTenantUuid } from '../node/identity.js';
 import { NodeServer, type TlsMaterial } from '../node/node-server.js';
 
@@ -65,16 +65,7 @@ async function serve(o: {
     orphanGraceMs: o.orphanGraceMs,
     log,
   });
-  if (o.fabricProvider) {
-    const host = o.fabricHost ?? (node.boundAddress ?? '127.0.0.1:0').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    try {
-      const f = await attachFabricListener(node, { provider: o.fabricProvider, host, port: o.fabricPort });
-      log.info({ provider: f.provider, host }, 'fabric listener up');
-    } catch (err) {
-      await node.stop();
-      throw new Error(`--fabric-provider ${o.fabricProvider}: the fabric listener did not start: ${(err as Error).message}`);
-    }
-  }
+  const fabric = startFabric(o, node, log);
   // A bug must cost one call, never the node: log it loudly and keep serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'BUG: unhandled rejection'));
   let stopping = false;
@@ -82,6 +73,7 @@ async function serve(o: {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    fabric?.stop();
     node.stop().then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -89,6 +81,39 @@ async function serve(o: {
   // Handlers before the ready line: whoever waits for it may signal at once.
   process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
   log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
+}
+
+// The libfabric listener (docs/transport.md), when --fabric-provider / KISEKI_FABRIC_PROVIDER is
+// given. A provider that cannot be opened is logged and the node serves gRPC only: clients then
+// simply see no fabric endpoint in discovery. SIGUSR1 closes the listener, SIGUSR2 reopens it.
+function startFabric(o: { fabricProvider?: string; fabricHost?: string; fabricPort: string; listen?: string; nodeId: number },
+  node: NodeServer, log: pino.Logger): NodeFabric | null {
+  const provider = o.fabricProvider ?? process.env.KISEKI_FABRIC_PROVIDER;
+  if (!provider) return null;
+  const listenHost = o.listen?.replace(/:\d+$/, '');
+  const host = o.fabricHost ?? (listenHost && /^\d+\.\d+\.\d+\.\d+$/.test(listenHost) && listenHost !== '0.0.0.0' ? listenHost : '127.0.0.1');
+  const fabric = new NodeFabric({ provider, host, port: o.fabricPort, store: node.chunks, nodeId: o.nodeId });
+  const open = (): boolean => {
+    try {
+      fabric.start();
+      const ep = fabric.endpoint!;
+      log.info({ provider: ep.provider, host, address: ep.address.toString('hex') }, 'fabric listener up');
+      return true;
+    } catch (err) {
+      log.warn({ err, provider, host }, 'fabric listener unavailable; serving chunks over gRPC only');
+      return false;
+    }
+  };
+  if (!open()) return null;
+  node.attachFabric(fabric, fabric);
+  const ep = fabric.endpoint!;
+  process.stdout.write(`kiseki-node fabric provider=${ep.provider} address=${ep.address.toString('hex')}\n`);
+  process.on('SIGUSR1', () => {
+    fabric.stop();
+    log.warn('fabric listener closed (SIGUSR1); clients fail over to gRPC');
+  });
+  process.on('SIGUSR2', () => void open());
+  return fabric;
 }
 
 function main(argv: string[]): void {
@@ -103,9 +128,9 @@ function main(argv: string[]): void {
     .option('--peers <list>', 'cluster members incl. this node: id@host:port,id@host:port,…')
     .option('--replicas <r>', 'chunk replication factor R (advertised in discovery)', int('--replicas', 1), 1)
     .option('--cluster-id <id>', 'cluster name advertised in discovery', 'kiseki-dev')
-    .option('--fabric-provider <name>', 'also serve chunks over libfabric (tcp, net, verbs, cxi …); see docs/transport.md')
-    .option('--fabric-host <ip>', 'address the fabric endpoint binds (default: the --listen host)')
-    .option('--fabric-port <port>', 'fabric endpoint port (0: any)', '0')
+    .option('--fabric-provider <name>', 'open a libfabric listener with this provider (cxi, verbs, tcp, net, …; default $KISEKI_FABRIC_PROVIDER)')
+    .option('--fabric-host <ip>', 'address the fabric listener binds (default: the --listen host, else 127.0.0.1)')
+    .option('--fabric-port <port>', 'port of the fabric listener (0: any; reused when it reopens)', '0')
     .addOption(new Option('--orphan-grace-ms <ms>', 'keep unlinked inodes this long for open handles').argParser(int('--orphan-grace-ms', 0)).default(600_000))
     .enablePositionalOptions()
     .action(async (o) => serve(o));

@@ -6,9 +6,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { kerr, KisekiError } from '../errors.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
+import type { OpenFabricSessionRequest, OpenFabricSessionResponse } from '../gen/kiseki/v1/chunk_data.js';
+import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
 import { openWireChannel, type FabricChannel, type MemoryRegion } from '../transport/fabric-binding.js';
 import * as P from '../transport/fabric-protocol.js';
+import type { FabricSessionIssuer } from './chunk-data-service.js';
 import type { ChunkStore } from './chunk-store.js';
+import type { EndpointSource } from './cluster.js';
+import { envelopeOf, MAX_CHUNK_BYTES } from './validate.js';
 
 export interface FabricListenerOptions {
   /** libfabric provider name asked for (cxi, verbs, tcp, net, sockets …). */
@@ -26,7 +31,12 @@ export interface FabricListenerOptions {
 
 interface Exposed {
   mr: MemoryRegion;
+  /** Held so the registered memory stays alive as long as the registration. */
   buf: Buffer;
+}
+
+interface Windows {
+  regions: Exposed[];
   timer: NodeJS.Timeout;
 }
 
@@ -36,7 +46,7 @@ interface Session {
   token: Buffer;
   peer: number | null;
   lastUsed: number;
-  windows: Map<number, Exposed>;
+  windows: Map<number, Windows>;
 }
 
 export interface FabricSessionGrant {
@@ -115,8 +125,16 @@ export class FabricListener {
     }
     s.lastUsed = Date.now();
     switch (h.op) {
-      case P.Op.Get:
-        return void this.onGet(s, h, P.decodeChunkId(msg));
+      case P.Op.Get: {
+        let ids: Buffer[];
+        try {
+          ids = P.decodeGetIds(msg);
+        } catch (e) {
+          this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.Invalid, s.id, 0, (e as Error).message));
+          return;
+        }
+        return void this.onGet(s, h, ids);
+      }
       case P.Op.Put:
         return void this.onPut(s, h, msg);
       case P.Op.Release:
@@ -151,27 +169,49 @@ export class FabricListener {
     this.reply(s, P.encodeHelloReply(h.reqId, P.Status.Ok, s.id, this.rma ? 0 : P.FLAG_INLINE));
   }
 
-  private async onGet(s: Session, h: P.Header, chunkId: Buffer): Promise<void> {
+  private async onGet(s: Session, h: P.Header, ids: Buffer[]): Promise<void> {
     try {
-      const env = await this.opts.store.get(s.tenant, chunkId);
-      if (env === null) {
-        this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.NotFound, s.id, 0, `chunk ${chunkId.toString('hex')} not found`));
-        return;
-      }
       if (!this.rma) {
-        this.reply(s, P.encodeGetReplyInline(h.reqId, s.id, Envelope.encode(env).finish()));
+        if (ids.length !== 1) throw kerr('InvalidArgument', 'inline mode serves one chunk per GET');
+        const env = await this.opts.store.get(s.tenant, ids[0]!);
+        if (env === null) {
+          this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.NotFound, s.id, 0, `chunk ${ids[0]!.toString('hex')} not found`));
+        } else {
+          this.reply(s, P.encodeGetReplyInline(h.reqId, s.id, Envelope.encode(env).finish()));
+        }
         return;
       }
-      // Zero-copy: the stored ciphertext itself is the window the client reads; the head is inline.
-      const { head, ciphertext } = P.splitEnvelope(env);
-      const mr = this.channel.register(ciphertext, 'remote-read');
+      const envs = await Promise.all(ids.map((id) => this.opts.store.get(s.tenant, id)));
+      // Zero-copy: each stored ciphertext itself is a window the client reads; heads go inline.
+      // Whatever does not fit one control message is answered Later (the client asks again).
       this.release(s, h.reqId);
-      const timer = setTimeout(() => this.release(s, h.reqId), this.windowMs);
-      timer.unref();
-      s.windows.set(h.reqId, { mr, buf: ciphertext, timer });
-      this.reply(s, P.encodeGetReplyRma(h.reqId, s.id, { len: ciphertext.length, addr: mr.addr, key: mr.key }, head));
+      const exposed: Exposed[] = [];
+      const entries: P.GetEntry[] = [];
+      let size = P.HEADER_SIZE + 1;
+      for (const env of envs) {
+        let entry: P.GetEntry;
+        if (env === null) entry = { status: P.Status.NotFound };
+        else {
+          const { head, ciphertext } = P.splitEnvelope(env);
+          if (size + 1 + 24 + 2 + head.length > P.CONTROL_SIZE) entry = { status: P.Status.Later };
+          else {
+            const mr = this.channel.register(ciphertext, 'remote-read');
+            exposed.push({ mr, buf: ciphertext });
+            entry = { status: P.Status.Ok, window: { len: ciphertext.length, addr: mr.addr, key: mr.key }, head };
+          }
+        }
+        size += P.getEntrySize(entry);
+        entries.push(entry);
+      }
+      if (exposed.length > 0) {
+        const timer = setTimeout(() => this.release(s, h.reqId), this.windowMs);
+        timer.unref();
+        s.windows.set(h.reqId, { regions: exposed, timer });
+      }
+      this.reply(s, P.encodeGetReplyRma(h.reqId, s.id, entries));
     } catch (e) {
-      this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.Failed, s.id, 0, (e as Error).message));
+      const status = KisekiError.is(e, 'InvalidArgument') ? P.Status.Invalid : P.Status.Failed;
+      this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, status, s.id, 0, (e as Error).message));
     }
   }
 
@@ -189,15 +229,15 @@ export class FabricListener {
         await this.channel.read(s.peer!, ciphertext, w.addr, w.key);
         env = P.joinEnvelope(head, ciphertext);
       }
-      const id = env.chunkId?.value;
-      if (id === undefined || !Buffer.from(id).equals(chunkId)) {
-        throw kerr('Integrity', 'PUT envelope does not carry the chunk id it was sent under');
+      envelopeOf(env, 'envelope', MAX_CHUNK_BYTES); // the same checks as the gRPC path
+      if (!Buffer.from(env.chunkId!.value).equals(chunkId)) {
+        throw kerr('InvalidArgument', 'envelope.chunk_id: differs from the chunk id the PUT names');
       }
       const outcome = await this.opts.store.put(s.tenant, env);
       const code = outcome === 'deduplicated' ? P.PutOutcomeCode.Deduplicated : P.PutOutcomeCode.Stored;
       this.reply(s, P.encodePutReply(h.reqId, s.id, P.Status.Ok, code));
     } catch (e) {
-      const status = KisekiError.is(e, 'NoSpace') ? P.Status.NoSpace : P.Status.Failed;
+      const status = KisekiError.is(e, 'NoSpace') ? P.Status.NoSpace : KisekiError.is(e, 'InvalidArgument') ? P.Status.Invalid : P.Status.Failed;
       this.reply(s, P.encodePutReply(h.reqId, s.id, status, P.PutOutcomeCode.Stored, (e as Error).message));
     }
   }
@@ -206,7 +246,7 @@ export class FabricListener {
     const w = s.windows.get(reqId);
     if (w === undefined) return;
     clearTimeout(w.timer);
-    this.channel.deregister(w.mr);
+    for (const r of w.regions) this.channel.deregister(r.mr);
     s.windows.delete(reqId);
   }
 
@@ -230,5 +270,55 @@ export class FabricListener {
         this.sessions.delete(s.id);
       }
     }
+  }
+}
+
+/**
+ * kiseki-node's fabric endpoint as the node's services see it: issues OpenFabricSession tokens
+ * (FabricSessionIssuer) and advertises the endpoint in discovery (EndpointSource). States:
+ * stopped ⇄ listening. stop() closes the listener (clients fail over to TCP+TLS; kiseki-node does
+ * this on SIGUSR1 for fabric maintenance) and start() reopens it on the same address (SIGUSR2), so
+ * clients that re-probe find it where discovery said it was.
+ */
+export class NodeFabric implements FabricSessionIssuer, EndpointSource {
+  private listener: FabricListener | null = null;
+  private port: string;
+
+  constructor(private readonly opts: FabricListenerOptions & { nodeId: number }) {
+    this.port = opts.port ?? '0';
+  }
+
+  get listening(): boolean {
+    return this.listener !== null;
+  }
+
+  /** The listening endpoint's provider and address (null while stopped). */
+  get endpoint(): { provider: string; address: Buffer } | null {
+    return this.listener ? { provider: this.listener.provider, address: this.listener.address } : null;
+  }
+
+  start(): void {
+    if (this.listener) return;
+    this.listener = new FabricListener({ ...this.opts, port: this.port });
+    // Reopen on the very port discovery advertises (sockaddr_in: port in bytes 2–3, big-endian).
+    if (this.listener.address.length >= 4 && this.listener.address.readUInt16LE(0) === 2) {
+      this.port = String(this.listener.address.readUInt16BE(2));
+    }
+  }
+
+  stop(): void {
+    this.listener?.close();
+    this.listener = null;
+  }
+
+  async open(tenant: string, req: OpenFabricSessionRequest): Promise<OpenFabricSessionResponse> {
+    if (!this.listener) throw kerr('Unavailable', 'the fabric endpoint is down for maintenance; use the gRPC chunk path');
+    const g = this.listener.openSession(tenant, req.provider);
+    return { token: g.token, nodeFabricAddress: g.nodeFabricAddress, provider: g.provider, idleMs: g.idleMs };
+  }
+
+  fabricEndpoints(nodeId: number): NodeInfo['endpoints'] {
+    if (nodeId !== this.opts.nodeId || !this.listener) return [];
+    return [{ kind: TransportKind.TRANSPORT_KIND_FABRIC, address: '', provider: this.listener.provider, fabricAddress: this.listener.address }];
   }
 }

@@ -104,7 +104,7 @@ export class NodeServer {
   /** Called once the fabric listener is up: discovery then advertises it; `close` runs at stop(). */
   attachFabric(issuer: FabricSessionIssuer, endpoints: EndpointSource, close: () => void = () => {}): void {
     this.fabric = { issuer, endpoints, close };
-    this.cluster = this.makeCluster(this.boundAddress ?? '');
+    this.cluster = this.makeCluster(this.boundAddress ?? `unix:${this.opts.socket}`);
   }
 
   private makeCluster(selfAddress: string): Cluster {

@@ -9,7 +9,9 @@ import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { kerr } from '../errors.js';
 import { DEFAULT_HEALTH_POLICY, TransportHealth, type Clock, type HealthPolicy, type HealthState } from './transport-health.js';
 import type { TransportMetrics } from './transport-metrics.js';
-import { isTransportFailure } from './transport-fabric.js';
+import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
+import { FabricChunkTransport, isTransportFailure, type OpenFabricSession } from './transport-fabric.js';
+import type { TransportDecision } from './transport-probe.js';
 import type { ChunkTransport, TransportName } from './transport.js';
 
 /** A transport the selector can re-probe: reset() forgets its session, connect() proves it works. */
@@ -157,4 +159,51 @@ function sizeOf(envs: readonly Envelope[]): number {
   let n = 0;
   for (const e of envs) n += e.ciphertext.length;
   return n;
+}
+
+/** Does a node's advertised provider (fi_getinfo's prov_name, e.g. "tcp;ofi_rxm") match the one we asked for ("tcp")? */
+export function providerMatches(asked: string, advertised: string): boolean {
+  return advertised === asked || advertised.startsWith(`${asked};`);
+}
+
+export interface NodeTransportOptions {
+  /** Node label for metrics and status. */
+  node: string;
+  /** The node's endpoints from discovery. */
+  endpoints: NodeInfo['endpoints'];
+  /** This process's probe decision (transport-probe.ts). */
+  decision: TransportDecision;
+  /** The node's gRPC ChunkTransport (transport-grpc.ts): always the last resort. */
+  tls: ChunkTransport;
+  /** OpenFabricSession over the node's mTLS channel (fabric-session.ts). */
+  openSession: OpenFabricSession;
+  metrics?: TransportMetrics;
+  policy?: HealthPolicy;
+  fabricTimeoutMs?: number;
+}
+
+/**
+ * The per-node transport: [probed fabric, tcp-tls] when the node advertises a fabric endpoint with
+ * the provider this client probed, else [tcp-tls] alone.
+ */
+export function transportForNode(o: NodeTransportOptions): TransportSelector {
+  const d = o.decision;
+  const fabric =
+    d.chosen !== 'tcp-tls' && d.provider !== null
+      ? o.endpoints.find((e) => e.kind === TransportKind.TRANSPORT_KIND_FABRIC && e.fabricAddress.length > 0 && providerMatches(d.provider!, e.provider))
+      : undefined;
+  const chain: ProbeableTransport[] = [];
+  if (fabric) {
+    chain.push(
+      new FabricChunkTransport({
+        name: d.chosen as Exclude<TransportName, 'tcp-tls'>,
+        provider: d.provider!,
+        nodeFabricAddress: Buffer.from(fabric.fabricAddress),
+        openSession: o.openSession,
+        ...(o.fabricTimeoutMs !== undefined ? { timeoutMs: o.fabricTimeoutMs } : {}),
+      }),
+    );
+  }
+  chain.push(o.tls);
+  return new TransportSelector({ node: o.node, chain, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.policy ? { policy: o.policy } : {}) });
 }

@@ -36,3 +36,7 @@ export function checkEnvelopes(sent: readonly Envelope[], got: readonly Envelope
 
 /** Sizes covering tiny, odd, exactly-one-chunk and multi-MiB envelopes. */
 export const SIZES = [1, 4095, 65_537, 1 << 20, (4 << 20) - 7, 4 << 20];
+
+/** Tenants are UUIDs (kiseki-node's FileChunkStore refuses anything else). */
+export const TENANT_A = '6f1d3a2e-8c4b-4d7e-9a10-2b3c4d5e6f70';
+export const TENANT_B = '0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d';

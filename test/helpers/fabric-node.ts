@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { OpenFabricSession } from '../../src/transport/transport-fabric.js';
+import { TENANT_A } from './fabric-chunks.js';
 
 export interface FabricNode {
   child: ChildProcess;
@@ -55,7 +56,7 @@ export async function startFabricNode(opts: {
     child,
     address: Buffer.from(ready.address, 'hex'),
     provider: ready.provider,
-    openSession: sessionFor(opts.tenant ?? '00000000-0000-0000-0000-00000000000a'),
+    openSession: sessionFor(opts.tenant ?? TENANT_A),
     sessionFor,
     async stop(signal?: NodeJS.Signals) {
       if (child.exitCode === null && child.signalCode === null) {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KisekiError } from '../../src/errors.js';
 import { closeClientEndpoints, FabricChunkTransport } from '../../src/transport/transport-fabric.js';
-import { checkEnvelopes, idOf, makeEnvelope, SIZES } from '../helpers/fabric-chunks.js';
+import { checkEnvelopes, idOf, makeEnvelope, SIZES, TENANT_A, TENANT_B } from '../helpers/fabric-chunks.js';
 import { startFabricNode, type FabricNode } from '../helpers/fabric-node.js';
 
 const modes: { provider: string; rma: boolean }[] = [
@@ -38,7 +38,7 @@ for (const { provider, rma } of modes) {
       else process.env.KISEKI_FABRIC_RMA = saved;
     });
 
-    const transport = (tenant = '00000000-0000-0000-0000-00000000000a', timeoutMs = 10_000): FabricChunkTransport =>
+    const transport = (tenant = TENANT_A, timeoutMs = 10_000): FabricChunkTransport =>
       new FabricChunkTransport({ name: 'fabric-tcp', provider, nodeFabricAddress: node.address, openSession: node.sessionFor(tenant), timeoutMs });
 
     test('puts and gets chunks of every size with matching checksums', async () => {
@@ -50,6 +50,16 @@ for (const { provider, rma } of modes) {
       const total = envs.reduce((n, e) => n + e.ciphertext.length, 0);
       assert.equal(t.bytesIn, total, 'every ciphertext byte came over the fabric');
       assert.equal(t.bytesOut, total, 'every ciphertext byte went over the fabric');
+      await t.close();
+    });
+
+    test('envelopes whose heads do not all fit one reply come back complete (Later, asked again)', async () => {
+      const t = transport();
+      const envs = Array.from({ length: 12 }, (_, i) => ({ ...makeEnvelope(3000 + i), tenantWrappedMaterial: Buffer.alloc(1500, i) }));
+      await t.putChunks(envs);
+      const got = await t.getChunks(envs.map(idOf));
+      assert.equal(checkEnvelopes(envs, got), null);
+      got.forEach((g, i) => assert.ok(Buffer.from(g.tenantWrappedMaterial).equals(Buffer.alloc(1500, i)), `chunk ${i} wrapped material`));
       await t.close();
     });
 
@@ -69,8 +79,8 @@ for (const { provider, rma } of modes) {
     });
 
     test("a tenant cannot read another tenant's chunk over the fabric", async () => {
-      const a = transport('00000000-0000-0000-0000-00000000000a');
-      const b = transport('00000000-0000-0000-0000-00000000000b');
+      const a = transport(TENANT_A);
+      const b = transport(TENANT_B);
       const e = makeEnvelope(5000);
       await a.putChunks([e]);
       await assert.rejects(b.getChunks([idOf(e)]), (err: unknown) => KisekiError.is(err, 'NotFound'));

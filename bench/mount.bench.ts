@@ -1,0 +1,209 @@
+// End-to-end mount benchmark (npm run bench:mount): our mount over a real kiseki-node against the
+// libfuse C ceiling (bench/c/ll3, an in-memory low-level filesystem), gocryptfs, bindfs and rclone
+// mount on the same machine, in one run. Workloads run in a separate Python process
+// (bench/mount-workloads.py): write+fsync, cold read (fresh mount), hot sequential read at 1 MiB and
+// 128 KiB (page cache of the file dropped first, so bytes come from the daemon), stat/s over 10,000
+// files on a fresh mount, readdir of 10,000 entries, and the shape of Kiseki's published FUSE figures
+// (64 KiB objects, 16 workers, put-heavy and get-heavy). Prints a table and ratios; writes JSON to
+// $BENCH_OUT (default bench/results/mount.json).
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '../..');
+const PY = join(ROOT, 'bench/mount-workloads.py');
+const C_DIR = join(ROOT, 'bench/c');
+const FILE_MB = Number(process.env.BENCH_FILE_MB ?? 256);
+const MANY = Number(process.env.BENCH_FILES ?? 10000);
+const OBJ_SECONDS = Number(process.env.BENCH_OBJ_SECONDS ?? 10);
+
+type Result = Record<string, number>;
+
+interface Peer {
+  readonly name: string;
+  /** The C ceiling serves a fixed in-memory file and directory; it cannot be written. */
+  readonly readOnlyFixture?: boolean;
+  mount(): Promise<string>;
+  unmount(): Promise<void>;
+}
+
+async function py(...args: string[]): Promise<Result> {
+  const { stdout } = await run('python3', [PY, ...args], { maxBuffer: 1 << 20, timeout: 900_000 });
+  return JSON.parse(stdout) as Result;
+}
+
+async function mountedAt(path: string, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const info = await readFile('/proc/self/mountinfo', 'utf8');
+    if (info.split('\n').some((l) => l.split(' ')[4] === path)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${path} did not get mounted within ${ms} ms`);
+}
+
+async function fusermountU(path: string): Promise<void> {
+  await run('fusermount3', ['-u', path]).catch(async () => run('fusermount3', ['-uz', path]).catch(() => undefined));
+}
+
+function stop(child: ChildProcess | null): Promise<void> {
+  if (child === null || child.exitCode !== null) return Promise.resolve();
+  return new Promise((r) => {
+    child.once('exit', () => r());
+    child.kill('SIGTERM');
+  });
+}
+
+function childPeer(name: string, work: string, start: (mnt: string) => ChildProcess): Peer {
+  const mnt = join(work, `${name.replace(/\W+/g, '-')}-mnt`);
+  mkdirSync(mnt, { recursive: true });
+  let child: ChildProcess | null = null;
+  return {
+    name,
+    async mount() {
+      child = start(mnt);
+      await mountedAt(mnt);
+      return mnt;
+    },
+    async unmount() {
+      await fusermountU(mnt);
+      await stop(child);
+      child = null;
+    },
+  };
+}
+
+/**
+ * The C ceiling binary: the fuse helper's bench/c/ll.c when present, else the same source from
+ * research/fuse-bindings.md Appendix C (where it was measured first).
+ */
+function buildCeiling(work: string): string {
+  let src = join(C_DIR, 'll.c');
+  if (!existsSync(src)) {
+    const doc = readFileSync(process.env.KISEKI_FUSE_RESEARCH ?? '/work/shared/research/fuse-bindings.md', 'utf8');
+    const appendix = doc.slice(doc.indexOf('## Appendix C'));
+    const code = /```c\n([\s\S]*?)```/.exec(appendix)?.[1];
+    if (code === undefined) throw new Error('no C ceiling source: bench/c/ll.c is missing and the research appendix was not found');
+    src = join(work, 'll.c');
+    writeFileSync(src, code);
+  }
+  const out = join(work, 'll3');
+  const flags = (what: string) => execFileSync('pkg-config', [what, 'fuse3'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
+  execFileSync('cc', ['-O2', ...flags('--cflags'), src, '-o', out, ...flags('--libs')], { stdio: 'inherit' });
+  return out;
+}
+
+async function peers(work: string): Promise<Peer[]> {
+  const list: Peer[] = [];
+  const ll3 = buildCeiling(work);
+  list.push({ ...childPeer('C ceiling', work, (mnt) => spawn(ll3, ['-f', mnt], {
+    env: { ...process.env, BIG_MB: String(FILE_MB), MANY: String(MANY), TMO: '1' }, stdio: 'ignore',
+  })), readOnlyFixture: true });
+
+  const node = spawn(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-node.js'), '--data-dir', join(work, 'node'), '--socket', join(work, 'node.sock')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((ok) => node.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ok(); }));
+  const env = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run'), KISEKI_CACHE_DIR: join(work, 'cache') };
+  mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+  const ours = childPeer('kiseki', work, (mnt) => spawn(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
+    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', 'meta_ttl_ms=1000'], { env, stdio: 'ignore' }));
+  list.push({ ...ours, async unmount() { await ours.unmount(); } });
+  process.once('exit', () => node.kill('SIGKILL'));
+
+  const have = (bin: string) => { try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; } };
+  if (have('gocryptfs')) {
+    const cipher = join(work, 'gocryptfs-cipher');
+    mkdirSync(cipher);
+    execFileSync('gocryptfs', ['-init', '-q', '-extpass', 'echo bench', '-scryptn', '10', cipher]);
+    list.push(childPeer('gocryptfs', work, (mnt) => spawn('gocryptfs', ['-f', '-q', '-extpass', 'echo bench', cipher, mnt], { stdio: 'ignore' })));
+  }
+  if (have('bindfs')) {
+    const src = join(work, 'bindfs-src');
+    mkdirSync(src);
+    list.push(childPeer('bindfs', work, (mnt) => spawn('bindfs', ['-f', src, mnt], { stdio: 'ignore' })));
+  }
+  if (have('rclone')) {
+    const src = join(work, 'rclone-src');
+    mkdirSync(src);
+    list.push(childPeer('rclone', work, (mnt) => spawn('rclone', ['mount', `:local:${src}`, mnt, '--vfs-cache-mode', 'off'], { stdio: 'ignore' })));
+  }
+  return list;
+}
+
+async function measure(p: Peer): Promise<Result> {
+  const r: Result = {};
+  let mnt = await p.mount();
+  const big = join(mnt, 'big');
+  if (p.readOnlyFixture !== true) {
+    r.write_fsync_MBps = (await py('write', big, String(FILE_MB))).MBps!;
+    await p.unmount();
+    mnt = await p.mount();
+  }
+  r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
+  await py('read', join(mnt, 'big'), String(1 << 20));
+  r.hot_read_1M_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
+  r.hot_read_128K_MBps = (await py('read', join(mnt, 'big'), String(128 << 10))).MBps!;
+  const many = join(mnt, 'many');
+  if (p.readOnlyFixture !== true) {
+    await py('mkfiles', many, String(MANY));
+    await p.unmount();
+    mnt = await p.mount();
+  }
+  r.stat_per_s = (await py('stat', join(mnt, 'many'), String(MANY))).per_s!;
+  r.readdir_10k_ms = (await py('readdir', join(mnt, 'many'))).seconds! * 1000;
+  if (p.readOnlyFixture !== true) {
+    r.objects_put_ops = (await py('objects', 'put', join(mnt, 'objs-put'), '16', String(OBJ_SECONDS))).ops_per_s!;
+    r.objects_get_ops = (await py('objects', 'get', join(mnt, 'objs-get'), '16', String(OBJ_SECONDS))).ops_per_s!;
+  }
+  await p.unmount();
+  return r;
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'kiseki-mount-bench-'));
+  const results: Record<string, Result> = {};
+  const list = await peers(work);
+  try {
+    for (const p of list) {
+      process.stderr.write(`measuring ${p.name}…\n`);
+      try {
+        results[p.name] = await measure(p);
+      } catch (err) {
+        process.stderr.write(`${p.name}: ${(err as Error).message}\n`);
+        await p.unmount().catch(() => undefined);
+      }
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+  const names = Object.keys(results);
+  const rows = ['write_fsync_MBps', 'cold_read_MBps', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
+  const cell = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const lines = [`| measure | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`];
+  for (const row of rows) lines.push(`| ${row} | ${names.map((n) => cell(results[n]?.[row])).join(' | ')} |`);
+  const k = results.kiseki ?? {};
+  const c = results['C ceiling'] ?? {};
+  const g = results.gocryptfs ?? {};
+  const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}×` : 'n/a');
+  const ratios = [
+    `hot read 1 MiB: kiseki / C ceiling = ${ratio(k.hot_read_1M_MBps, c.hot_read_1M_MBps)} (target ≥ 0.9×)`,
+    `hot read 128 KiB: kiseki / C ceiling = ${ratio(k.hot_read_128K_MBps, c.hot_read_128K_MBps)}`,
+    `cold read: kiseki / gocryptfs = ${ratio(k.cold_read_MBps, g.cold_read_MBps)} (target ≥ 2×)`,
+    `write+fsync: kiseki / gocryptfs = ${ratio(k.write_fsync_MBps, g.write_fsync_MBps)} (target ≥ 2×)`,
+    `stat/s: kiseki / C ceiling = ${ratio(k.stat_per_s, c.stat_per_s)} (target ≥ 0.7×)`,
+  ];
+  const header = `${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${FILE_MB} MiB file, ${MANY} files, ` +
+    `objects: 64 KiB, 16 workers, ${OBJ_SECONDS} s each`;
+  process.stdout.write(`${header}\n\n${lines.join('\n')}\n\n${ratios.join('\n')}\n`);
+  const out = process.env.BENCH_OUT ?? join(ROOT, 'bench/results/mount.json');
+  mkdirSync(resolve(out, '..'), { recursive: true });
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), header, results, ratios }, null, 2));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,370 @@
+// Per-INODE file content state: the committed layout plus the dirty chunk slots of every handle of
+// the inode, so a read through any handle sees every write (read-your-writes). A slot that a write
+// fills to its end is sealed and uploaded in the background right away (bounded by the mount's
+// UploadLimiter, which is the writer's backpressure); flush/fsync seals the rest, waits for every
+// upload to reach all R replicas, then commits the new chunk list under the generation guard.
+//
+// Slot states:  filling ──seal──▶ sealing ──uploaded to R replicas──▶ stored ──commit──▶ (layout)
+//                  ▲                 │ upload failed                      │ written again
+//                  └─────────────────┴────────────────────────────────────┘ (copy / read-modify-write)
+import type { Attr, ChunkRef, CommitLayoutRequest, Layout, Timespec } from '../gen/kiseki/v1/namespace.js';
+import { KisekiError, kerr } from '../errors.js';
+import { copySpan, slotLength, spansOf, truncatePlan } from './chunk-layout.js';
+import type { ChunkReader } from './chunk-reader.js';
+import type { ChunkCrypto, ChunkPlacement, Clock, NamespaceCalls } from './fs-ports.js';
+import type { SealedNames } from './sealed-names.js';
+import type { UploadLimiter } from './upload-limiter.js';
+
+export interface FileIo {
+  readonly ns: NamespaceCalls;
+  readonly namespaceId: string;
+  readonly reader: ChunkReader;
+  readonly crypto: ChunkCrypto;
+  readonly placement: ChunkPlacement;
+  readonly names: SealedNames;
+  readonly limiter: UploadLimiter;
+  readonly inlineThreshold: number;
+  readonly clock: Clock;
+}
+
+type Slot =
+  | { readonly state: 'filling'; readonly buf: Buffer }
+  | { readonly state: 'sealing'; readonly buf: Buffer; readonly done: Promise<ChunkRef> }
+  | { readonly state: 'stored'; readonly ref: ChunkRef };
+type FillingSlot = Extract<Slot, { state: 'filling' }>;
+
+/** Commit attempts under a moving generation before giving up with EAGAIN. */
+const MAX_COMMIT_ATTEMPTS = 16;
+
+export function timespecOf(ms: number): Timespec {
+  return { sec: Math.floor(ms / 1000), nsec: Math.round((ms % 1000) * 1e6) };
+}
+
+export class FileState {
+  private layout: Layout;
+  private chunkAt = new Map<number, ChunkRef>();
+  private inlinePlain: Promise<Buffer> | null = null;
+  private readonly dirty = new Map<number, Slot>();
+  private readonly slotInit = new Map<number, Promise<FillingSlot>>();
+  /** Chunks at or past this offset are dropped at the next commit (a pending shrink). */
+  private dropFrom: number | null = null;
+  private changed = false;
+  private pendingMtime: Timespec | null = null;
+  /** Size before the first append since the last commit, while only appends happened (O_APPEND rebase). */
+  private appendFrom: number | null = null;
+  private onlyAppends = true;
+  private commitTail: Promise<unknown> = Promise.resolve();
+  /** Bumped by every change; a commit keeps filling slots that changed while it ran. */
+  private writeSeq = 0;
+  /** The logical size, including dirty data. */
+  size: number;
+  fetchedAt: number;
+  openCount = 0;
+
+  constructor(private readonly io: FileIo, readonly ino: number, layout: Layout) {
+    this.layout = layout;
+    this.size = layout.size;
+    this.fetchedAt = io.clock();
+    this.indexLayout();
+  }
+
+  get chunkSize(): number {
+    return this.layout.chunkSize;
+  }
+
+  /** Generation of the committed layout this state holds. */
+  get generation(): number {
+    return this.layout.generation;
+  }
+
+  get isDirty(): boolean {
+    return this.changed;
+  }
+
+  get mtimeOverride(): Timespec | null {
+    return this.changed ? this.pendingMtime : null;
+  }
+
+  /** Replaces the committed layout when nothing is dirty (close-to-open refresh). */
+  refresh(layout: Layout): void {
+    if (this.changed) return;
+    this.layout = layout;
+    this.size = layout.size;
+    this.fetchedAt = this.io.clock();
+    this.indexLayout();
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const end = Math.min(offset + length, this.size);
+    if (offset >= end) return Buffer.alloc(0);
+    const spans = spansOf(offset, end - offset, this.chunkSize);
+    if (spans.length === 1) {
+      // The common kernel read (≤ 1 MiB inside one chunk): answer with a view, no copy.
+      const span = spans[0]!;
+      const content = await this.contentOf(span.index);
+      if (content !== null && content.length >= span.inChunk + span.length) return content.subarray(span.inChunk, span.inChunk + span.length);
+    }
+    const out = Buffer.allocUnsafe(end - offset);
+    await Promise.all(spans.map(async (span) => copySpan(await this.contentOf(span.index), span, out, span.inRange)));
+    return out;
+  }
+
+  /** Chunk ids of committed chunks after `index`, for prefetch. */
+  committedAfter(index: number, count: number): Buffer[] {
+    const ids: Buffer[] = [];
+    for (let i = index + 1; i <= index + count; i++) {
+      const ref = this.dirty.has(i) ? undefined : this.baseRef(i);
+      if (ref?.chunkId !== undefined) ids.push(ref.chunkId.value);
+    }
+    return ids;
+  }
+
+  /** Writes at `offset` (or at the end for O_APPEND, atomically within this mount). Returns bytes written. */
+  async write(offset: number, data: Buffer, append: boolean): Promise<number> {
+    if (append) {
+      offset = this.size;
+      if (this.appendFrom === null && this.onlyAppends) this.appendFrom = offset;
+    } else {
+      this.onlyAppends = false;
+      this.appendFrom = null;
+    }
+    const end = offset + data.length;
+    // Claim the range before the first await so that concurrent appends cannot overlap.
+    this.size = Math.max(this.size, end);
+    this.markChanged();
+    const full: number[] = [];
+    for (const span of spansOf(offset, data.length, this.chunkSize)) {
+      const slot = await this.writableSlot(span.index, span.inChunk === 0 && span.length === this.chunkSize);
+      data.copy(slot.buf, span.inChunk, span.inRange, span.inRange + span.length);
+      if (span.inChunk + span.length === this.chunkSize) full.push(span.index);
+    }
+    // A slot written to its end is done with: seal and upload it now, waiting only for a free upload
+    // slot, never for the upload itself.
+    for (const index of full) {
+      const slot = this.dirty.get(index);
+      if (slot?.state === 'filling') await this.seal(index, slot);
+    }
+    return data.length;
+  }
+
+  /** Sets the size; a shrink rewrites the straddling chunk (I-FS1). Commits before returning. */
+  async truncate(newSize: number): Promise<Attr | null> {
+    this.onlyAppends = false;
+    this.appendFrom = null;
+    if (newSize < this.size) {
+      const plan = truncatePlan(this.size, newSize, this.chunkSize);
+      for (const index of [...this.dirty.keys()]) if (index * this.chunkSize >= plan.dropFrom) this.dirty.delete(index);
+      if (plan.partial !== null) {
+        const slot = await this.writableSlot(plan.partial.index, false);
+        slot.buf.fill(0, plan.partial.keep);
+      }
+      this.dropFrom = Math.min(this.dropFrom ?? Infinity, plan.dropFrom);
+    }
+    this.size = newSize;
+    this.markChanged();
+    return this.flush();
+  }
+
+  /** Uploads and commits everything dirty. Serialised per inode; returns the committed attr, or null if clean. */
+  flush(): Promise<Attr | null> {
+    const run = this.commitTail.then(() => this.commitWithRetry());
+    this.commitTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private markChanged(): void {
+    this.changed = true;
+    this.writeSeq++;
+    this.pendingMtime = timespecOf(Date.now());
+  }
+
+  private indexLayout(): void {
+    this.chunkAt = new Map(this.layout.chunks.map((c) => [Math.floor(c.offset / this.layout.chunkSize), c]));
+    this.inlinePlain = null;
+  }
+
+  private baseRef(index: number): ChunkRef | undefined {
+    if (this.dropFrom !== null && index * this.chunkSize >= this.dropFrom) return undefined;
+    return this.chunkAt.get(index);
+  }
+
+  private async baseContent(index: number): Promise<Buffer | null> {
+    if (this.layout.inlineData !== undefined) {
+      if (index !== 0 || this.dropFrom === 0) return null;
+      this.inlinePlain ??= this.io.names.openInline(this.ino, this.layout.inlineData);
+      return this.inlinePlain;
+    }
+    const ref = this.baseRef(index);
+    return ref?.chunkId === undefined ? null : this.io.reader.read(ref.chunkId.value);
+  }
+
+  private async contentOf(index: number): Promise<Buffer | null> {
+    const slot = this.dirty.get(index);
+    if (slot === undefined) return this.baseContent(index);
+    if (slot.state === 'stored') return this.io.reader.read(slot.ref.chunkId!.value);
+    return slot.buf;
+  }
+
+  /** A filling slot for `index`, created by copy or read-modify-write; at most one creation in flight per slot. */
+  private async writableSlot(index: number, wholeChunk: boolean): Promise<FillingSlot> {
+    for (;;) {
+      const slot = this.dirty.get(index);
+      if (slot?.state === 'filling') return slot;
+      const pending = this.slotInit.get(index);
+      if (pending !== undefined) {
+        await pending;
+        continue;
+      }
+      const init = this.createSlot(index, slot, wholeChunk).finally(() => this.slotInit.delete(index));
+      this.slotInit.set(index, init);
+      return init;
+    }
+  }
+
+  private async createSlot(index: number, previous: Slot | undefined, wholeChunk: boolean): Promise<FillingSlot> {
+    const buf = Buffer.alloc(this.chunkSize);
+    if (!wholeChunk) {
+      const content = previous === undefined ? await this.baseContent(index)
+        : previous.state === 'stored' ? await this.io.reader.read(previous.ref.chunkId!.value) : previous.buf;
+      // Only bytes below the size are real; anything past it must read back as zeros (I-FS1).
+      const valid = slotLength(index, this.size, this.chunkSize);
+      if (content !== null) content.copy(buf, 0, 0, Math.min(content.length, valid));
+    }
+    const slot: FillingSlot = { state: 'filling', buf };
+    this.dirty.set(index, slot);
+    return slot;
+  }
+
+  private async seal(index: number, slot: FillingSlot): Promise<void> {
+    await this.io.limiter.acquire();
+    if (this.dirty.get(index) !== slot) {
+      this.io.limiter.release();
+      return;
+    }
+    const length = slotLength(index, this.size, this.chunkSize);
+    const done = this.upload(index, slot.buf.subarray(0, length)).finally(() => this.io.limiter.release());
+    const sealing: Slot = { state: 'sealing', buf: slot.buf, done };
+    this.dirty.set(index, sealing);
+    done.then(
+      (ref) => {
+        this.io.reader.adopt(ref.chunkId!.value, slot.buf.subarray(0, ref.length));
+        if (this.dirty.get(index) === sealing) this.dirty.set(index, { state: 'stored', ref });
+      },
+      () => {
+        // Keep the data: the next flush seals it again and reports the failure if it persists.
+        if (this.dirty.get(index) === sealing) this.dirty.set(index, slot);
+      },
+    );
+  }
+
+  private async upload(index: number, plaintext: Buffer): Promise<ChunkRef> {
+    const { chunkId, envelope } = await this.io.crypto.seal(plaintext);
+    const replicas = this.io.placement.route(chunkId).write;
+    if (replicas.length === 0) throw kerr('Unavailable', 'no storage node to write to (discovery found none)');
+    // Ack rule (ADR 0081): a chunk counts as written once every placed replica stored it.
+    await Promise.all(replicas.map((t) => t.putChunks([envelope])));
+    return { chunkId: { value: chunkId }, offset: index * this.chunkSize, length: plaintext.length };
+  }
+
+  private async commitWithRetry(): Promise<Attr | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.commitOnce();
+      } catch (err) {
+        if (!KisekiError.is(err, 'StaleGeneration') || attempt >= MAX_COMMIT_ATTEMPTS) throw err;
+        await this.rebase();
+      }
+    }
+  }
+
+  private async commitOnce(): Promise<Attr | null> {
+    if (!this.changed) return null;
+    const size = this.size;
+    const threshold = this.io.inlineThreshold;
+    const toInline = size <= threshold;
+    // Leaving inline storage: chunk 0 must carry the former inline bytes.
+    if (!toInline && this.layout.inlineData !== undefined && !this.dirty.has(0)) await this.writableSlot(0, false);
+    if (!toInline) {
+      for (const [index, slot] of this.dirty) if (slot.state === 'filling') await this.seal(index, slot);
+    }
+    const seq = this.writeSeq;
+    // Sealing and stored slots are immutable (a later write copies them); filling slots are not.
+    const snapshot = new Map([...this.dirty].filter(([, slot]) => toInline || slot.state !== 'filling'));
+    const dropFrom = this.dropFrom;
+    const mtime = this.pendingMtime ?? timespecOf(Date.now());
+    const req: CommitLayoutRequest = {
+      namespaceId: { value: this.io.namespaceId }, ino: this.ino, expectedGeneration: this.layout.generation,
+      newSize: size, setChunks: [], dropFrom: 0, dropFromSet: false, inlineData: undefined, clearInline: false, mtime,
+    };
+    let inlinePlain: Buffer | null = null;
+    if (toInline) {
+      // A copy: read() may return a view of a slot that later writes change.
+      inlinePlain = Buffer.from(await this.read(0, size));
+      req.dropFrom = 0;
+      req.dropFromSet = true;
+      if (size > 0) req.inlineData = await this.io.names.sealInline(this.ino, inlinePlain);
+      else req.clearInline = true;
+    } else {
+      for (const slot of snapshot.values()) {
+        req.setChunks.push(slot.state === 'stored' ? slot.ref : await (slot as Extract<Slot, { state: 'sealing' }>).done);
+      }
+      req.setChunks.sort((a, b) => a.offset - b.offset);
+      if (dropFrom !== null) {
+        req.dropFrom = dropFrom;
+        req.dropFromSet = true;
+      }
+      req.clearInline = this.layout.inlineData !== undefined;
+    }
+    const res = await this.io.ns.commitLayout(req);
+    const attr = res.attr;
+    if (attr === undefined) throw kerr('Internal', `inode ${this.ino}: CommitLayout answered without attributes`);
+    this.applyCommitted(req, attr, inlinePlain);
+    const untouched = this.writeSeq === seq;
+    for (const [index, slot] of snapshot) {
+      if (this.dirty.get(index) === slot && (slot.state !== 'filling' || untouched)) this.dirty.delete(index);
+    }
+    if (this.dropFrom === dropFrom) this.dropFrom = null;
+    this.changed = this.dirty.size > 0 || this.dropFrom !== null || !untouched;
+    if (!this.changed) {
+      this.appendFrom = null;
+      this.onlyAppends = true;
+    }
+    return attr;
+  }
+
+  private applyCommitted(req: CommitLayoutRequest, attr: Attr, inlinePlain: Buffer | null): void {
+    const chunks = req.dropFromSet ? this.layout.chunks.filter((c) => c.offset < req.dropFrom) : [...this.layout.chunks];
+    const byOffset = new Map(chunks.map((c) => [c.offset, c]));
+    for (const c of req.setChunks) byOffset.set(c.offset, c);
+    this.layout = {
+      ino: this.ino, generation: attr.generation, size: req.newSize, chunkSize: this.layout.chunkSize,
+      chunks: [...byOffset.values()].sort((a, b) => a.offset - b.offset),
+      inlineData: req.inlineData ?? (req.clearInline || req.dropFromSet ? undefined : this.layout.inlineData),
+    };
+    this.indexLayout();
+    if (inlinePlain !== null && req.inlineData !== undefined) this.inlinePlain = Promise.resolve(inlinePlain);
+    this.fetchedAt = this.io.clock();
+  }
+
+  /**
+   * Another writer committed first. Appends are replayed at the new end of file (O_APPEND stays
+   * atomic across mounts); other dirty slots are whole-chunk replacements and apply on top of the
+   * new layout as they are (concurrent writers to one chunk: the last commit wins, nothing torn).
+   */
+  private async rebase(): Promise<void> {
+    const fresh = await this.io.ns.getLayout({ namespaceId: { value: this.io.namespaceId }, ino: this.ino });
+    if (this.appendFrom !== null && this.onlyAppends && this.dropFrom === null) {
+      const appended = Buffer.from(await this.read(this.appendFrom, this.size - this.appendFrom));
+      this.dirty.clear();
+      this.layout = fresh;
+      this.size = fresh.size;
+      this.indexLayout();
+      this.appendFrom = null;
+      await this.write(this.size, appended, true);
+      return;
+    }
+    this.layout = fresh;
+    this.indexLayout();
+    if (this.dropFrom === null) this.size = Math.max(this.size, fresh.size);
+  }
+}

@@ -1,0 +1,367 @@
+// KisekiFileSystem: the POSIX operations by inode over the namespace service, sealed metadata and
+// the chunk read/write paths. Returns typed results or throws KisekiError carrying the errno the
+// user should see; the FUSE adapter only translates. Inode numbers are the node's (root = 1).
+import { constants as fsc } from 'node:fs';
+import { constants } from 'node:os';
+import { FileKind, type Attr, type Layout, type StatFsResponse, type Timespec } from '../gen/kiseki/v1/namespace.js';
+import { KisekiError, kerr } from '../errors.js';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js';
+import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
+import { FileState, timespecOf, type FileIo } from './file-writer.js';
+import type { ChunkCachePort, ChunkCrypto, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls } from './fs-ports.js';
+import { O_ACCMODE, OpenFiles, type OpenFile } from './open-files.js';
+import { SealedNames } from './sealed-names.js';
+import { UploadLimiter } from './upload-limiter.js';
+
+export { FileKind, type Attr } from '../gen/kiseki/v1/namespace.js';
+
+export interface FsDeps {
+  readonly ns: NamespaceCalls;
+  readonly chunkCrypto: ChunkCrypto;
+  readonly metaCrypto: MetaCrypto;
+  readonly cache: ChunkCachePort;
+  readonly placement: ChunkPlacement;
+  readonly namespaceId: string;
+  readonly readOnly: boolean;
+  readonly clock?: Clock;
+}
+
+export interface FsOptions {
+  /** Chunk size of new files. */
+  readonly chunkSize: number;
+  readonly inlineThreshold: number;
+  /** Layouts older than this are re-read on open (close-to-open coherence between mounts). */
+  readonly metaTtlMs: number;
+  /** Chunks sealed/uploading at once (write pipeline depth). */
+  readonly uploadConcurrency: number;
+  readonly reader: ChunkReaderOptions;
+}
+
+export const DEFAULT_FS_OPTIONS: FsOptions = {
+  chunkSize: DEFAULT_CHUNK_SIZE, inlineThreshold: DEFAULT_INLINE_THRESHOLD, metaTtlMs: 5000,
+  uploadConcurrency: 8, reader: DEFAULT_READER_OPTIONS,
+};
+
+export interface Caller {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface DirEntryPlus {
+  readonly name: Buffer;
+  readonly attr: Attr;
+}
+
+export type TimeSet = Timespec | 'now';
+
+export interface SetAttrInput {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: TimeSet;
+  mtime?: TimeSet;
+}
+
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_ATIME = 8, SET_MTIME = 16;
+
+export class KisekiFileSystem {
+  readonly names: SealedNames;
+  readonly reader: ChunkReader;
+  readonly files = new OpenFiles();
+  private readonly states = new Map<number, FileState>();
+  private readonly io: FileIo;
+  private readonly clock: Clock;
+  private closed = false;
+
+  constructor(private readonly deps: FsDeps, readonly options: FsOptions = DEFAULT_FS_OPTIONS) {
+    this.clock = deps.clock ?? (() => performance.now());
+    this.names = new SealedNames(deps.metaCrypto, deps.namespaceId);
+    this.reader = new ChunkReader(deps.chunkCrypto, deps.cache, deps.placement, options.reader);
+    this.io = {
+      ns: deps.ns, namespaceId: deps.namespaceId, reader: this.reader, crypto: deps.chunkCrypto,
+      placement: deps.placement, names: this.names, limiter: new UploadLimiter(options.uploadConcurrency),
+      inlineThreshold: options.inlineThreshold, clock: this.clock,
+    };
+  }
+
+  get readOnly(): boolean {
+    return this.deps.readOnly;
+  }
+
+  private get nsId() {
+    return { value: this.deps.namespaceId };
+  }
+
+  private writable(what: string): void {
+    if (this.closed) throw kerr('Closed', 'the filesystem is shutting down');
+    if (this.deps.readOnly) throw kerr('ReadOnly', `${what}: the namespace is read-only`);
+  }
+
+  private static attrOf(res: { attr?: Attr | undefined }, what: string): Attr {
+    if (res.attr === undefined) throw kerr('Internal', `${what}: the node answered without attributes`);
+    return res.attr;
+  }
+
+  /** Attributes with this client's unflushed size and mtime laid over them (read-your-writes). */
+  private overlay(attr: Attr): Attr {
+    const state = this.states.get(attr.ino);
+    if (state === undefined || !state.isDirty) return attr;
+    return { ...attr, size: state.size, mtime: state.mtimeOverride ?? attr.mtime };
+  }
+
+  async lookup(parent: number, name: Buffer): Promise<Attr> {
+    const nameKey = await this.names.nameKey(parent, name);
+    const res = await this.deps.ns.lookup({ namespaceId: this.nsId, parent, nameKey });
+    return this.overlay(KisekiFileSystem.attrOf(res, 'lookup'));
+  }
+
+  async getattr(ino: number): Promise<Attr> {
+    const res = await this.deps.ns.getAttr({ namespaceId: this.nsId, ino });
+    return this.overlay(KisekiFileSystem.attrOf(res, 'getattr'));
+  }
+
+  /** Every entry of a directory with its attributes (paged from the node; names opened and checked). */
+  async readdir(ino: number): Promise<DirEntryPlus[]> {
+    const out: DirEntryPlus[] = [];
+    let cursor: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino, cursor, limit: 1024 });
+      const names = await Promise.all(res.entries.map((e) => this.names.openName(ino, e.nameKey, e.sealedName)));
+      res.entries.forEach((e, i) => out.push({ name: names[i]!, attr: this.overlay(KisekiFileSystem.attrOf(e, 'readdir')) }));
+      const last = res.entries[res.entries.length - 1];
+      if (res.eof || last === undefined) return out;
+      cursor = last.cookie;
+    }
+  }
+
+  async mkdir(parent: number, name: Buffer, mode: number, who: Caller): Promise<Attr> {
+    this.writable('mkdir');
+    const nameKey = await this.names.nameKey(parent, name);
+    const sealedName = await this.names.sealName(nameKey, name);
+    const res = await this.deps.ns.mkDir({ namespaceId: this.nsId, parent, nameKey, sealedName, mode: mode & 0o7777, uid: who.uid, gid: who.gid });
+    return KisekiFileSystem.attrOf(res, 'mkdir');
+  }
+
+  async rmdir(parent: number, name: Buffer): Promise<void> {
+    this.writable('rmdir');
+    const nameKey = await this.names.nameKey(parent, name);
+    await this.deps.ns.rmDir({ namespaceId: this.nsId, parent, nameKey });
+  }
+
+  async unlink(parent: number, name: Buffer): Promise<void> {
+    this.writable('unlink');
+    const nameKey = await this.names.nameKey(parent, name);
+    await this.deps.ns.unlink({ namespaceId: this.nsId, parent, nameKey });
+  }
+
+  async rename(parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): Promise<void> {
+    this.writable('rename');
+    if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) !== 0 || flags === (RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+      throw kerr('InvalidArgument', `rename: unsupported flags ${flags}`);
+    }
+    const [nameKey, newNameKey] = await Promise.all([this.names.nameKey(parent, name), this.names.nameKey(newParent, newName)]);
+    const newSealedName = await this.names.sealName(newNameKey, newName);
+    const exchangedSealedName = (flags & RENAME_EXCHANGE) !== 0 ? await this.names.sealName(nameKey, name) : undefined;
+    await this.deps.ns.rename({
+      namespaceId: this.nsId, parent, nameKey, newNamespaceId: this.nsId, newParent, newNameKey, newSealedName,
+      flags, exchangedSealedName,
+    });
+  }
+
+  async symlink(parent: number, name: Buffer, target: Buffer, who: Caller): Promise<Attr> {
+    this.writable('symlink');
+    if (target.length === 0 || target.length > 4095) throw kerr('InvalidArgument', 'symlink target must be 1–4095 bytes');
+    const nameKey = await this.names.nameKey(parent, name);
+    const [sealedName, sealedTarget] = await Promise.all([this.names.sealName(nameKey, name), this.names.sealTarget(target)]);
+    const res = await this.deps.ns.symlink({
+      namespaceId: this.nsId, parent, nameKey, sealedName, sealedTarget, uid: who.uid, gid: who.gid, targetLength: target.length,
+    });
+    return KisekiFileSystem.attrOf(res, 'symlink');
+  }
+
+  async readlink(ino: number): Promise<Buffer> {
+    const res = await this.deps.ns.readLink({ namespaceId: this.nsId, ino });
+    return this.names.openTarget(res.sealedTarget);
+  }
+
+  async link(ino: number, newParent: number, newName: Buffer): Promise<Attr> {
+    this.writable('link');
+    const nameKey = await this.names.nameKey(newParent, newName);
+    const sealedName = await this.names.sealName(nameKey, newName);
+    const res = await this.deps.ns.link({ namespaceId: this.nsId, ino, newParent, nameKey, sealedName });
+    return this.overlay(KisekiFileSystem.attrOf(res, 'link'));
+  }
+
+  /** Creates (or with exclusive = false opens an existing) regular file and opens it. */
+  async create(parent: number, name: Buffer, mode: number, flags: number, who: Caller): Promise<{ attr: Attr; file: OpenFile }> {
+    this.writable('create');
+    const nameKey = await this.names.nameKey(parent, name);
+    const sealedName = await this.names.sealName(nameKey, name);
+    const res = await this.deps.ns.create({
+      namespaceId: this.nsId, parent, nameKey, sealedName, mode: mode & 0o7777, uid: who.uid, gid: who.gid,
+      exclusive: (flags & fsc.O_EXCL) !== 0, chunkSize: this.options.chunkSize,
+    });
+    const attr = KisekiFileSystem.attrOf(res, 'create');
+    if (attr.kind !== FileKind.FILE_KIND_REGULAR) throw kerr('IsDirectory', 'create: the name exists and is not a regular file');
+    // An empty file's layout follows from its attributes (no chunks, no inline data): no GetLayout.
+    if (attr.size === 0 && !this.states.has(attr.ino)) {
+      this.states.set(attr.ino, new FileState(this.io, attr.ino, {
+        ino: attr.ino, generation: attr.generation, size: 0, chunkSize: attr.chunkSize, chunks: [], inlineData: undefined,
+      }));
+    }
+    const file = await this.openState(attr.ino, flags & ~fsc.O_EXCL, !this.states.has(attr.ino));
+    return { attr: this.overlay(file.state.size === attr.size ? attr : { ...attr, size: file.state.size }), file };
+  }
+
+  async open(ino: number, flags: number): Promise<OpenFile> {
+    return this.openState(ino, flags, true);
+  }
+
+  private async openState(ino: number, flags: number, refresh: boolean): Promise<OpenFile> {
+    const access = flags & O_ACCMODE;
+    if (access !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0) this.writable('open for writing');
+    const state = await this.stateFor(ino, refresh);
+    const file = this.files.add(state, flags);
+    try {
+      if ((flags & fsc.O_TRUNC) !== 0 && access !== fsc.O_RDONLY) await state.truncate(0);
+    } catch (err) {
+      this.files.remove(file.fh);
+      throw err;
+    }
+    return file;
+  }
+
+  async read(fh: number, offset: number, length: number): Promise<Buffer> {
+    const file = this.files.get(fh);
+    const data = await file.state.read(offset, length);
+    if (file.pattern.note(offset, length) && data.length > 0) {
+      const last = Math.floor((offset + data.length - 1) / file.state.chunkSize);
+      this.reader.prefetch(file.state.committedAfter(last, this.reader.prefetchDepth));
+    }
+    return data;
+  }
+
+  async write(fh: number, offset: number, data: Buffer): Promise<number> {
+    const file = this.files.get(fh);
+    if (!file.writable) throw new KisekiError('PermissionDenied', 'file not open for writing', { errno: constants.errno.EBADF });
+    this.writable('write');
+    return file.state.write(offset, data, file.append);
+  }
+
+  /** close(2) of one descriptor: everything written becomes visible to other clients. */
+  async flush(fh: number): Promise<void> {
+    await this.files.get(fh).state.flush();
+  }
+
+  /** Data durable on all replicas and committed before return (datasync commits too: size is data). */
+  async fsync(fh: number): Promise<void> {
+    await this.files.get(fh).state.flush();
+  }
+
+  async release(fh: number): Promise<void> {
+    const state = this.files.remove(fh);
+    try {
+      await state.flush();
+    } finally {
+      if (state.openCount === 0 && !state.isDirty) this.states.delete(state.ino);
+    }
+  }
+
+  async setattr(ino: number, set: SetAttrInput): Promise<Attr> {
+    this.writable('setattr');
+    let attr: Attr | null = null;
+    const state = this.states.get(ino);
+    if (set.size !== undefined) {
+      const s = state ?? (await this.stateFor(ino, false));
+      attr = await s.truncate(set.size);
+      if (s.openCount === 0 && !s.isDirty) this.states.delete(ino);
+    } else if (state?.isDirty === true && set.mtime !== undefined) {
+      // Pending data would stamp its own mtime at commit, after (and over) the one asked for now.
+      await state.flush();
+    }
+    let valid = 0;
+    if (set.mode !== undefined) valid |= SET_MODE;
+    if (set.uid !== undefined) valid |= SET_UID;
+    if (set.gid !== undefined) valid |= SET_GID;
+    if (set.atime !== undefined) valid |= SET_ATIME;
+    if (set.mtime !== undefined) valid |= SET_MTIME;
+    if (valid !== 0) {
+      const now = timespecOf(Date.now());
+      const res = await this.deps.ns.setAttr({
+        namespaceId: this.nsId, ino, valid, mode: (set.mode ?? 0) & 0o7777, uid: set.uid ?? 0, gid: set.gid ?? 0,
+        atime: set.atime === 'now' ? now : set.atime, mtime: set.mtime === 'now' ? now : set.mtime, ctime: undefined,
+      });
+      attr = KisekiFileSystem.attrOf(res, 'setattr');
+    }
+    return this.overlay(attr ?? (await this.getattr(ino)));
+  }
+
+  async setxattr(ino: number, name: string, value: Buffer, flags: number): Promise<void> {
+    this.writable('setxattr');
+    const nameKey = await this.names.xattrKey(ino, name);
+    const [sealedName, sealedValue] = await Promise.all([this.names.sealXattrName(nameKey, name), this.names.sealXattrValue(ino, nameKey, value)]);
+    await this.deps.ns.setXattr({ namespaceId: this.nsId, ino, nameKey, sealedName, sealedValue, flags });
+  }
+
+  async getxattr(ino: number, name: string): Promise<Buffer> {
+    const nameKey = await this.names.xattrKey(ino, name);
+    const res = await this.deps.ns.getXattr({ namespaceId: this.nsId, ino, nameKey });
+    return this.names.openXattrValue(ino, nameKey, res.sealedValue);
+  }
+
+  async listxattr(ino: number): Promise<string[]> {
+    const res = await this.deps.ns.listXattr({ namespaceId: this.nsId, ino });
+    return Promise.all(res.sealedNames.map((env) => this.names.openXattrName(ino, env)));
+  }
+
+  async removexattr(ino: number, name: string): Promise<void> {
+    this.writable('removexattr');
+    const nameKey = await this.names.xattrKey(ino, name);
+    await this.deps.ns.removeXattr({ namespaceId: this.nsId, ino, nameKey });
+  }
+
+  statfs(): Promise<StatFsResponse> {
+    return this.deps.ns.statFs({ namespaceId: this.nsId });
+  }
+
+  /** Flushes every dirty file (unmount, signals). Returns the failures, one per file. */
+  async flushAll(): Promise<Error[]> {
+    const results = await Promise.allSettled([...this.states.values()].map((s) => s.flush()));
+    return results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+  }
+
+  /** Stops accepting writes, flushes everything, forgets plaintext. */
+  async close(): Promise<Error[]> {
+    const failures = await this.flushAll();
+    this.closed = true;
+    this.reader.wipe();
+    return failures;
+  }
+
+  private async stateFor(ino: number, opening: boolean): Promise<FileState> {
+    const existing = this.states.get(ino);
+    const fresh = existing === undefined || (!existing.isDirty && (opening || this.clock() - existing.fetchedAt > this.options.metaTtlMs));
+    if (!fresh) return existing;
+    const layout = await this.layoutOf(ino);
+    const again = this.states.get(ino);
+    if (again !== undefined) {
+      again.refresh(layout);
+      return again;
+    }
+    const state = new FileState(this.io, ino, layout);
+    this.states.set(ino, state);
+    return state;
+  }
+
+  private async layoutOf(ino: number): Promise<Layout> {
+    const layout = await this.deps.ns.getLayout({ namespaceId: this.nsId, ino });
+    if (layout.chunkSize === 0) throw kerr('IsDirectory', `inode ${ino} is not a regular file`);
+    return layout;
+  }
+}

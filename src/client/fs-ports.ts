@@ -1,0 +1,61 @@
+// What the filesystem core needs from the pieces it composes, narrowed to the calls it makes. The
+// session, crypto, cache and transport modules are adapted to these shapes in fs-wiring.ts; the
+// core never reaches past them. Every call rejects with a KisekiError carrying the errno to show.
+import type { Envelope } from '../gen/kiseki/v1/chunk.js';
+import type * as ns from '../gen/kiseki/v1/namespace.js';
+import type { ChunkTransport } from '../transport/transport.js';
+
+/** NamespaceService at the metadata leader, promise-shaped, errors already mapped to KisekiError. */
+export interface NamespaceCalls {
+  lookup(req: ns.LookupRequest): Promise<ns.EntryResponse>;
+  getAttr(req: ns.GetAttrRequest): Promise<ns.AttrResponse>;
+  readDirPlus(req: ns.ReadDirPlusRequest): Promise<ns.ReadDirPlusResponse>;
+  create(req: ns.CreateRequest): Promise<ns.EntryResponse>;
+  mkDir(req: ns.MkDirRequest): Promise<ns.EntryResponse>;
+  symlink(req: ns.SymlinkRequest): Promise<ns.EntryResponse>;
+  readLink(req: ns.ReadLinkRequest): Promise<ns.ReadLinkResponse>;
+  link(req: ns.LinkRequest): Promise<ns.EntryResponse>;
+  unlink(req: ns.UnlinkRequest): Promise<ns.UnlinkResponse>;
+  rmDir(req: ns.RmDirRequest): Promise<ns.RmDirResponse>;
+  rename(req: ns.RenameRequest): Promise<ns.RenameResponse>;
+  setAttr(req: ns.SetAttrRequest): Promise<ns.AttrResponse>;
+  getLayout(req: ns.GetLayoutRequest): Promise<ns.Layout>;
+  commitLayout(req: ns.CommitLayoutRequest): Promise<ns.CommitLayoutResponse>;
+  setXattr(req: ns.SetXattrRequest): Promise<ns.SetXattrResponse>;
+  getXattr(req: ns.GetXattrRequest): Promise<ns.GetXattrResponse>;
+  listXattr(req: ns.ListXattrRequest): Promise<ns.ListXattrResponse>;
+  removeXattr(req: ns.RemoveXattrRequest): Promise<ns.RemoveXattrResponse>;
+  statFs(req: ns.StatFsRequest): Promise<ns.StatFsResponse>;
+}
+
+/** Chunk sealing bound to the tenant keyring. */
+export interface ChunkCrypto {
+  seal(plaintext: Buffer): Promise<{ chunkId: Buffer; envelope: Envelope }>;
+  /** Opens and re-verifies the content address (I-CC1); rejects with Integrity, never partial data. */
+  open(envelope: Envelope, expectedChunkId: Buffer): Promise<Buffer>;
+}
+
+/** Metadata sealing bound to the tenant keyring (names, targets, xattrs, inline data). */
+export interface MetaCrypto {
+  nameKey(parentIno: number, name: Buffer): Promise<Buffer>;
+  sealMeta(id32: Buffer, plaintext: Buffer): Promise<Envelope>;
+  openMeta(envelope: Envelope, id32: Buffer): Promise<Buffer>;
+}
+
+/** The cache facade as the read path uses it; faults are misses, never errors (I-CC7). */
+export interface ChunkCachePort {
+  /** Wipe generation, captured before a canonical fetch and handed back to put(). */
+  epoch(): number;
+  /** A copy the caller owns, or null on a miss (or in bypass mode). */
+  get(chunkId: Buffer): Promise<Buffer | null>;
+  /** Only plaintext verified against chunkId (I-CC1); copied; skipped if a wipe happened since `epoch`. */
+  put(chunkId: Buffer, plaintext: Buffer, epoch: number): void;
+}
+
+/** The replicas of a chunk: writes go to every one of `write`, reads try `read` in order. */
+export interface ChunkPlacement {
+  route(chunkId: Buffer): { readonly read: readonly ChunkTransport[]; readonly write: readonly ChunkTransport[] };
+}
+
+/** Milliseconds on a monotonic-enough clock; injected by tests. */
+export type Clock = () => number;

@@ -1,0 +1,184 @@
+// Composes one mounted namespace: the session (discovery, keys, policy, namespace RPCs, chunk routes),
+// the tenant keyring, the cache pool and the filesystem core, adapted to the core's ports. Closing
+// flushes dirty files, then wipes plaintext (the reader's window, the cache pool) and, with the
+// session, the keys.
+import { resolveCacheConfig, type CacheConfig } from '../cache/cache-config.js';
+import { ChunkCache } from '../cache/chunk-cache.js';
+import type { TenantKeyring } from '../crypto/keyring.js';
+import { openChunk, sealChunk } from '../crypto/envelope.js';
+import { nameKey, openMeta, sealMeta } from '../crypto/metadata-seal.js';
+import { kerr } from '../errors.js';
+import { GrpcChunkTransport } from '../transport/transport-grpc.js';
+import { grpcFabricSessions } from '../transport/fabric-session.js';
+import { probeTransports, type TransportDecision } from '../transport/transport-probe.js';
+import type { TransportMetrics } from '../transport/transport-metrics.js';
+import { transportForNode, type TransportSelector, type TransportStatus } from '../transport/transport-selector.js';
+import { formatSeed } from './seeds.js';
+import type { Session, TransportFactory } from './session.js';
+import { credentialsFor } from './tls-credentials.js';
+import { DEFAULT_FS_OPTIONS, KisekiFileSystem, type FsDeps, type FsOptions } from './filesystem.js';
+import type { ChunkCachePort, ChunkCrypto, ChunkPlacement, MetaCrypto } from './fs-ports.js';
+import type { MountOptions } from './mount-options.js';
+
+/** Kiseki's default namespace name when none is given. */
+export const DEFAULT_NAMESPACE = 'default';
+
+/** Chunks over gRPC to each node (TLS over TCP, or the node's unix socket): the always-there path. */
+export const grpcTransportFactory: TransportFactory = (node, channels) => new GrpcChunkTransport({
+  target: formatSeed(node.address), credentials: credentialsFor(node.address, channels.security),
+});
+
+/**
+ * The mount's chunk path per node: the transport this process probed (cxi, verbs, libfabric tcp)
+ * when the node advertises a matching fabric endpoint, with gRPC as the fallback the selector fails
+ * over to; gRPC alone when the probe finds no fabric (or fails). Probed once.
+ */
+export async function selectingTransportFactory(env: NodeJS.ProcessEnv, metrics?: TransportMetrics): Promise<{
+  factory: TransportFactory; decision: TransportDecision | null; transports: () => TransportStatus[];
+}> {
+  let decision: TransportDecision | null = null;
+  try {
+    decision = await probeTransports(env);
+  } catch {
+    return { factory: grpcTransportFactory, decision: null, transports: () => [] };
+  }
+  const d = decision;
+  const selectors: TransportSelector[] = [];
+  const factory: TransportFactory = (node, channels) => {
+    const target = formatSeed(node.address);
+    const credentials = credentialsFor(node.address, channels.security);
+    const selector = transportForNode({
+      node: String(node.id), endpoints: node.endpoints, decision: d,
+      tls: new GrpcChunkTransport({ target, credentials }), openSession: grpcFabricSessions(target, credentials).open,
+      ...(metrics ? { metrics } : {}),
+    });
+    selectors.push(selector);
+    return selector;
+  };
+  // status: the active transport and failovers per node (transport-selector.ts)
+  return { factory, decision, transports: () => selectors.map((x) => x.status()) };
+}
+
+export interface MountSessionOptions {
+  readonly namespaceId: string;
+  /** Create the namespace when it does not exist (the embedded default does). */
+  readonly create: boolean;
+  readonly mount: MountOptions;
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long to wait for discovery, keys and policy (the node may still be starting). */
+  readonly readyTimeoutMs?: number;
+  /** Cache-pool tuning for tests (no scavenging, no stats publishing). */
+  readonly statsIntervalMs?: number;
+}
+
+export class MountSession {
+  private constructor(
+    readonly session: Session,
+    readonly fs: KisekiFileSystem,
+    readonly cache: ChunkCache,
+    readonly cacheConfig: CacheConfig,
+    readonly namespaceId: string,
+    readonly readOnly: boolean,
+  ) {}
+
+  static async open(session: Session, opts: MountSessionOptions): Promise<MountSession> {
+    await readyWithin(session, opts.readyTimeoutMs ?? 30_000);
+    // The session owns the keyring (and wipes it on close or crypto-shred).
+    const keyring = session.keys;
+    const cacheConfig = resolveCacheConfig(session.policy.policy, { mountOptions: opts.mount.cacheOptions, env: opts.env ?? process.env });
+    const cache = await ChunkCache.open(cacheConfig, {
+      tenant: keyring.tenantId, ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
+    });
+    try {
+      const chunkSize = opts.mount.chunkSize ?? DEFAULT_FS_OPTIONS.chunkSize;
+      const opened = await session.namespace.openNamespace({
+        namespaceId: { value: opts.namespaceId }, create: opts.create, defaultChunkSize: chunkSize,
+      });
+      const readOnly = opened.readOnly || opts.mount.readOnly;
+      const fsOptions: FsOptions = { ...DEFAULT_FS_OPTIONS, chunkSize, metaTtlMs: cacheConfig.metaTtlMs };
+      const fs = new KisekiFileSystem(fsDepsFor(session, cache, opts.namespaceId, readOnly), fsOptions);
+      return new MountSession(session, fs, cache, cacheConfig, opts.namespaceId, readOnly);
+    } catch (err) {
+      await cache.close();
+      throw err;
+    }
+  }
+
+  /** Flushes every dirty file, wipes plaintext and keys, closes the session. Returns flush failures. */
+  async close(): Promise<Error[]> {
+    const failures = await this.fs.close();
+    await this.cache.close();
+    await this.session.close();
+    return failures;
+  }
+}
+
+/**
+ * Waits for the session with a timer that keeps the process alive: the session's own retries do not
+ * hold the event loop, so a bare whenReady() in a fresh process could let it exit while waiting.
+ */
+async function readyWithin(session: Session, timeoutMs: number): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    await session.whenReady(abort.signal);
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    const why = session.lastError?.message ?? 'no answer yet';
+    throw kerr('Unavailable', `no storage node became usable within ${timeoutMs} ms (${why}); check --data-addr / KISEKI_SEEDS`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The filesystem core's ports over a ready session and its cache. */
+export function fsDepsFor(session: Session, cache: ChunkCache, namespaceId: string, readOnly: boolean): FsDeps {
+  const keyring = session.keys;
+  return {
+    ns: session.namespace, chunkCrypto: chunkCrypto(keyring), metaCrypto: metaCrypto(keyring),
+    cache: cachePort(cache), placement: placement(session), namespaceId, readOnly,
+  };
+}
+
+function chunkCrypto(keyring: TenantKeyring): ChunkCrypto {
+  return {
+    seal: (plaintext) => sealChunk(keyring, plaintext),
+    open: (envelope, id) => openChunk(keyring, envelope, id, { verifyContent: true }),
+  };
+}
+
+function metaCrypto(keyring: TenantKeyring): MetaCrypto {
+  return {
+    nameKey: async (parent, name) => nameKey(keyring.indexKey, parent, name),
+    sealMeta: (id, plaintext) => sealMeta(keyring, id, plaintext),
+    openMeta: (envelope, id) => openMeta(keyring, envelope, id),
+  };
+}
+
+function cachePort(cache: ChunkCache): ChunkCachePort {
+  return {
+    epoch: () => cache.epoch(),
+    get: async (id) => {
+      const r = await cache.get(id.toString('hex'));
+      if (r.kind !== 'hit') return null;
+      try {
+        return Buffer.from(r.data);
+      } finally {
+        r.release();
+      }
+    },
+    put: (id, plaintext, epoch) => {
+      void cache.put(id.toString('hex'), plaintext, { epoch }).catch(() => undefined);
+    },
+  };
+}
+
+function placement(session: Session): ChunkPlacement {
+  return {
+    route: (chunkId) => {
+      const r = session.chunkTransportsFor(chunkId);
+      if (r.write.length === 0) throw kerr('Unavailable', 'no storage node is known for chunks (discovery listed none)');
+      return r;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// Names, symlink targets, xattrs and inline data as the node sees them: a deterministic HMAC key to
+// index on and an Envelope only the tenant can open (namespace.proto header). Each sealed value is
+// bound to the record it belongs to through the 32-byte id used as AAD, so a node that swaps two
+// records' values makes the open fail (EIO) instead of showing one file's name or data as another's.
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import type { Envelope } from '../gen/kiseki/v1/chunk.js';
+import { KisekiError, kerr } from '../errors.js';
+import type { MetaCrypto } from './fs-ports.js';
+
+export const NAME_MAX = 255;
+const XATTR_NAME_MAX = 255;
+const XATTR_SIZE_MAX = 65536;
+/** Dirent names never contain NUL, so this prefix keeps xattr keys apart from dirent keys of a directory. */
+const XATTR_PREFIX = Buffer.from('\0xattr\0');
+
+export class SealedNames {
+  constructor(private readonly meta: MetaCrypto, private readonly namespaceId: string) {}
+
+  static checkName(name: Buffer): void {
+    if (name.length === 0 || name.includes(0x2f) || name.includes(0)) {
+      throw kerr('InvalidArgument', `invalid file name '${name.toString()}'`);
+    }
+    if (name.length > NAME_MAX) {
+      throw new KisekiError('InvalidArgument', `file name longer than ${NAME_MAX} bytes`, { errno: constants.errno.ENAMETOOLONG });
+    }
+  }
+
+  nameKey(parent: number, name: Buffer): Promise<Buffer> {
+    SealedNames.checkName(name);
+    return this.meta.nameKey(parent, name);
+  }
+
+  /** A dirent name, bound to its own name_key. */
+  sealName(nameKey: Buffer, name: Buffer): Promise<Envelope> {
+    return this.meta.sealMeta(nameKey, name);
+  }
+
+  /** Opens a dirent name and checks that it hashes to the key the node filed it under. */
+  async openName(parent: number, nameKey: Buffer, sealed: Envelope | undefined): Promise<Buffer> {
+    if (sealed === undefined) throw kerr('Integrity', `directory ${parent}: entry without a sealed name`);
+    const name = await this.meta.openMeta(sealed, nameKey);
+    const again = await this.meta.nameKey(parent, name);
+    if (!again.equals(nameKey)) throw kerr('Integrity', `directory ${parent}: a sealed name does not match its key`);
+    return name;
+  }
+
+  /** Symlink targets get a fresh random id: equal targets must not look equal to the node. */
+  sealTarget(target: Buffer): Promise<Envelope> {
+    return this.meta.sealMeta(randomBytes(32), target);
+  }
+
+  openTarget(sealed: Envelope | undefined): Promise<Buffer> {
+    const id = sealed?.chunkId?.value;
+    if (sealed === undefined || id === undefined || id.length !== 32) throw kerr('Integrity', 'symlink without a sealed target');
+    return this.meta.openMeta(sealed, id);
+  }
+
+  xattrKey(ino: number, name: string): Promise<Buffer> {
+    const bytes = Buffer.from(name);
+    if (bytes.length === 0 || bytes.length > XATTR_NAME_MAX) {
+      throw new KisekiError('InvalidArgument', `xattr name must be 1–${XATTR_NAME_MAX} bytes`, { errno: constants.errno.ERANGE });
+    }
+    return this.meta.nameKey(ino, Buffer.concat([XATTR_PREFIX, bytes]));
+  }
+
+  sealXattrName(key: Buffer, name: string): Promise<Envelope> {
+    return this.meta.sealMeta(key, Buffer.from(name));
+  }
+
+  /** Opens a listed xattr name and checks it against the id it was sealed under. */
+  async openXattrName(ino: number, sealed: Envelope): Promise<string> {
+    const id = sealed.chunkId?.value;
+    if (id === undefined || id.length !== 32) throw kerr('Integrity', `inode ${ino}: xattr name without an id`);
+    const name = await this.meta.openMeta(sealed, id);
+    if (!(await this.xattrKey(ino, name.toString())).equals(id)) throw kerr('Integrity', `inode ${ino}: xattr name does not match its key`);
+    return name.toString();
+  }
+
+  sealXattrValue(ino: number, key: Buffer, value: Buffer): Promise<Envelope> {
+    if (value.length > XATTR_SIZE_MAX) throw new KisekiError('NoSpace', `xattr values are limited to ${XATTR_SIZE_MAX} bytes`, { errno: constants.errno.E2BIG });
+    return this.meta.sealMeta(this.recordId('xattr', ino, key), value);
+  }
+
+  openXattrValue(ino: number, key: Buffer, sealed: Envelope | undefined): Promise<Buffer> {
+    if (sealed === undefined) throw kerr('NoData', 'no such attribute');
+    return this.meta.openMeta(sealed, this.recordId('xattr', ino, key));
+  }
+
+  /** Inline file content, bound to (namespace, ino). */
+  sealInline(ino: number, content: Buffer): Promise<Envelope> {
+    return this.meta.sealMeta(this.recordId('inline', ino), content);
+  }
+
+  openInline(ino: number, sealed: Envelope): Promise<Buffer> {
+    return this.meta.openMeta(sealed, this.recordId('inline', ino));
+  }
+
+  private recordId(kind: string, ino: number, extra?: Buffer): Buffer {
+    const h = createHash('sha256').update(`kiseki-${kind}-v1\0${this.namespaceId}\0${ino}\0`);
+    if (extra !== undefined) h.update(extra);
+    return h.digest();
+  }
+}

@@ -1,0 +1,232 @@
+// The kernel-facing adapter: FuseOperations over KisekiFileSystem. It only translates (names,
+// attributes, timeouts, directory packing) and never decides filesystem semantics; errors are
+// KisekiErrors whose errno the binding replies with. Each request is answered once by the binding.
+import { constants as fsc } from 'node:fs';
+import { constants } from 'node:os';
+import { FileKind, type Attr as KAttr } from '../gen/kiseki/v1/namespace.js';
+import { KisekiError, kerr } from '../errors.js';
+import type { KisekiFileSystem } from '../client/filesystem.js';
+import type {
+  Attr, AttrReply, CreateReply, DirEntry, Entry, FuseOperations, NegativeEntry, OpenReply, ReaddirplusResult,
+  RequestContext, SetattrChanges, Statfs,
+} from './fuse-ops.js';
+
+/** st_blksize: tools size their buffers from it (cp uses max(128 KiB, st_blksize)); 1 MiB = max_write. */
+const BLKSIZE = 1 << 20;
+const O_ACCMODE = 3;
+
+export interface KisekiFuseOptions {
+  /** Attribute and entry timeouts given to the kernel (meta_ttl_ms / 1000; 0 = no kernel caching). */
+  readonly ttlSeconds: number;
+}
+
+interface DirHandle {
+  entries: Array<{ name: string; attr: KAttr | null; ino: number }> | null;
+}
+
+function typeBits(kind: FileKind): number {
+  switch (kind) {
+    case FileKind.FILE_KIND_DIRECTORY: return fsc.S_IFDIR;
+    case FileKind.FILE_KIND_SYMLINK: return fsc.S_IFLNK;
+    default: return fsc.S_IFREG;
+  }
+}
+
+export function toFuseAttr(a: KAttr): Attr {
+  const zero = { sec: 0, nsec: 0 };
+  return {
+    ino: a.ino, mode: typeBits(a.kind) | (a.mode & 0o7777), nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size,
+    blocks: Math.ceil(a.size / 512), blksize: BLKSIZE,
+    atime: a.atime ?? zero, mtime: a.mtime ?? zero, ctime: a.ctime ?? zero,
+  };
+}
+
+export class KisekiFuse implements FuseOperations {
+  private readonly dirs = new Map<number, DirHandle>();
+  private nextDirFh = 1;
+  /** Layout generation each inode had at its last open: unchanged → the kernel may keep its pages. */
+  private readonly openedGeneration = new Map<number, number>();
+
+  constructor(private readonly fs: KisekiFileSystem, private readonly options: KisekiFuseOptions) {}
+
+  private entry(a: KAttr): Entry {
+    const t = this.options.ttlSeconds;
+    return { ino: a.ino, generation: 0, attr: toFuseAttr(a), attrTimeout: t, entryTimeout: t };
+  }
+
+  async lookup(_ctx: RequestContext, parent: number, name: string): Promise<Entry | NegativeEntry> {
+    try {
+      return this.entry(await this.fs.lookup(parent, Buffer.from(name)));
+    } catch (err) {
+      if (KisekiError.is(err, 'NotFound')) return { ino: 0, entryTimeout: this.options.ttlSeconds };
+      throw err;
+    }
+  }
+
+  forget(): void {
+    // The core keeps no per-lookup state: inodes are the node's, file state lives with open handles.
+  }
+
+  async getattr(_ctx: RequestContext, ino: number): Promise<AttrReply> {
+    return { attr: toFuseAttr(await this.fs.getattr(ino)), timeout: this.options.ttlSeconds };
+  }
+
+  async setattr(_ctx: RequestContext, ino: number, c: SetattrChanges): Promise<AttrReply> {
+    const a = await this.fs.setattr(ino, {
+      ...(c.mode !== undefined ? { mode: c.mode } : {}), ...(c.uid !== undefined ? { uid: c.uid } : {}),
+      ...(c.gid !== undefined ? { gid: c.gid } : {}), ...(c.size !== undefined ? { size: c.size } : {}),
+      ...(c.atime !== undefined ? { atime: c.atime } : {}), ...(c.mtime !== undefined ? { mtime: c.mtime } : {}),
+    });
+    return { attr: toFuseAttr(a), timeout: this.options.ttlSeconds };
+  }
+
+  async readlink(_ctx: RequestContext, ino: number): Promise<string> {
+    return (await this.fs.readlink(ino)).toString();
+  }
+
+  async mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Promise<Entry> {
+    if ((mode & fsc.S_IFMT) !== fsc.S_IFREG) throw new KisekiError('NotSupported', 'only regular files, directories and symlinks exist here', { errno: constants.errno.EPERM });
+    const { attr, file } = await this.fs.create(parent, Buffer.from(name), mode & ~umask, fsc.O_RDWR | fsc.O_EXCL, ctx);
+    await this.fs.release(file.fh);
+    return this.entry(attr);
+  }
+
+  async mkdir(ctx: RequestContext, parent: number, name: string, mode: number, umask: number): Promise<Entry> {
+    return this.entry(await this.fs.mkdir(parent, Buffer.from(name), mode & ~umask, ctx));
+  }
+
+  unlink(_ctx: RequestContext, parent: number, name: string): Promise<void> {
+    return this.fs.unlink(parent, Buffer.from(name));
+  }
+
+  rmdir(_ctx: RequestContext, parent: number, name: string): Promise<void> {
+    return this.fs.rmdir(parent, Buffer.from(name));
+  }
+
+  async symlink(ctx: RequestContext, parent: number, name: string, target: string): Promise<Entry> {
+    return this.entry(await this.fs.symlink(parent, Buffer.from(name), Buffer.from(target), ctx));
+  }
+
+  rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
+    return this.fs.rename(parent, Buffer.from(name), newParent, Buffer.from(newName), flags);
+  }
+
+  async link(_ctx: RequestContext, ino: number, newParent: number, newName: string): Promise<Entry> {
+    return this.entry(await this.fs.link(ino, newParent, Buffer.from(newName)));
+  }
+
+  private openReply(fh: number, ino: number, generation: number, flags: number): OpenReply {
+    const writable = (flags & O_ACCMODE) !== fsc.O_RDONLY;
+    const keepCache = !writable && this.openedGeneration.get(ino) === generation;
+    this.openedGeneration.set(ino, generation);
+    // Writable opens bypass the page cache: the kernel then refuses MAP_SHARED mmap of them (ENODEV,
+    // ADR 0082), which is how writable shared mmap is kept out; read-only mmap keeps working.
+    return { fh, directIo: writable, keepCache };
+  }
+
+  async open(_ctx: RequestContext, ino: number, flags: number): Promise<OpenReply> {
+    const file = await this.fs.open(ino, flags);
+    return this.openReply(file.fh, ino, file.state.generation, flags);
+  }
+
+  async create(ctx: RequestContext, parent: number, name: string, mode: number, flags: number, umask: number): Promise<CreateReply> {
+    const { attr, file } = await this.fs.create(parent, Buffer.from(name), mode & ~umask, flags, ctx);
+    return { ...this.openReply(file.fh, attr.ino, file.state.generation, flags), entry: this.entry(attr) };
+  }
+
+  read(_ctx: RequestContext, _ino: number, fh: number, size: number, offset: number): Promise<Uint8Array> {
+    return this.fs.read(fh, offset, size);
+  }
+
+  write(_ctx: RequestContext, _ino: number, fh: number, data: Buffer, offset: number): Promise<number> {
+    return this.fs.write(fh, offset, data);
+  }
+
+  flush(_ctx: RequestContext, _ino: number, fh: number): Promise<void> {
+    return this.fs.flush(fh);
+  }
+
+  release(_ctx: RequestContext, _ino: number, fh: number): Promise<void> {
+    return this.fs.release(fh);
+  }
+
+  fsync(_ctx: RequestContext, _ino: number, fh: number): Promise<void> {
+    return this.fs.fsync(fh);
+  }
+
+  opendir(): OpenReply {
+    const fh = this.nextDirFh++;
+    this.dirs.set(fh, { entries: null });
+    return { fh };
+  }
+
+  /** The directory listing, read once per opendir (offset 0) and served by index afterwards. */
+  private async listing(ino: number, fh: number, offset: number): Promise<NonNullable<DirHandle['entries']>> {
+    const h = this.dirs.get(fh);
+    if (h === undefined) throw kerr('InvalidArgument', `no open directory with handle ${fh}`);
+    if (h.entries === null || offset === 0) {
+      const list = await this.fs.readdir(ino);
+      h.entries = [
+        { name: '.', attr: null, ino },
+        { name: '..', attr: null, ino: 1 },
+        ...list.map((e) => ({ name: e.name.toString(), attr: e.attr, ino: e.attr.ino })),
+      ];
+    }
+    return h.entries;
+  }
+
+  async readdir(_ctx: RequestContext, ino: number, fh: number, _size: number, offset: number): Promise<DirEntry[]> {
+    const list = await this.listing(ino, fh, offset);
+    return list.slice(offset).map((e, i) => ({
+      name: e.name, ino: e.ino, mode: e.attr === null ? fsc.S_IFDIR : typeBits(e.attr.kind), off: offset + i + 1,
+    }));
+  }
+
+  async readdirplus(_ctx: RequestContext, ino: number, fh: number, _size: number, offset: number): Promise<ReaddirplusResult> {
+    const list = await this.listing(ino, fh, offset);
+    return {
+      entries: list.slice(offset).map((e, i) => ({
+        name: e.name, off: offset + i + 1,
+        entry: e.attr === null ? { ino: 0, entryTimeout: 0 } : this.entry(e.attr),
+      })),
+    };
+  }
+
+  releasedir(_ctx: RequestContext, _ino: number, fh: number): void {
+    this.dirs.delete(fh);
+  }
+
+  fsyncdir(): void {
+    // Namespace changes are committed on the node before each operation returns.
+  }
+
+  async statfs(): Promise<Statfs> {
+    const s = await this.fs.statfs();
+    const bsize = s.blockSize || 4096;
+    return {
+      bsize, frsize: bsize, blocks: Math.floor(s.totalBytes / bsize), bfree: Math.floor(s.freeBytes / bsize),
+      bavail: Math.floor(s.availableBytes / bsize), files: s.totalInodes, ffree: s.freeInodes, favail: s.freeInodes,
+      namemax: s.maxNameLength || 255,
+    };
+  }
+
+  setxattr(_ctx: RequestContext, ino: number, name: string, value: Buffer, flags: number): Promise<void> {
+    return this.fs.setxattr(ino, name, value, flags);
+  }
+
+  getxattr(_ctx: RequestContext, ino: number, name: string): Promise<Uint8Array> {
+    return this.fs.getxattr(ino, name);
+  }
+
+  listxattr(_ctx: RequestContext, ino: number): Promise<string[]> {
+    return this.fs.listxattr(ino);
+  }
+
+  removexattr(_ctx: RequestContext, ino: number, name: string): Promise<void> {
+    return this.fs.removexattr(ino, name);
+  }
+
+  fallocate(): void {
+    throw kerr('NotSupported', 'fallocate is not supported; write the data instead');
+  }
+}

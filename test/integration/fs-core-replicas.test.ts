@@ -1,0 +1,120 @@
+// The core over a real 3-node TLS cluster with R = 2: every chunk lands on its two placed replicas,
+// reads fail over to the next replica when a node dies, and large writes keep several chunk uploads
+// in flight at once (the pipeline), bounded by the upload limiter.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_FS_OPTIONS, KisekiFileSystem } from '../../src/client/filesystem.js';
+import { parseMountOptions } from '../../src/client/mount-options.js';
+import { fsDepsFor, grpcTransportFactory, MountSession } from '../../src/client/mount-session.js';
+import { placeChunk } from '../../src/client/placement.js';
+import { Session } from '../../src/client/session.js';
+import type { ChunkTransport } from '../../src/transport/transport.js';
+import { makeCerts } from '../helpers/certs.js';
+import { startCluster, type ClusterProcess } from '../helpers/node-process.js';
+
+const MiB = 1 << 20;
+const TENANT = randomUUID();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+let dir: string;
+let cluster: ClusterProcess;
+let env: NodeJS.ProcessEnv;
+const sessions: Session[] = [];
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kiseki-fs-replicas-'));
+  const certs = await makeCerts(join(dir, 'certs'), { tenants: [TENANT], nodes: [1, 2, 3] });
+  cluster = await startCluster(3, { certs, dataRoot: dir, replicas: 2 });
+  const id = certs.tenant(TENANT);
+  env = { ...process.env, KISEKI_CA_PATH: certs.ca, KISEKI_CERT_PATH: id.cert, KISEKI_KEY_PATH: id.key, KISEKI_CACHE_DIR: join(dir, 'cache'), XDG_RUNTIME_DIR: dir };
+});
+after(async () => {
+  await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
+  await cluster.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function client(): Promise<MountSession> {
+  const session = await Session.open({ dataAddr: cluster.nodes.map((n) => n.address).join(','), env, transportFactory: grpcTransportFactory });
+  sessions.push(session);
+  return MountSession.open(session, { namespaceId: 'rep', create: true, mount: parseMountOptions(['chunk_size=1M', 'cache_mode=bypass']), env, statsIntervalMs: 0 });
+}
+
+async function storedOn(nodeIndex: number): Promise<Set<string>> {
+  const root = join(dir, `node-${nodeIndex}`, 'chunks');
+  const out = new Set<string>();
+  for (const tenant of await readdir(root).catch(() => [])) {
+    for (const sub of await readdir(join(root, tenant))) for (const f of await readdir(join(root, tenant, sub))) out.add(f);
+  }
+  return out;
+}
+
+let ino = 0;
+let data: Buffer;
+let chunkIds: Buffer[] = [];
+
+test('large writes keep several uploads in flight, bounded, and every chunk lands on its R = 2 replicas', async () => {
+  const ms = await client();
+  const deps = fsDepsFor(ms.session, ms.cache, 'rep', false);
+  let inflight = 0;
+  let peak = 0;
+  const counted = new Map<ChunkTransport, ChunkTransport>();
+  const count = (t: ChunkTransport): ChunkTransport => {
+    let c = counted.get(t);
+    if (c === undefined) {
+      c = {
+        name: t.name, getChunks: (ids, s) => t.getChunks(ids, s), close: () => t.close(),
+        putChunks: async (envs, s) => {
+          inflight++;
+          peak = Math.max(peak, inflight);
+          try {
+            await t.putChunks(envs, s);
+          } finally {
+            inflight--;
+          }
+        },
+      };
+      counted.set(t, c);
+    }
+    return c;
+  };
+  const fs = new KisekiFileSystem({
+    ...deps, placement: { route: (id) => { const r = deps.placement.route(id); return { read: r.read.map(count), write: r.write.map(count) }; } },
+  }, { ...DEFAULT_FS_OPTIONS, chunkSize: MiB, uploadConcurrency: 4 });
+  data = randomBytes(12 * MiB);
+  const { attr, file } = await fs.create(1, Buffer.from('ckpt'), 0o644, fsc.O_RDWR, { uid: 0, gid: 0 });
+  for (let off = 0; off < data.length; off += MiB) await fs.write(file.fh, off, data.subarray(off, off + MiB));
+  await fs.release(file.fh);
+  ino = attr.ino;
+  // Two replicas per chunk, at most 4 chunks at once: up to 8 concurrent puts, and clearly more than one chunk.
+  assert.ok(peak > 2, `peak concurrent chunk puts ${peak}`);
+  assert.ok(peak <= 8, `peak concurrent chunk puts ${peak} exceeds the bound`);
+  const layout = await ms.session.namespace.getLayout({ namespaceId: { value: 'rep' }, ino });
+  chunkIds = layout.chunks.map((c) => c.chunkId!.value);
+  assert.equal(chunkIds.length, 12);
+  const on = await Promise.all([1, 2, 3].map(storedOn));
+  for (const id of chunkIds) {
+    const expected = placeChunk(id, [1, 2, 3], 2).write.sort();
+    const actual = [1, 2, 3].filter((i) => on[i - 1]!.has(id.toString('hex')));
+    assert.deepEqual(actual, expected, `chunk ${id.toString('hex').slice(0, 8)} replicas`);
+  }
+});
+
+test('reads fail over to the next replica when a node is killed', async () => {
+  assert.ok(ino > 0);
+  // Kill the non-leader node that is first in read order for the most chunks.
+  const firsts = [2, 3].map((id) => chunkIds.filter((c) => placeChunk(c, [1, 2, 3], 2).read[0] === id).length);
+  const victim = firsts[0]! >= firsts[1]! ? 2 : 3;
+  await cluster.nodes[victim - 1]!.kill9();
+  const ms = await client();
+  const f = await ms.fs.open(ino, fsc.O_RDONLY);
+  const parts: Buffer[] = [];
+  for (let off = 0; off < data.length; off += MiB) parts.push(await ms.fs.read(f.fh, off, MiB));
+  await ms.fs.release(f.fh);
+  assert.equal(sha(Buffer.concat(parts)), sha(data));
+  assert.ok(ms.fs.reader.stats.failovers >= Math.max(firsts[0]!, firsts[1]!), `failovers ${ms.fs.reader.stats.failovers}`);
+});
