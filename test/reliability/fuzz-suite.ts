@@ -218,23 +218,28 @@ export function fuzzSuite(counts: FuzzCounts): void {
   });
 }
 
-/** P-FUZZ4: garbage `-o` through the real mount command → exit 1–2 naming the option, nothing mounted. */
+/**
+ * P-FUZZ4: garbage `-o` through the real mount command → exit 1–2 naming the option, nothing mounted.
+ * Against a real node on a unix socket (never the embedded default, which would outlive the test).
+ */
 export function mountOptionCliSuite(cases: string[]): void {
   test(`P-FUZZ4: ${cases.length} garbage -o values through kiseki-client-fuse mount → a clear error, exit 1–2, nothing mounted`, async () => {
     const { CLI, isMounted, spawnTool } = await import('../integration/mount-harness.js');
     const dir = await mkdtemp(join(tmpdir(), 'kiseki-fuzz-o-'));
     const mp = join(dir, 'mp');
     await mkdir(mp);
-    const env = { ...process.env, XDG_RUNTIME_DIR: join(dir, 'run'), KISEKI_CACHE_DIR: join(dir, 'cache') };
+    const env = { ...process.env, XDG_RUNTIME_DIR: join(dir, 'run'), XDG_DATA_HOME: join(dir, 'data'), KISEKI_CACHE_DIR: join(dir, 'cache') };
+    const node = await startNode({ dataDir: join(dir, 'node'), socket: true });
     try {
       for (const o of cases) {
-        const r = await within(spawnTool(process.execPath, [CLI, 'mount', mp, '-o', o], env), 30_000, `mount -o ${o}`);
+        const r = await within(spawnTool(process.execPath, [CLI, 'mount', mp, '--data-addr', `unix:${node.socketPath}`, '-o', o], env), 30_000, `mount -o ${o}`);
         assert.ok(r.code === 1 || r.code === 2, `-o ${JSON.stringify(o)} exits 1 or 2 (usage), got ${r.code}: ${r.out}`);
         assert.match(r.out, /kiseki-client-fuse: .*\(KSK_ERR_INVALID_ARGUMENT\)/, `-o ${JSON.stringify(o)}: ${r.out}`);
         assert.equal(await isMounted(mp), false);
       }
       console.log(`figure: P-FUZZ4 cases = ${cases.length}`);
     } finally {
+      await node.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });
