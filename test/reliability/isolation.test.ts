@@ -77,7 +77,7 @@ test('P-ISO1: tenant B\'s certificate cannot list, read or write tenant A\'s nam
   await a.unmount();
 });
 
-test('P-ISO2: an expired or wrong-CA client certificate is refused; the mount fails with a clear error', async () => {
+test('P-ISO2: an expired or wrong-CA client certificate is refused at the TLS handshake; the mount fails', async () => {
   const p = join(rig.dir, 'iso-bad');
   await mkdir(p);
   // Through the mount command (one certificate: each refused mount retries discovery for ~30 s).
