@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { placeChunk } from '../../src/client/placement.js';
 import { Envelope } from '../../src/gen/kiseki/v1/chunk.js';
 import { clientCredentials } from '../helpers/certs.js';
 import { nodeRpc } from '../helpers/node-rpc.js';
@@ -128,4 +129,49 @@ test('P-INT4: a node answering with another tenant\'s chunk → rejected (EIO), 
   env.chunkId = Envelope.decode(await readFile(filesA[1]!)).chunkId;
   await writeFile(filesA[1]!, Envelope.encode(env).finish());
   assert.deepEqual(await readChunks('int', 'cross', data), ['EIO', 'EIO']);
+});
+
+test('P-INT5: with R = 2, a tampered replica is skipped and the other replica serves the exact bytes; both tampered → EIO', async () => {
+  const r2 = await startTlsRig({ nodes: 2, replicas: 2 });
+  try {
+    const data = pattern(2 * MiB, 6);
+    const m = await r2.mount('w', ['--namespace', 'int5', ...OPTS]);
+    await writeFile(join(r2.dir, 'src'), data);
+    await bash(`cp "${r2.dir}/src" "${m.path}/f"`);
+    const ino = (await stat(join(m.path, 'f'))).ino;
+    await m.unmount();
+    const rpc = nodeRpc(r2.cluster.nodes[0]!.address!, clientCredentials(r2.certs, r2.certs.tenant(r2.A)));
+    const ids = (await rpc.ns('getLayout', { namespaceId: { value: 'int5' }, ino })).chunks.map((c) => c.chunkId!.value.toString('hex'));
+    rpc.close();
+    const copyOn = (node: number, hex: string) => join(r2.dir, 'nodes', `node-${node}`, 'chunks', r2.A, hex.slice(0, 2), hex);
+    const flip = async (file: string) => {
+      const env = Envelope.decode(await readFile(file));
+      env.ciphertext[777] ^= 0x10;
+      await writeFile(file, Envelope.encode(env).finish());
+    };
+    await flip(copyOn(1, ids[0]!));
+    await flip(copyOn(2, ids[0]!));
+    // Chunk 1: only the copy the reader tries first is tampered, so the read must fail over.
+    await flip(copyOn(placeChunk(Buffer.from(ids[1]!, 'hex'), [1, 2], 2).read[0]!, ids[1]!));
+    const rm = await r2.mount('r', ['--namespace', 'int5', ...OPTS]);
+    const results: string[] = [];
+    for (const k of [0, 1]) {
+      const dst = join(r2.dir, `out${k}`);
+      const r = await spawnTool('dd', [`if=${join(rm.path, 'f')}`, `of=${dst}`, 'bs=1M', `skip=${k}`, 'count=1', 'status=none']);
+      figures.chunkReads++;
+      if (r.code === 0) {
+        assert.equal(Buffer.compare(await readFile(dst), data.subarray(k * MiB, (k + 1) * MiB)), 0, `chunk ${k} bytes`);
+        figures.bytesCompared += MiB;
+        results.push('ok');
+      } else {
+        assert.match(r.out, /Input\/output error/);
+        figures.eio++;
+        results.push('EIO');
+      }
+    }
+    await rm.unmount();
+    assert.deepEqual(results, ['EIO', 'ok']);
+  } finally {
+    await r2.close();
+  }
 });
