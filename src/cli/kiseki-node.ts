@@ -39,7 +39,7 @@ function tlsFromEnv(): TlsMaterial {
 async function serve(o: {
   dataDir?: string; listen?: string; socket?: string; insecure: boolean; localTenant: string; nodeId: number;
   peers?: string; replicas: number; clusterId: string; orphanGraceMs: number;
-  fabricProvider?: string; fabricHost?: string; fabricPort: string;
+  fabricProvider?: string; fabricHost?: string; fabricPort: string; readRepair: boolean;
 }): Promise<void> {
   if (!o.dataDir) throw new Error('--data-dir DIR is required');
   const log = pino({ name: 'kiseki-node', base: { node_id: o.nodeId } }, pino.destination(2));
@@ -63,6 +63,7 @@ async function serve(o: {
     replicas: o.replicas,
     clusterId: o.clusterId,
     orphanGraceMs: o.orphanGraceMs,
+    readRepair: o.readRepair,
     log,
   });
   const fabric = startFabric(o, node, log);
@@ -127,6 +128,7 @@ function main(argv: string[]): void {
     .option('--node-id <n>', 'this node id (cluster: must be in --peers)', int('--node-id', 1), 1)
     .option('--peers <list>', 'cluster members incl. this node: id@host:port,id@host:port,…')
     .option('--replicas <r>', 'chunk replication factor R (advertised in discovery)', int('--replicas', 1), 1)
+    .option('--read-repair', 'cluster: fetch a chunk this node lacks from its peers when a client asks for it', false)
     .option('--cluster-id <id>', 'cluster name advertised in discovery', 'kiseki-dev')
     .option('--fabric-provider <name>', 'open a libfabric listener with this provider (cxi, verbs, tcp, net, …; default $KISEKI_FABRIC_PROVIDER)')
     .option('--fabric-host <ip>', 'address the fabric listener binds (default: the --listen host, else 127.0.0.1)')
