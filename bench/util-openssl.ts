@@ -10,9 +10,13 @@ export interface OpensslSpeed {
   bytesPerSecond: number;
 }
 
-/** `openssl speed [-multi n] -evp <cipher> -bytes <n> -seconds <s>`; throws if the output has no result line. */
-export async function opensslSpeed(evp: string, bytes: number, seconds: number, multi = 1): Promise<OpensslSpeed> {
-  const args = [...(multi > 1 ? ['-multi', String(multi)] : []), '-evp', evp, '-bytes', String(bytes), '-seconds', String(seconds)];
+/**
+ * `openssl speed [-multi n] [-elapsed] -evp <cipher> -bytes <n> -seconds <s>`; throws if the output has no
+ * result line. Without `elapsed`, openssl divides by its user CPU time; with it, by wall-clock time.
+ */
+export async function opensslSpeed(evp: string, bytes: number, seconds: number, multi = 1,
+  elapsed = false): Promise<OpensslSpeed> {
+  const args = [...(multi > 1 ? ['-multi', String(multi)] : []), ...(elapsed ? ['-elapsed'] : []), '-evp', evp, '-bytes', String(bytes), '-seconds', String(seconds)];
   const { stdout } = await run('openssl', ['speed', ...args], { maxBuffer: 1 << 20 });
   // Result line: "<NAME>    5523987.61k" — thousands of bytes per second.
   const line = stdout.split('\n').reverse().find((l) => /^\S+\s+[\d.]+k\s*$/.test(l.trim()));

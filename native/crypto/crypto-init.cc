@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env) {
   o.Set("open", Napi::Function::New(env, Open, "open"));
   o.Set("digest", Napi::Function::New(env, Digest, "digest"));
   o.Set("hkdf", Napi::Function::New(env, Hkdf, "hkdf"));
+  o.Set("gcm", Napi::Function::New(env, Gcm, "gcm"));
   o.Set("crc32", Napi::Function::New(env, Crc32Sync, "crc32"));
   o.Set("crc32Async", Napi::Function::New(env, Crc32Async, "crc32Async"));
   o.Set("allocSecure", Napi::Function::New(env, AllocSecure, "allocSecure"));

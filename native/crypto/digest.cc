@@ -73,6 +73,32 @@ Napi::Value Hkdf(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value Gcm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BufferArg key, nonce, aad, input, output, tag;
+  if (!info[0].IsBoolean()) {
+    Napi::TypeError::New(env, "gcm(decrypt: boolean, ...)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool decrypt = info[0].As<Napi::Boolean>().Value();
+  if (!key.Bind(info, 1, "key", kKeyLen) || !nonce.Bind(info, 2, "nonce", kNonceLen) || !aad.Bind(info, 3, "aad", -1) ||
+      !input.Bind(info, 4, "input", -1) || !output.Bind(info, 5, "output", static_cast<long>(input.size())) ||
+      !tag.Bind(info, 6, "tag", kTagLen))
+    return env.Undefined();
+  if (input.size() > (1 << 20)) {
+    Napi::RangeError::New(env, "gcm() is for small records (≤ 1 MiB); use seal/open").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!decrypt) {
+    bool ok = GcmSeal(key.data(), nonce.data(), aad.data(), aad.size(), input.data(), input.size(), output.data(), tag.data());
+    if (!ok) Napi::Error::New(env, "AES-256-GCM seal failed in OpenSSL").ThrowAsJavaScriptException();
+    return Napi::Boolean::New(env, ok);
+  }
+  OpenStatus s = GcmOpen(key.data(), nonce.data(), aad.data(), aad.size(), input.data(), input.size(), tag.data(), output.data());
+  if (s == OpenStatus::kError) Napi::Error::New(env, "AES-256-GCM open failed in OpenSSL").ThrowAsJavaScriptException();
+  return Napi::Boolean::New(env, s == OpenStatus::kOk);
+}
+
 Napi::Value Crc32Sync(const Napi::CallbackInfo& info) {
   BufferArg data;
   uint32_t prev = 0;

@@ -116,15 +116,24 @@ export class ChunkCache {
         maxNodeCacheBytes: config.maxNodeCacheBytes,
         pinned: config.mode === 'pinned',
         ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+        onScavenged: (r) => {
+          for (const p of r.removed) opts.logger?.info({ pool: p.path, reason: p.reason, files: p.files, bytes: p.bytes }, 'scavenged an orphaned cache pool');
+          for (const e of r.errors) opts.logger?.warn({ pool: e.path, err: e.message }, 'could not scavenge a cache pool');
+        },
         ...opts.pool,
       });
     }
     const cache = new ChunkCache(config, pool, opts);
     if (pool !== null && opts.statsIntervalMs !== 0) {
-      await pool.startControl({
-        stats: () => cache.stats(),
-        wipe: async () => { await cache.wipe('manual'); return cache.stats(); },
-      }, { intervalMs: opts.statsIntervalMs ?? 1000, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) });
+      try {
+        await pool.startControl({
+          stats: () => cache.stats(),
+          wipe: async () => { await cache.wipe('manual'); return cache.stats(); },
+        }, { intervalMs: opts.statsIntervalMs ?? 1000, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) });
+      } catch (err) {
+        await cache.close();
+        throw err;
+      }
     }
     return cache;
   }
@@ -320,8 +329,15 @@ export class ChunkCache {
     this.#triggers?.keyHealth?.stop();
     this.#triggers?.disconnect.stop();
     const onShred = () => { void this.wipe('crypto-shred'); };
-    const keyHealth = probeKeyHealth === null ? null : new KeyHealthWatcher({ probe: probeKeyHealth, intervalMs: this.config.keyHealthIntervalMs, clock: this.#clock, onShred });
     const disconnect = new DisconnectWatcher({ maxDisconnectSeconds: this.config.maxDisconnectSeconds, clock: this.#clock, onDisconnect: () => { void this.wipe('disconnect'); } });
+    // A key manager that answers (healthy or destroyed) is a successful RPC; an unreachable one is
+    // left to the disconnect timer (brief §4.11).
+    const probe = probeKeyHealth === null ? null : async (): Promise<KeyHealth> => {
+      const health = await probeKeyHealth();
+      if (health !== 'unreachable') disconnect.recordSuccess();
+      return health;
+    };
+    const keyHealth = probe === null ? null : new KeyHealthWatcher({ probe, intervalMs: this.config.keyHealthIntervalMs, clock: this.#clock, onShred });
     this.#triggers = { keyHealth, disconnect };
     return {
       recordSuccess: () => disconnect.recordSuccess(),

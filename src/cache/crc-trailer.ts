@@ -1,8 +1,16 @@
 // I-CC13: every L2 entry is plaintext ‖ CRC32 (IEEE, zlib's) as 4 bytes little-endian. The CRC guards
 // against local corruption only; authenticity was established by the content address at fetch (I-CC1).
 import { crc32 } from 'node:zlib';
+import { kerr } from '../errors.js';
 
 export const TRAILER_BYTES = 4;
+
+/** zlib.crc32 arrived in Node 20.15; older releases cannot run an L2 pool. */
+export function assertCrcAvailable(): void {
+  if (typeof crc32 !== 'function') {
+    throw kerr('NotSupported', `the L2 cache needs Node.js >= 20.15 (zlib.crc32), this is ${process.version}: upgrade Node or mount with -o cache_mode=bypass`);
+  }
+}
 
 export function crcTrailer(data: Uint8Array): Buffer {
   const t = Buffer.allocUnsafe(TRAILER_BYTES);

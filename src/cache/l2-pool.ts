@@ -7,7 +7,7 @@ import { mkdir, open, readFile, readdir, rename, lstat } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { kerr } from '../errors.js';
-import { checkTrailer, crcTrailer, TRAILER_BYTES } from './crc-trailer.js';
+import { assertCrcAvailable, checkTrailer, crcTrailer, TRAILER_BYTES } from './crc-trailer.js';
 import type { NodeCapacity } from './capacity.js';
 import { UsageWeightedLru, type EvictionPolicy } from './eviction.js';
 import { Page } from './page.js';
@@ -58,6 +58,7 @@ export class L2Pool {
 
   /** Opens the pool rooted at dir (which must exist), indexing whatever chunk files it already holds. */
   static async open(dir: string, opts: L2Options): Promise<L2Pool> {
+    assertCrcAvailable();
     const pool = new L2Pool(dir, opts);
     await mkdir(join(dir, CHUNKS_DIR), { mode: DIR_MODE, recursive: true });
     await pool.#loadIndex();
@@ -124,7 +125,9 @@ export class L2Pool {
       return Promise.resolve({ kind: 'exists' });
     }
     const inflight = this.#writes.get(id);
-    if (inflight !== undefined) return inflight.then(() => ({ kind: 'exists' }));
+    // Wait for the write in flight, then decide again (it may have been skipped, or stored unpinned).
+    // The caller holds its page reference until this settles.
+    if (inflight !== undefined) return inflight.then(() => this.put(id, page, opts), () => this.put(id, page, opts));
     const p = this.#admitAndWrite(id, page.acquire(), opts).finally(() => {
       this.#writes.delete(id);
       page.release();

@@ -5,6 +5,7 @@
 // unavailable), 1 anything else.
 import { Command, CommanderError } from 'commander';
 import { KisekiError } from '../errors.js';
+import { registerCacheCommand } from './commands/cache.js';
 import { registerDiscoverCommand } from './commands/discover.js';
 import { registerTransportCommand } from './commands/transport.js';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDiscoverCommand(program);
+  registerCacheCommand(program);
   registerTransportCommand(program);
   return program;
 }
@@ -39,6 +41,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // grpc-js sets the TLS ServerName to the node's IP (certificates carry IP SANs), which Node flags
+  // with DEP0123 on every run; a user of this command can do nothing about it.
+  process.noDeprecation = true;
   void main(process.argv).then((code) => {
     process.exitCode = code;
   });

@@ -67,6 +67,10 @@ export interface CryptoBackend {
   /** On any result but 'ok' no plaintext is returned and the scratch output is zeroed. */
   open(req: OpenRequest): Promise<OpenResult>;
   digest(kind: DigestKind, data: Buffer): Promise<Buffer>;
+  /** Raw AES-256-GCM of a small record (≤ 1 MiB) under `key` itself, synchronous. */
+  gcmSealRaw(key: Buffer, nonce: Buffer, aad: Buffer, plaintext: Buffer): { ciphertext: Buffer; tag: Buffer };
+  /** The plaintext, or null when authentication fails. */
+  gcmOpenRaw(key: Buffer, nonce: Buffer, aad: Buffer, ciphertext: Buffer, tag: Buffer): Buffer | null;
   /** HKDF-SHA256 with a 32-byte output. */
   hkdf(ikm: Buffer, salt: Buffer, info: Buffer): Buffer;
   /** IEEE CRC-32 continuing from `prev` (0 to start). */

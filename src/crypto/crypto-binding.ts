@@ -12,13 +12,15 @@ export interface CryptoBinding {
     kek: Buffer, info: Buffer, nonce: Buffer, tag: Buffer): Promise<'ok' | 'auth-failed' | 'id-mismatch'>;
   digest(kind: 'sha256' | 'hmac', data: Buffer, key: Buffer | null, out: Buffer): Promise<void>;
   hkdf(ikm: Buffer, salt: Buffer, info: Buffer, out: Buffer): void;
+  /** Raw AES-256-GCM for small records; on open, false = authentication failed (output cleansed). */
+  gcm(decrypt: boolean, key: Buffer, nonce: Buffer, aad: Buffer, input: Buffer, output: Buffer, tag: Buffer): boolean;
   crc32(data: Buffer, prev?: number): number;
   crc32Async(data: Buffer, prev?: number): Promise<number>;
   allocSecure(len: number): { buffer: Buffer; locked: boolean };
   zero(buf: Buffer): void;
 }
 
-const FUNCTIONS = ['seal', 'open', 'digest', 'hkdf', 'crc32', 'crc32Async', 'allocSecure', 'zero'] as const;
+const FUNCTIONS = ['seal', 'open', 'digest', 'hkdf', 'gcm', 'crc32', 'crc32Async', 'allocSecure', 'zero'] as const;
 
 /** The binding, or the reason it is unusable (addon not built, or built without native/crypto). */
 export function loadCryptoBinding(): { kind: 'loaded'; binding: CryptoBinding } | { kind: 'missing'; reason: string } {
@@ -26,7 +28,7 @@ export function loadCryptoBinding(): { kind: 'loaded'; binding: CryptoBinding } 
   try {
     ns = loadNative().crypto;
   } catch (err) {
-    return { kind: 'missing', reason: `kiseki_native.node did not load: ${(err as Error).message}` };
+    return { kind: 'missing', reason: `kiseki_native.node did not load: ${(err as Error).message.replace(/\s+/g, ' ').trim()}` };
   }
   const absent = FUNCTIONS.filter((f) => typeof ns?.[f] !== 'function');
   if (absent.length > 0) return { kind: 'missing', reason: `kiseki_native.node lacks crypto.${absent.join(', crypto.')}` };

@@ -37,6 +37,18 @@ export class NativeCryptoBackend implements CryptoBackend {
     return out;
   }
 
+  gcmSealRaw(key: Buffer, nonce: Buffer, aad: Buffer, plaintext: Buffer): { ciphertext: Buffer; tag: Buffer } {
+    const ciphertext = Buffer.alloc(plaintext.length);
+    const tag = Buffer.alloc(TAG_BYTES);
+    this.#n.gcm(false, key, nonce, aad, plaintext, ciphertext, tag);
+    return { ciphertext, tag };
+  }
+
+  gcmOpenRaw(key: Buffer, nonce: Buffer, aad: Buffer, ciphertext: Buffer, tag: Buffer): Buffer | null {
+    const plaintext = Buffer.alloc(ciphertext.length);
+    return this.#n.gcm(true, key, nonce, aad, ciphertext, plaintext, tag) ? plaintext : null;
+  }
+
   hkdf(ikm: Buffer, salt: Buffer, info: Buffer): Buffer {
     const out = Buffer.alloc(ID_BYTES);
     this.#n.hkdf(ikm, salt, info, out);

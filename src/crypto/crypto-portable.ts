@@ -70,6 +70,28 @@ export class PortableCryptoBackend implements CryptoBackend {
     return this.#digestSync(kind, data);
   }
 
+  gcmSealRaw(key: Buffer, nonce: Buffer, aad: Buffer, plaintext: Buffer): { ciphertext: Buffer; tag: Buffer } {
+    const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(aad);
+    const ciphertext = cipher.update(plaintext);
+    cipher.final();
+    return { ciphertext, tag: cipher.getAuthTag() };
+  }
+
+  gcmOpenRaw(key: Buffer, nonce: Buffer, aad: Buffer, ciphertext: Buffer, tag: Buffer): Buffer | null {
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(tag);
+    const plaintext = decipher.update(ciphertext);
+    try {
+      decipher.final();
+      return plaintext;
+    } catch {
+      this.zero(plaintext);
+      return null;
+    }
+  }
+
   hkdf(ikm: Buffer, salt: Buffer, info: Buffer): Buffer {
     return Buffer.from(hkdfSync('sha256', ikm, salt, info, KEY_BYTES));
   }

@@ -55,8 +55,11 @@ async function choose(choice: BackendChoice): Promise<CryptoBackend> {
 
 /** The process-wide backend, chosen once from KISEKI_CRYPTO. */
 export function defaultBackend(): Promise<CryptoBackend> {
-  selected ??= (async () => choose(parseBackendChoice(process.env.KISEKI_CRYPTO)))();
-  // A failed choice (e.g. KISEKI_CRYPTO=native without the addon) is reported on every call, not cached away.
-  selected.catch(() => { selected = null; });
+  if (selected === null) {
+    const choice = (async () => choose(parseBackendChoice(process.env.KISEKI_CRYPTO)))();
+    selected = choice;
+    // A failed choice (e.g. KISEKI_CRYPTO=native without the addon) is not cached: the next call retries.
+    choice.catch(() => { if (selected === choice) selected = null; });
+  }
   return selected;
 }

@@ -31,13 +31,15 @@ export interface OpenOptions {
   verifyContent?: boolean;
 }
 
-/** The shared core of chunk and metadata sealing. */
+/** The shared core of chunk and metadata sealing. I-K2: only ciphertext leaves through the envelope. */
 export async function sealEnvelope(keyring: TenantKeyring, plaintext: Buffer, id: IdSource, info: Buffer,
   backend: CryptoBackend, output?: Buffer): Promise<{ chunkId: Buffer; envelope: Envelope }> {
+  if (!Buffer.isBuffer(plaintext)) throw kerr('InvalidArgument', 'plaintext to seal must be a Buffer');
   checkOutput(output, plaintext.length, 'ciphertext');
   const epoch = keyring.currentEpoch;
   const nonce = randomFillSync(Buffer.allocUnsafe(NONCE_BYTES));
-  const sealed = await backend.seal({ plaintext, id, info, kek: keyring.kek(epoch), nonce, output });
+  const sealed = await backend.seal({ plaintext, id, info, kek: keyring.kek(epoch), nonce, output })
+    .catch((err: unknown) => { throw keyring.wipedError() ?? kerr('Internal', `sealing failed in the ${backend.name} crypto backend`, err); });
   // A wipe while the seal ran may have zeroed the KEK under it: discard that result.
   const wiped = keyring.wipedError();
   if (wiped !== null) throw wiped;
@@ -68,6 +70,8 @@ export async function openEnvelope(keyring: TenantKeyring, envelope: Envelope, e
   const result = await backend.open({
     ciphertext: envelope.ciphertext, chunkId: expectedId, kek: keyring.kek(epoch), info,
     nonce: envelope.nonce, tag: envelope.authTag, check, output,
+  }).catch((err: unknown) => {
+    throw keyring.wipedError() ?? kerr('Internal', `opening ${label} failed in the ${backend.name} crypto backend`, err);
   });
   const wiped = keyring.wipedError();
   if (wiped !== null) {
@@ -111,7 +115,11 @@ function envelopeProblem(e: Envelope, expectedId: Buffer): string | null {
   return null;
 }
 
-/** Seals one chunk under the keyring's current epoch; the id follows the tenant's dedup policy. */
+/**
+ * Seals one chunk under the keyring's current epoch; the id follows the tenant's dedup policy.
+ * `plaintext` must not change until the promise settles: the native path hashes and encrypts it in
+ * place on another thread, and a change in between would seal content under another content's id.
+ */
 export async function sealChunk(keyring: TenantKeyring, plaintext: Buffer,
   opts?: SealOptions): Promise<{ chunkId: Buffer; envelope: Envelope }> {
   const backend = opts?.backend ?? await defaultBackend();
@@ -119,7 +127,10 @@ export async function sealChunk(keyring: TenantKeyring, plaintext: Buffer,
   return sealEnvelope(keyring, plaintext, digest, CHUNK_DEK_INFO, backend, opts?.output);
 }
 
-/** Opens one chunk fetched under `expectedChunkId`; throws Integrity (EIO) on any mismatch or tampering. */
+/**
+ * Opens one chunk fetched under `expectedChunkId`; throws Integrity (EIO) on any mismatch or tampering.
+ * Pass `verifyContent: true` wherever the content was not produced by this client (I-CC1).
+ */
 export async function openChunk(keyring: TenantKeyring, envelope: Envelope, expectedChunkId: Buffer,
   opts?: OpenOptions): Promise<Buffer> {
   const backend = opts?.backend ?? await defaultBackend();

@@ -20,8 +20,6 @@ export type IdentitySource = { readonly mode: 'tls' } | { readonly mode: 'local'
 
 export interface CallContext {
   readonly identity: Identity;
-  readonly metadata: grpc.Metadata;
-  readonly signal: AbortSignal;
 }
 
 /** A request the generated decoder refused: answered with INVALID_ARGUMENT, never a crash. */
@@ -34,10 +32,14 @@ export function statusOf(err: unknown): { code: grpc.status; errno: number; deta
   if (err instanceof RedirectToLeader) {
     return { code: grpc.status.UNAVAILABLE, errno: E.EIO, details: err.message, extra: { [LEADER_KEY]: err.leader } };
   }
+  const code = (err as { code?: unknown })?.code;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
+    return { code: grpc.status.RESOURCE_EXHAUSTED, errno: E.ENOSPC, details: 'no space left on the node\'s metadata disk; free space or add capacity' };
+  }
   if (!KisekiError.is(err)) {
     return { code: grpc.status.INTERNAL, errno: E.EIO, details: `internal error: ${(err as Error)?.message ?? String(err)}` };
   }
-  const code = ((): grpc.status => {
+  const status = ((): grpc.status => {
     switch (err.kind) {
       case 'NotFound': return grpc.status.NOT_FOUND;
       case 'AlreadyExists': return grpc.status.ALREADY_EXISTS;
@@ -52,7 +54,7 @@ export function statusOf(err: unknown): { code: grpc.status; errno: number; deta
       default: return grpc.status.INTERNAL;
     }
   })();
-  return { code, errno: err.errno, details: err.message };
+  return { code: status, errno: err.errno, details: err.message };
 }
 
 /** A namespace call reached a node that is not the metadata leader. */
@@ -72,7 +74,6 @@ export function toServiceError(err: unknown): Partial<grpc.ServiceError> {
 
 interface SurfaceCall {
   getAuthContext(): { sslPeerCertificate?: import('node:tls').PeerCertificate } | null;
-  on(event: 'cancelled', listener: () => void): unknown;
 }
 
 function identityOf(call: SurfaceCall, source: IdentitySource): Identity {
@@ -97,12 +98,6 @@ export const anyone: Guard = () => {};
 export function tenantOf(ctx: CallContext): string {
   if (ctx.identity.kind !== 'tenant') throw kerr('PermissionDenied', 'this call needs a tenant identity');
   return ctx.identity.tenant;
-}
-
-function abortSignalOf(call: SurfaceCall): AbortSignal {
-  const ac = new AbortController();
-  call.on('cancelled', () => ac.abort(kerr('Closed', 'the client cancelled the call')));
-  return ac.signal;
 }
 
 function checkDecoded(req: unknown): void {
@@ -132,7 +127,7 @@ export function handlers(source: IdentitySource, onInternal: (err: unknown, path
         const identity = identityOf(call, source);
         guard(identity);
         checkDecoded(call.request);
-        return fn(call.request, { identity, metadata: call.metadata, signal: abortSignalOf(call) });
+        return fn(call.request, { identity });
       })().then((res) => callback(null, res), (err) => callback(fail(err, path) as grpc.ServiceError));
     },
     serverStream: (guard, fn) => (call) => {
@@ -153,7 +148,7 @@ export function handlers(source: IdentitySource, onInternal: (err: unknown, path
         const identity = identityOf(call, source);
         guard(identity);
         checkDecoded(call.request);
-        await fn(call.request, { identity, metadata: call.metadata, signal: abortSignalOf(call) }, write as never);
+        await fn(call.request, { identity }, write as never);
       })().then(() => { if (!cancelled) call.end(); }, (err) => { if (!cancelled) call.emit('error', fail(err, path)); });
     },
     clientStream: (guard, fn) => (call, callback) => {
@@ -167,7 +162,7 @@ export function handlers(source: IdentitySource, onInternal: (err: unknown, path
       (async () => {
         const identity = identityOf(call, source);
         guard(identity);
-        return fn(frames(), { identity, metadata: call.metadata, signal: abortSignalOf(call) });
+        return fn(frames(), { identity });
       })().then((res) => callback(null, res), (err) => callback(fail(err, path) as grpc.ServiceError));
     },
   };

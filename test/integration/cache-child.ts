@@ -2,14 +2,14 @@
 // ChunkCache, stores N chunks, prints {"poolId","dir","chunkIds"} on one line and then lives until
 // SIGTERM (clean close: pool wiped) or SIGKILL (orphan left behind). A line "handoff" on stdin hands
 // the pool over instead and exits.
-// argv[2]: JSON {cacheDir, tenant, mode?, chunks?, chunkBytes?, adoptPoolId?}
+// argv[2]: JSON {cacheDir, tenant, mode?, chunks?, chunkBytes?, adoptPoolId?, scavenge? (default false)}
 import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { resolveCacheConfig } from '../../src/cache/cache-config.js';
 import { DEFAULT_POLICY } from '../../src/cache/cache-policy.js';
 import { ChunkCache } from '../../src/cache/chunk-cache.js';
 
-interface ChildArgs { cacheDir: string; tenant: string; mode?: string; chunks?: number; chunkBytes?: number; adoptPoolId?: string }
+interface ChildArgs { cacheDir: string; tenant: string; mode?: string; chunks?: number; chunkBytes?: number; adoptPoolId?: string; scavenge?: boolean }
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2]!) as ChildArgs;
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     mountOptions: { cache_dir: args.cacheDir, cache_mode: args.mode ?? 'organic' },
     env: args.adoptPoolId !== undefined ? { KISEKI_CACHE_POOL_ID: args.adoptPoolId } : {},
   });
-  const cache = await ChunkCache.open(config, { tenant: args.tenant, pool: { scavenge: false }, statsIntervalMs: 200 });
+  const cache = await ChunkCache.open(config, { tenant: args.tenant, pool: { scavenge: args.scavenge === true }, statsIntervalMs: 200 });
   const chunkIds: string[] = [];
   for (let i = 0; i < (args.chunks ?? 0); i++) {
     const data = randomBytes(args.chunkBytes ?? 4096);
@@ -31,8 +31,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => {
     void cache.close().then(() => { clearInterval(keepAlive); process.exit(0); });
   });
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim() === 'handoff') void cache.handOff(60_000).then(() => { process.stdout.write('handed-off\n'); clearInterval(keepAlive); process.exit(0); });
+  const rl = createInterface({ input: process.stdin });
+  let handingOff = false;
+  rl.on('line', (line) => {
+    if (line.trim() !== 'handoff') return;
+    handingOff = true;
+    void cache.handOff(60_000).then(() => { process.stdout.write('handed-off\n'); clearInterval(keepAlive); process.exit(0); });
+  });
+  // The test process is gone (its end of stdin closed): never outlive it.
+  rl.on('close', () => {
+    if (!handingOff) void cache.close().then(() => process.exit(0));
   });
 }
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { open, mkdir, rm, truncate, unlink } from 'node:fs/promises';
 import { ChunkCache } from '../../src/cache/chunk-cache.js';
 import { ManualClock } from '../../src/cache/clock.js';
-import { chunk, config, sha256hex, tempDir } from './cache-fixtures.js';
+import { chunk, config, sha256hex, tempDir, waitFor } from './cache-fixtures.js';
 
 const dirs: { cleanup(): Promise<void> }[] = [];
 after(async () => { for (const d of dirs) await d.cleanup(); });
@@ -29,7 +29,7 @@ test('read(): 16 concurrent readers of a cold chunk cause one canonical fetch; t
   assert.equal(l1.source, 'l1');
   assert.ok(l1.data.equals(c.data));
   l1.release();
-  for (let i = 0; i < 100 && cache.stats().l2_entries === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => cache.stats().l2_entries === 1);
   assert.equal(cache.stats().l2_entries, 1);
   await assert.rejects(cache.read(chunk().id, async () => { throw new Error('canonical says no'); }), /canonical says no/);
   await cache.close();

@@ -36,10 +36,16 @@ export function config(cacheDir: string, over: { mode?: CacheMode; l1?: string; 
   return { ...base, ...rest };
 }
 
+/** Pool owners still running; a failed test must not leave them behind (they hold the runner's stderr). */
+const owners = new Set<ChildProcess>();
+process.once('exit', () => { for (const p of owners) p.kill('SIGKILL'); });
+
 export interface ChildInfo { poolId: string; dir: string; chunkIds: string[]; l2: number }
 
-export async function spawnPoolOwner(args: { cacheDir: string; tenant: string; mode?: CacheMode; chunks?: number; chunkBytes?: number; adoptPoolId?: string }): Promise<{ proc: ChildProcess; info: ChildInfo; nextLine(): Promise<string> }> {
+export async function spawnPoolOwner(args: { cacheDir: string; tenant: string; mode?: CacheMode; chunks?: number; chunkBytes?: number; adoptPoolId?: string; scavenge?: boolean }): Promise<{ proc: ChildProcess; info: ChildInfo; nextLine(): Promise<string> }> {
   const proc = spawn(process.execPath, [join(__dirname, 'cache-child.js'), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  owners.add(proc);
+  proc.once('exit', () => owners.delete(proc));
   const lines = createInterface({ input: proc.stdout! });
   const queue: string[] = [];
   const waiters: ((l: string) => void)[] = [];
@@ -57,6 +63,12 @@ export async function spawnPoolOwner(args: { cacheDir: string; tenant: string; m
 export function exited(proc: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
   return new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** Polls pred until it holds or timeoutMs passes (generous: the machine is shared and loaded). */
+export async function waitFor(pred: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
 }
 
 export { randomBytes };

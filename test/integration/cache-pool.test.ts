@@ -10,7 +10,7 @@ import { ChunkCache } from '../../src/cache/chunk-cache.js';
 import { registerCacheMetrics } from '../../src/cache/cache-stats.js';
 import { newPoolId } from '../../src/cache/pool-id.js';
 import { KisekiError } from '../../src/errors.js';
-import { chunk, config, sha256hex, tempDir } from './cache-fixtures.js';
+import { chunk, config, sha256hex, tempDir, waitFor } from './cache-fixtures.js';
 
 const dirs: { cleanup(): Promise<void> }[] = [];
 after(async () => { for (const d of dirs) await d.cleanup(); });
@@ -197,7 +197,7 @@ test('I-CC12: the key-health watcher started by the cache wipes L1 and L2 when t
   await cache.put(c.id, c.data);
   health = 'destroyed';
   clock.advance(cache.config.keyHealthIntervalMs);
-  for (let i = 0; i < 50 && cache.stats().l2_entries > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => cache.stats().l2_entries === 0 && !existsSync(cache.pool!.l2.path(c.id)));
   assert.equal(cache.state, 'shredded');
   assert.equal(cache.stats().l2_entries, 0);
   assert.equal(existsSync(cache.pool!.l2.path(c.id)), false);
@@ -220,8 +220,7 @@ test('I-CC6: the disconnect watcher started by the cache wipes everything after 
   assert.equal(hit.kind, 'hit', 'a 299 s outage keeps the cache');
   if (hit.kind === 'hit') hit.release();
   clock.advance(2_000);
-  for (let i = 0; i < 50 && cache.stats().wipes === 0; i++) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => cache.stats().wipes === 1 && !existsSync(cache.pool!.l2.path(c.id)));
   assert.equal(cache.stats().wipes, 1);
   assert.equal(cache.state, 'active', 'after a disconnect wipe the cache refills from canonical');
   assert.equal((await cache.get(c.id)).kind, 'miss');
@@ -229,7 +228,7 @@ test('I-CC6: the disconnect watcher started by the cache wipes everything after 
   await cache.close();
 });
 
-test('pinned mode: over capacity an explicit pin fails with CacheCapacityExceeded and nothing pinned is evicted', async () => {
+test('I-CC11 (cache side): pinned chunks stay until released: over capacity an explicit pin fails with CacheCapacityExceeded and nothing pinned is evicted', async () => {
   const dir = await cacheDir();
   const cache = await l2Only(dir, { mode: 'pinned', l2: String(3 * (4096 + 4)) });
   const cs = [chunk(), chunk(), chunk()];
@@ -323,5 +322,40 @@ test('stats are exported as cache_<field> Prometheus metrics', async () => {
   for (const line of ['cache_l1_hits 1', 'cache_misses 1', 'cache_meta_misses 1', 'cache_l1_bytes 4096', 'cache_l2_bytes 4100', 'cache_staged_datasets 2', 'cache_staged_bytes 12345', 'cache_wipes 0', 'cache_l2_read_latency_us_count 1']) {
     assert.ok(text.split('\n').includes(line), `missing "${line}"`);
   }
+  await cache.close();
+});
+
+test('concurrent puts of one chunk write it once, and a pin that arrives during an organic write still pins it', async () => {
+  const dir = await cacheDir();
+  const cache = await l2Only(dir, { l2: String(2 * (4096 + 4)) });
+  const c = chunk();
+  const [organic, pinned] = await Promise.all([cache.put(c.id, c.data), cache.put(c.id, c.data, { pinned: true })]);
+  assert.deepEqual([organic, pinned], [{ kind: 'stored', l1: false, l2: 'stored' }, { kind: 'stored', l1: false, l2: 'exists' }]);
+  for (let i = 0; i < 3; i++) { const x = chunk(); await cache.put(x.id, x.data); }
+  assert.equal(cache.pool!.l2.has(c.id), true, 'the pinned chunk was never evicted');
+  assert.equal(cache.pool!.l2.pinnedBytes(), 4100);
+  assert.equal(cache.stats().l2_entries, 2);
+  await cache.close();
+});
+
+test('I-CC6: an answering key manager keeps the session connected; an unreachable one falls to the disconnect timer', async () => {
+  const { ManualClock } = await import('../../src/cache/clock.js');
+  const clock = new ManualClock();
+  const dir = await cacheDir();
+  const cache = await ChunkCache.open(config(dir, { maxDisconnectSeconds: 300, keyHealthIntervalMs: 30_000 }), { tenant: 't1', pool: { scavenge: false }, statsIntervalMs: 0, clock });
+  let health: 'healthy' | 'unreachable' = 'healthy';
+  cache.startWipeTriggers(async () => health);
+  const c = chunk();
+  await cache.put(c.id, c.data);
+  const tick = async () => { clock.advance(30_000); await new Promise((r) => setImmediate(r)); };
+  for (let i = 0; i < 20; i++) await tick(); // 600 s with only key-health answers
+  assert.equal(cache.stats().wipes, 0);
+  health = 'unreachable';
+  for (let i = 0; i < 9; i++) await tick(); // 270 s unreachable
+  assert.equal(cache.stats().wipes, 0);
+  for (let i = 0; i < 2; i++) await tick(); // 330 s
+  await waitFor(() => cache.stats().wipes === 1 && !existsSync(cache.pool!.l2.path(c.id)));
+  assert.equal(cache.stats().wipes, 1);
+  assert.equal(cache.state, 'active', 'unreachable is not a crypto-shred');
   await cache.close();
 });

@@ -93,3 +93,18 @@ test('KAT §4.4: the table CRC32 used on Node < 20.15 agrees with zlib on the ve
     assert.equal(crc32Table(data, n), crc32(data, n), `length ${data.length}`);
   }
 });
+
+test('KAT §3.11: Kiseki tenant wrap (KEK 0xaa×32, epoch 1, nonce 0c0d…17) gives the 68-byte blob on both backends', async () => {
+  const { wrapWithNonce, unwrapTenant } = await import('../../src/crypto/tenant-wrap.js');
+  const blob = '0c0d0e0f1011121314151617b075278c7379cfd8bd78a45d59b6d1734c7a847766cb28b43750a84cf7d2fe0b952c779ee0d07174a9bc22639055c20f58f3a1bd17328708';
+  const kek = Buffer.alloc(32, 0xaa);
+  for (const b of await bothBackends()) {
+    assert.equal(wrapWithNonce(b, kek, 1, hex(V.idHello), hex('0c0d0e0f1011121314151617')).toString('hex'), blob, b.name);
+    assert.deepEqual(await unwrapTenant(kek, hex(blob), hex(V.idHello), { backend: b }), { systemEpoch: 1 }, b.name);
+    const bad = hex(blob);
+    bad[20]! ^= 1;
+    await assert.rejects(unwrapTenant(kek, bad, hex(V.idHello), { backend: b }), /failed authentication/);
+    await assert.rejects(unwrapTenant(kek, hex(blob), hex(V.idEmpty), { backend: b }), /names another chunk/);
+    await assert.rejects(unwrapTenant(kek, hex(blob).subarray(0, 67), hex(V.idHello), { backend: b }), /67 bytes/);
+  }
+});

@@ -97,11 +97,12 @@ test('a dedup-isolated tenant gets HMAC chunk ids under its index key, and verif
     const indexKey = randomBytes(32);
     const ring = keyring(b, { keks: [{ epoch: 1, kek: randomBytes(32) }], indexKey: Buffer.from(indexKey),
       dedup: DedupPolicy.DEDUP_POLICY_TENANT_ISOLATED });
-    const pt = randomBytes(5000);
-    const { chunkId, envelope } = await sealChunk(ring, pt, { backend: b });
-    assert.deepEqual(chunkId, createHmac('sha256', indexKey).update(pt).digest());
-    assert.notDeepEqual(chunkId, createHash('sha256').update(pt).digest());
-    assert.ok((await openChunk(ring, envelope, chunkId, { backend: b, verifyContent: true })).equals(pt));
+    for (const pt of [randomBytes(5000), Buffer.alloc(0)]) {
+      const { chunkId, envelope } = await sealChunk(ring, pt, { backend: b });
+      assert.deepEqual(chunkId, createHmac('sha256', indexKey).update(pt).digest());
+      assert.notDeepEqual(chunkId, createHash('sha256').update(pt).digest());
+      assert.ok((await openChunk(ring, envelope, chunkId, { backend: b, verifyContent: true })).equals(pt));
+    }
   }
 });
 
@@ -137,5 +138,19 @@ test('caller-provided output buffers receive the result, and are zeroed when ope
     await assert.rejects(openChunk(ring, envelope, chunkId, { backend: b, output: dirty }));
     assert.ok(dirty.equals(Buffer.alloc(pt.length)), `${b.name}: output not zeroed after a failed open`);
     await assert.rejects(sealChunk(ring, pt, { backend: b, output: Buffer.alloc(1) }), /exactly 70000/);
+  }
+});
+
+test('I-K2: the encoded envelope of a chunk or a name never contains its plaintext', async () => {
+  const { sealMeta, nameKey } = await import('../../src/crypto/metadata-seal.js');
+  for (const b of await bothBackends()) {
+    const ring = randomKeyring(b);
+    const pt = Buffer.from('PLAINTEXT-MARKER '.repeat(64));
+    const { envelope } = await sealChunk(ring, pt, { backend: b });
+    const wire = Buffer.from(Envelope.encode(envelope).finish());
+    assert.equal(wire.indexOf(pt.subarray(0, 16)), -1, `${b.name}: plaintext on the wire`);
+    const name = Buffer.from('payroll-2026-confidential.xlsx');
+    const meta = Buffer.from(Envelope.encode(await sealMeta(ring, nameKey(ring.indexKey, 1, name), name, { backend: b })).finish());
+    assert.equal(meta.indexOf(name.subarray(0, 12)), -1, `${b.name}: name on the wire`);
   }
 });

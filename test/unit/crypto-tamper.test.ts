@@ -151,3 +151,10 @@ test('a wipe during an in-flight native open discards the result and reports the
   ring.wipe('Closed');
   await assert.rejects(pending, (e: unknown) => KisekiError.is(e, 'Closed'));
 });
+
+test('a plaintext that is not a Buffer is refused with InvalidArgument before any cryptography', async () => {
+  for (const b of await bothBackends()) {
+    const ring = keyring(b, { keks: [{ epoch: 1, kek: randomBytes(32) }] });
+    await assert.rejects(sealChunk(ring, 'text' as unknown as Buffer, { backend: b }), (e: unknown) => KisekiError.is(e, 'InvalidArgument'));
+  }
+});
