@@ -65,19 +65,21 @@ async function serve(o: {
     orphanGraceMs: o.orphanGraceMs,
     log,
   });
-  const fabric = startFabric(o, node, log);
-  process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
-  log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
+  startFabric(o, node, log);
+  // A bug must cost one call, never the node: log it loudly and keep serving.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'BUG: unhandled rejection'));
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    fabric?.stop();
     node.stop().then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Handlers before the ready line: whoever waits for it may signal at once.
+  process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
+  log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
 }
 
 // The libfabric listener (docs/transport.md), when --fabric-provider / KISEKI_FABRIC_PROVIDER is
@@ -102,7 +104,7 @@ function startFabric(o: { fabricProvider?: string; fabricHost?: string; fabricPo
     }
   };
   if (!open()) return null;
-  node.attachFabric(fabric, fabric);
+  node.attachFabric(fabric, fabric, () => fabric.stop());
   const ep = fabric.endpoint!;
   process.stdout.write(`kiseki-node fabric provider=${ep.provider} address=${ep.address.toString('hex')}\n`);
   process.on('SIGUSR1', () => {
