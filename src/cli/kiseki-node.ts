@@ -66,7 +66,7 @@ async function serve(o: {
     readRepair: o.readRepair,
     log,
   });
-  const fabric = startFabric(o, node, log);
+  startFabric(o, node, log);
   // A bug must cost one call, never the node: log it loudly and keep serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'BUG: unhandled rejection'));
   let stopping = false;
@@ -74,7 +74,6 @@ async function serve(o: {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    fabric?.stop();
     node.stop().then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -106,7 +105,7 @@ function startFabric(o: { fabricProvider?: string; fabricHost?: string; fabricPo
     }
   };
   if (!open()) return null;
-  node.attachFabric(fabric, fabric);
+  node.attachFabric(fabric, fabric, () => fabric.stop());
   const ep = fabric.endpoint!;
   process.stdout.write(`kiseki-node fabric provider=${ep.provider} address=${ep.address.toString('hex')}\n`);
   process.on('SIGUSR1', () => {
