@@ -65,6 +65,11 @@ export interface ChunkCacheOptions {
   /** L2 watchdog and failure thresholds (see disk-health.ts). */
   disk?: Omit<DiskHealthOptions, 'clock' | 'onTransition'>;
   logger?: CacheLogger;
+  /**
+   * Accept handoff requests on the control socket (a staging daemon, ADR 0090): called when a process
+   * with KISEKI_CACHE_POOL_ID asks for this pool. The callee hands the pool over with handOff().
+   */
+  onHandoffRequest?: () => void;
 }
 
 export class ChunkCache {
@@ -129,6 +134,7 @@ export class ChunkCache {
         await pool.startControl({
           stats: () => cache.stats(),
           wipe: async () => { await cache.wipe('manual'); return cache.stats(); },
+          ...(opts.onHandoffRequest !== undefined ? { handoff: opts.onHandoffRequest } : {}),
         }, { intervalMs: opts.statsIntervalMs ?? 1000, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) });
       } catch (err) {
         await cache.close();

@@ -3,6 +3,8 @@
 // process use it to read and wipe the pool of a running mount (ADR 0042).
 //   → {"op":"stats"}            ← {"ok":true,"stats":{…CacheStatsSnapshot}}
 //   → {"op":"wipe"}             ← {"ok":true,"stats":{…after the wipe}}
+//   → {"op":"handoff"}          ← {"ok":true,"stats":{…}} then the owner hands the pool over (ADR 0090);
+//                                 owners that do not hand pools over answer ok:false
 //   anything else               ← {"ok":false,"error":"…"}
 import { chmod, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -16,6 +18,11 @@ export const MAX_SOCKET_PATH = 107;
 export interface ControlHandlers {
   stats(): CacheStatsSnapshot;
   wipe(): Promise<CacheStatsSnapshot>;
+  /**
+   * A would-be adopter (KISEKI_CACHE_POOL_ID) asks this owner to release the pool. Called after the
+   * acknowledgement is written: handing over stops this server, which waits for open connections.
+   */
+  handoff?(): void;
 }
 
 export class ControlServer {
@@ -61,7 +68,11 @@ function serve(sock: Socket, handlers: ControlHandlers): void {
     if (nl < 0) return;
     const line = buf.slice(0, nl);
     buf = '';
-    void answer(line, handlers).then((reply) => sock.end(`${JSON.stringify(reply)}\n`));
+    void answer(line, handlers).then((reply) => {
+      sock.end(`${JSON.stringify(reply)}\n`, () => {
+        if ((reply as { handoff?: boolean }).handoff === true) handlers.handoff?.();
+      });
+    });
   });
 }
 
@@ -70,6 +81,10 @@ async function answer(line: string, handlers: ControlHandlers): Promise<unknown>
     const req = JSON.parse(line) as { op?: unknown };
     if (req.op === 'stats') return { ok: true, stats: handlers.stats() };
     if (req.op === 'wipe') return { ok: true, stats: await handlers.wipe() };
+    if (req.op === 'handoff') {
+      if (handlers.handoff === undefined) return { ok: false, error: `the process holding this pool (pid ${process.pid}) does not hand pools over; stop it first` };
+      return { ok: true, stats: handlers.stats(), handoff: true };
+    }
     return { ok: false, error: `unknown op ${JSON.stringify(req.op)}` };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
@@ -77,7 +92,7 @@ async function answer(line: string, handlers: ControlHandlers): Promise<unknown>
 }
 
 /** One request to a live pool. Rejects with Unavailable when nobody listens (the pool is not live). */
-export function controlRequest(path: string, op: 'stats' | 'wipe', timeoutMs = 5000): Promise<CacheStatsSnapshot> {
+export function controlRequest(path: string, op: 'stats' | 'wipe' | 'handoff', timeoutMs = 5000): Promise<CacheStatsSnapshot> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let buf = '';

@@ -5,7 +5,9 @@
 // unavailable), 1 anything else.
 import { Command, CommanderError } from 'commander';
 import { KisekiError } from '../errors.js';
+import { registerCacheCommand } from './commands/cache.js';
 import { registerDiscoverCommand } from './commands/discover.js';
+import { registerStageCommand } from './commands/stage.js';
 import { registerTransportCommand } from './commands/transport.js';
 
 export function buildProgram(): Command {
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDiscoverCommand(program);
   registerTransportCommand(program);
+  registerCacheCommand(program);
+  registerStageCommand(program, exitCodeFor);
   return program;
 }
 
