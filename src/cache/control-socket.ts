@@ -6,7 +6,8 @@
 //   → {"op":"handoff"}          ← {"ok":true,"stats":{…}} then the owner hands the pool over (ADR 0090);
 //                                 owners that do not hand pools over answer ok:false
 //   anything else               ← {"ok":false,"error":"…"}
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, open, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { kerr } from '../errors.js';
 import { FILE_MODE } from './pool-layout.js';
@@ -25,6 +26,23 @@ export interface ControlHandlers {
   handoff?(): void;
 }
 
+/**
+ * A socket path that fits sun_path: the path itself, or, when it is too long (deep cache directories:
+ * <cache>/<36-char tenant>/<32-hex pool>/control.sock easily exceeds 107 bytes), the same file reached
+ * through an open descriptor of its directory, /proc/self/fd/<n>/control.sock (Linux resolves it at
+ * bind and connect time). The caller closes `dir` once bound or connected.
+ */
+async function shortPath(path: string): Promise<{ path: string; dir: FileHandle | null }> {
+  if (Buffer.byteLength(path) <= MAX_SOCKET_PATH) return { path, dir: null };
+  const dir = await open(dirname(path), 'r');
+  const short = `/proc/self/fd/${dir.fd}/${basename(path)}`;
+  if (Buffer.byteLength(short) > MAX_SOCKET_PATH) {
+    await dir.close();
+    throw kerr('InvalidArgument', `socket name ${basename(path)} is too long`);
+  }
+  return { path: short, dir };
+}
+
 export class ControlServer {
   readonly #server: Server;
   readonly path: string;
@@ -34,15 +52,18 @@ export class ControlServer {
     this.path = path;
   }
 
-  /** Returns null when the path is too long for a unix socket (the pool then publishes stats.json only). */
-  static async listen(path: string, handlers: ControlHandlers): Promise<ControlServer | null> {
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) return null;
+  static async listen(path: string, handlers: ControlHandlers): Promise<ControlServer> {
     await unlink(path).catch(() => undefined);
     const server = createServer((sock) => serve(sock, handlers));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => { server.off('error', reject); resolve(); });
-    });
+    const bind = await shortPath(path);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(bind.path, () => { server.off('error', reject); resolve(); });
+      });
+    } finally {
+      await bind.dir?.close();
+    }
     server.unref();
     await chmod(path, FILE_MODE);
     return new ControlServer(server, path);
@@ -92,9 +113,23 @@ async function answer(line: string, handlers: ControlHandlers): Promise<unknown>
 }
 
 /** One request to a live pool. Rejects with Unavailable when nobody listens (the pool is not live). */
-export function controlRequest(path: string, op: 'stats' | 'wipe' | 'handoff', timeoutMs = 5000): Promise<CacheStatsSnapshot> {
+export async function controlRequest(path: string, op: 'stats' | 'wipe' | 'handoff', timeoutMs = 5000): Promise<CacheStatsSnapshot> {
+  let target: { path: string; dir: FileHandle | null };
+  try {
+    target = await shortPath(path);
+  } catch (err) {
+    throw kerr('Unavailable', `no live cache pool at ${path}: ${(err as Error).message}`, err);
+  }
+  try {
+    return await request(target.path, path, op, timeoutMs);
+  } finally {
+    await target.dir?.close();
+  }
+}
+
+function request(connectTo: string, path: string, op: string, timeoutMs: number): Promise<CacheStatsSnapshot> {
   return new Promise((resolve, reject) => {
-    const sock = createConnection(path);
+    const sock = createConnection(connectTo);
     let buf = '';
     const fail = (msg: string, cause?: unknown) => { sock.destroy(); reject(kerr('Unavailable', msg, cause)); };
     sock.setTimeout(timeoutMs, () => fail(`cache pool control socket ${path} did not answer within ${timeoutMs} ms`));

@@ -20,7 +20,7 @@ import { PoolLock } from '../../cache/pool-lock.js';
 import { scrubCacheDir } from '../../cache/scrub.js';
 import { listManifests, removeManifest, type StagingManifest } from '../../cache/staging-manifest.js';
 import { parseMountOptions } from '../../client/mount-options.js';
-import { DEFAULT_NAMESPACE, fsDepsFor, MountSession } from '../../client/mount-session.js';
+import { DEFAULT_NAMESPACE, fsDepsFor, MountSession, selectingTransportFactory } from '../../client/mount-session.js';
 import { PoolHold } from '../../client/pool-handoff.js';
 import { Session } from '../../client/session.js';
 import { canonicalReader, DEFAULT_STAGE_LIMITS, normalizeDatasetPath, Stager, type StageProgress, type StageResult } from '../../client/stager.js';
@@ -84,7 +84,8 @@ async function stageAll(opts: StageOptions, emit: (e: StageEvent) => void, hold:
   const datasets = (opts.dataset ?? []).map(normalizeDatasetPath);
   const limits = { maxDepth: count(opts.maxDepth, '--max-depth'), maxFiles: count(opts.maxFiles, '--max-files') };
   const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.cacheDir !== undefined ? { [CACHE_ENV.dir]: opts.cacheDir } : {}) };
-  const session = await Session.open({ ...(opts.dataAddr !== undefined ? { dataAddr: opts.dataAddr } : {}), env });
+  const { factory } = await selectingTransportFactory(env);
+  const session = await Session.open({ ...(opts.dataAddr !== undefined ? { dataAddr: opts.dataAddr } : {}), env, transportFactory: factory });
   let ms: MountSession;
   try {
     ms = await MountSession.open(session, {
@@ -252,8 +253,13 @@ async function runDaemonChild(opts: StageOptions, exitCodeFor: (err: unknown) =>
     if (staging) process.exit(143); // the pool was never handed out: nobody adopts it; the scrubber removes it
     hold.stop();
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  const listen = () => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.removeListener(sig, onSignal);
+      process.on(sig, onSignal);
+    }
+  };
+  listen();
   process.on('SIGHUP', () => undefined);
   let staged: { ms: MountSession; poolId: string };
   try {
@@ -265,6 +271,9 @@ async function runDaemonChild(opts: StageOptions, exitCodeFor: (err: unknown) =>
     process.exit(exitCodeFor(err));
   }
   staging = false;
+  // Probing libfabric (the transport selection) replaces the process's SIGTERM disposition with one
+  // that exits 1; re-adding our listeners makes libuv install its handler again, after it.
+  listen();
   hold.start(staged.ms.cache);
   send({ kind: 'ready', poolId: staged.poolId });
   process.disconnect?.();
