@@ -75,16 +75,17 @@ test('stage --json: event shape, chunks pinned, manifest written; re-staging is 
 test('stage resumes after kill -9 mid-stage: the second run fetches only what the first did not pin', async () => {
   let poolId = '';
   let killedAt = 0;
-  const first = await cli(['stage', '--dataset', '/data/big', '--json'], h.env(), (line, child) => {
+  // One fetch at a time, killed at the first progress report that shows any chunk done.
+  const first = await cli(['stage', '--dataset', '/data/big', '--json', '--parallel', '1'], h.env(), (line, child) => {
     const e = JSON.parse(line) as Record<string, unknown>;
     if (e.event === 'pool') poolId = e.pool_id as string;
-    if (e.event === 'progress' && (e.chunks_done as number) >= 6 && killedAt === 0) {
+    if (e.event === 'progress' && (e.chunks_done as number) >= 1 && killedAt === 0) {
       killedAt = e.chunks_done as number;
       child.kill('SIGKILL');
     }
   });
   assert.equal(first.code, null, 'killed');
-  assert.ok(killedAt >= 6 && poolId !== '');
+  assert.ok(killedAt >= 1 && poolId !== '');
   const dir = poolDir(poolId);
   assert.equal(existsSync(join(dir, 'staging', '_data_big.manifest')), false, 'no manifest for an unfinished stage');
   const stored = readdirSync(join(dir, 'chunks')).flatMap((p) => readdirSync(join(dir, 'chunks', p))).filter((n) => /^[0-9a-f]{64}$/.test(n)).length;

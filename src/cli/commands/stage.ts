@@ -23,7 +23,7 @@ import { parseMountOptions } from '../../client/mount-options.js';
 import { DEFAULT_NAMESPACE, fsDepsFor, MountSession, selectingTransportFactory } from '../../client/mount-session.js';
 import { PoolHold } from '../../client/pool-handoff.js';
 import { Session } from '../../client/session.js';
-import { canonicalReader, DEFAULT_STAGE_LIMITS, normalizeDatasetPath, Stager, type StageProgress, type StageResult } from '../../client/stager.js';
+import { canonicalReader, DEFAULT_STAGE_CONCURRENCY, DEFAULT_STAGE_LIMITS, normalizeDatasetPath, Stager, type StageProgress, type StageResult } from '../../client/stager.js';
 import { kerr, KisekiError } from '../../errors.js';
 
 export interface StageOptions {
@@ -41,6 +41,7 @@ export interface StageOptions {
   cacheDir?: string;
   maxDepth: string;
   maxFiles: string;
+  parallel: string;
 }
 
 /** Messages of the --daemon child to its foreground parent (IPC). */
@@ -105,7 +106,7 @@ async function stageAll(opts: StageOptions, emit: (e: StageEvent) => void, hold:
     }
     const deps = fsDepsFor(session, ms.cache, ms.namespaceId, true);
     const stager = new Stager({
-      fs: ms.fs, cache: ms.cache, namespace: opts.namespace, limits,
+      fs: ms.fs, cache: ms.cache, namespace: opts.namespace, limits, concurrency: Math.max(1, count(opts.parallel, '--parallel')),
       layout: (ino) => session.namespace.getLayout({ namespaceId: { value: ms.namespaceId }, ino }),
       reader: canonicalReader(deps.chunkCrypto, deps.placement),
     });
@@ -416,6 +417,7 @@ export function registerStageCommand(program: Command, exitCodeFor: (err: unknow
     .option('--cache-dir <dir>', `cache directory (default: ${CACHE_ENV.dir}, then ${defaultCacheDir()})`)
     .option('--max-depth <n>', 'max_staging_depth: deepest directory nesting staged', String(DEFAULT_STAGE_LIMITS.maxDepth))
     .option('--max-files <n>', 'max_staging_files: most files in one dataset', String(DEFAULT_STAGE_LIMITS.maxFiles))
+    .option('--parallel <n>', 'chunk fetches in flight', String(DEFAULT_STAGE_CONCURRENCY))
     .addOption(new Option('--daemon-child').hideHelp())
     .action(async (opts: StageOptions) => {
       const actions = [opts.status === true, opts.release !== undefined, opts.releaseAll === true].filter(Boolean).length;
