@@ -18,7 +18,7 @@ export function buildProgram(): Command {
   registerDiscoverCommand(program);
   registerTransportCommand(program);
   registerCacheCommand(program);
-  registerStageCommand(program, exitCodeFor);
+  registerStageCommand(program);
   return program;
 }
 

@@ -24,7 +24,7 @@ import { DEFAULT_NAMESPACE, fsDepsFor, MountSession, selectingTransportFactory }
 import { PoolHold } from '../../client/pool-handoff.js';
 import { Session } from '../../client/session.js';
 import { canonicalReader, DEFAULT_STAGE_CONCURRENCY, DEFAULT_STAGE_LIMITS, normalizeDatasetPath, Stager, type StageProgress, type StageResult } from '../../client/stager.js';
-import { kerr, KisekiError } from '../../errors.js';
+import { kerr, KisekiError, type ErrorKind } from '../../errors.js';
 
 export interface StageOptions {
   dataset?: string[];
@@ -48,7 +48,7 @@ export interface StageOptions {
 type ChildMessage =
   | { kind: 'event'; event: StageEvent }
   | { kind: 'ready'; poolId: string }
-  | { kind: 'error'; message: string; exitCode: number };
+  | { kind: 'error'; message: string; errorKind: ErrorKind };
 
 /** One line of --json output. */
 export type StageEvent =
@@ -231,14 +231,12 @@ async function runDaemonParent(opts: StageOptions): Promise<void> {
       if (m.kind === 'event') rep.event(m.event);
       else done(m);
     });
-    child.once('exit', (code, sig) => done({ kind: 'error', message: `the staging process exited (${sig ?? `code ${code}`}) before staging finished`, exitCode: 1 }));
+    child.once('exit', (code, sig) => done({ kind: 'error', message: `the staging process exited (${sig ?? `code ${code}`}) before staging finished`, errorKind: 'Internal' }));
   });
   rep.finish();
   if (outcome.kind === 'error') {
-    process.stderr.write(`kiseki-client: ${outcome.message}\n`);
-    process.exitCode = outcome.exitCode;
     child.kill('SIGTERM');
-    return;
+    throw kerr(outcome.errorKind, outcome.message);
   }
   child.disconnect();
   child.unref();
@@ -246,7 +244,7 @@ async function runDaemonParent(opts: StageOptions): Promise<void> {
 }
 
 /** `stage --daemon`, background half: stage, report, then hold the pool for its adopter. */
-async function runDaemonChild(opts: StageOptions, exitCodeFor: (err: unknown) => number): Promise<void> {
+async function runDaemonChild(opts: StageOptions): Promise<void> {
   const send = (m: ChildMessage) => { if (process.connected) process.send?.(m); };
   const hold = new PoolHold({ timeoutMs: count(opts.timeout, '--timeout') * 1000 });
   let staging = true;
@@ -266,10 +264,10 @@ async function runDaemonChild(opts: StageOptions, exitCodeFor: (err: unknown) =>
   try {
     staged = await stageAll(opts, (event) => send({ kind: 'event', event }), hold);
   } catch (err) {
-    const message = KisekiError.is(err) ? `${err.message} [${err.code}]` : err instanceof Error ? err.message : String(err);
-    send({ kind: 'error', message, exitCode: exitCodeFor(err) });
+    const message = err instanceof Error ? err.message : String(err);
+    send({ kind: 'error', message, errorKind: KisekiError.is(err) ? err.kind : 'Internal' });
     process.disconnect?.();
-    process.exit(exitCodeFor(err));
+    process.exit(1);
   }
   staging = false;
   // Probing libfabric (the transport selection) replaces the process's SIGTERM disposition with one
@@ -400,7 +398,7 @@ export async function runReleaseAll(opts: StageOptions): Promise<string> {
 
 // ─── wiring ─────────────────────────────────────────────────────────────────────────────────────
 
-export function registerStageCommand(program: Command, exitCodeFor: (err: unknown) => number): void {
+export function registerStageCommand(program: Command): void {
   program
     .command('stage')
     .description('pre-fetch datasets into a pinned local cache pool for a workload (KISEKI_CACHE_POOL_ID)')
@@ -427,7 +425,7 @@ export function registerStageCommand(program: Command, exitCodeFor: (err: unknow
       if (opts.status === true) return void process.stdout.write(`${await runStatus(opts)}\n`);
       if (opts.release !== undefined) return void process.stdout.write(`${await runRelease(opts)}\n`);
       if (opts.releaseAll === true) return void process.stdout.write(`${await runReleaseAll(opts)}\n`);
-      if (opts.daemonChild === true) return runDaemonChild(opts, exitCodeFor);
+      if (opts.daemonChild === true) return runDaemonChild(opts);
       if (opts.daemon === true) return runDaemonParent(opts);
       return runStageForeground(opts);
     });
