@@ -7,7 +7,7 @@
 // (64 KiB objects, 16 workers, put-heavy and get-heavy). Prints a table and ratios; writes JSON to
 // $BENCH_OUT (default bench/results/mount.json).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,7 +59,7 @@ function stop(child: ChildProcess | null): Promise<void> {
 }
 
 function childPeer(name: string, work: string, start: (mnt: string) => ChildProcess): Peer {
-  const mnt = join(work, `${name}-mnt`);
+  const mnt = join(work, `${name.replace(/\W+/g, '-')}-mnt`);
   mkdirSync(mnt, { recursive: true });
   let child: ChildProcess | null = null;
   return {
@@ -77,10 +77,30 @@ function childPeer(name: string, work: string, start: (mnt: string) => ChildProc
   };
 }
 
+/**
+ * The C ceiling binary: the fuse helper's bench/c/ll.c when present, else the same source from
+ * research/fuse-bindings.md Appendix C (where it was measured first).
+ */
+function buildCeiling(work: string): string {
+  let src = join(C_DIR, 'll.c');
+  if (!existsSync(src)) {
+    const doc = readFileSync(process.env.KISEKI_FUSE_RESEARCH ?? '/work/shared/research/fuse-bindings.md', 'utf8');
+    const appendix = doc.slice(doc.indexOf('## Appendix C'));
+    const code = /```c\n([\s\S]*?)```/.exec(appendix)?.[1];
+    if (code === undefined) throw new Error('no C ceiling source: bench/c/ll.c is missing and the research appendix was not found');
+    src = join(work, 'll.c');
+    writeFileSync(src, code);
+  }
+  const out = join(work, 'll3');
+  const flags = (what: string) => execFileSync('pkg-config', [what, 'fuse3'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
+  execFileSync('cc', ['-O2', ...flags('--cflags'), src, '-o', out, ...flags('--libs')], { stdio: 'inherit' });
+  return out;
+}
+
 async function peers(work: string): Promise<Peer[]> {
   const list: Peer[] = [];
-  if (!existsSync(join(C_DIR, 'll3'))) execFileSync('make', ['-C', C_DIR, 'll3'], { stdio: 'ignore' });
-  list.push({ ...childPeer('C ceiling', work, (mnt) => spawn(join(C_DIR, 'll3'), ['-f', mnt], {
+  const ll3 = buildCeiling(work);
+  list.push({ ...childPeer('C ceiling', work, (mnt) => spawn(ll3, ['-f', mnt], {
     env: { ...process.env, BIG_MB: String(FILE_MB), MANY: String(MANY), TMO: '1' }, stdio: 'ignore',
   })), readOnlyFixture: true });
 

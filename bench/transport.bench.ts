@@ -1,7 +1,7 @@
 // Chunk transfer throughput, all measured in the same run on the same machine (npm run bench:transport):
 //   C      bench/c/fi_xfer.c (research/fabric.md Appendix B), tcp;ofi_rxm RDM, FI_WAIT_FD, 4 MiB, window 4
 //   fabric this addon's libfabric path (FabricChunkTransport ↔ FabricListener over an in-memory ChunkStore)
-//          over tcp: GET = fi_read of registered 4 MiB envelopes, window 4, separate processes
+//          over tcp: GET of 16 chunk ids, then fi_read of each registered 4 MiB ciphertext, separate processes
 //   TLS    Node's raw TLS 1.3 socket streaming 1 MiB writes (the ceiling for any TLS transport in Node)
 //   gRPC   grpc-js server stream of 1 MiB messages over TLS (the frame size ChunkDataService uses)
 //   node   a real kiseki-node (mTLS, FileChunkStore, --fabric-provider tcp): the same 4 MiB chunks read
@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     const rows: [string, number][] = [
       ['C fi_xfer tcp;ofi_rxm fi_read 4 MiB (window 4)', cRead],
       ['C fi_xfer tcp;ofi_rxm send/recv 4 MiB (window 4)', cSend],
-      ['kiseki fabric-tcp GET (fi_read, 4 MiB envelopes, window 4)', fabric],
+      ['kiseki fabric-tcp GET (fi_read, 4 MiB chunks, 16 per GET)', fabric],
       ['Node raw TLS 1.3 socket (1 MiB writes)', rawTls],
       ['grpc-js server stream over TLS (1 MiB messages)', grpcTls],
       ['kiseki-node tcp-tls: GrpcChunkTransport GET 4 MiB (FileChunkStore)', viaNode.tls],

@@ -7,15 +7,21 @@
 #   1. kiseki-client transport probe --json   → must choose "verbs" (ACTIVE rxe0 port + fi_getinfo(verbs))
 #   2. dist/test/helpers/verbs-guest-check.js → listener + client processes move chunks over verbs;ofi_rxm
 #      (fi_read of registered envelopes, FI_MR_LOCAL/VIRT_ADDR/ALLOCATED/PROV_KEY) with SHA-256 checks
-# Needs root and: qemu-system-x86 busybox-static cpio kmod (scripts/apt-packages-transport.txt).
+# Needs root; installs what it lacks of: qemu-system-x86 busybox-static cpio kmod (only this tier
+# needs them, so they are not in scripts/apt-packages*.txt, which every set-up installs).
 # Timing is meaningless under TCG; this tier checks correctness only. Not part of the default suite.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${KISEKI_VERBS_WORK:-$ROOT/build/verbs-qemu}"
 TIMEOUT="${KISEKI_VERBS_TIMEOUT:-900}"
 
+PKGS=(qemu-system-x86 busybox-static cpio kmod)
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v busybox >/dev/null || ! command -v cpio >/dev/null || ! command -v depmod >/dev/null; then
+  echo "verbs-qemu: installing ${PKGS[*]}"
+  apt-get install -y --no-install-recommends "${PKGS[@]}" >/dev/null || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${PKGS[@]}" >/dev/null; }
+fi
 for tool in qemu-system-x86_64 busybox cpio modprobe depmod dpkg-deb apt-get; do
-  command -v "$tool" >/dev/null || { echo "verbs-qemu: missing $tool; apt-get install -y qemu-system-x86 busybox-static cpio kmod" >&2; exit 2; }
+  command -v "$tool" >/dev/null || { echo "verbs-qemu: missing $tool; apt-get install -y ${PKGS[*]}" >&2; exit 2; }
 done
 [ -f "$ROOT/dist/test/helpers/verbs-guest-check.js" ] || { echo "verbs-qemu: run npm run build:ts first" >&2; exit 2; }
 [ -f "$ROOT/build/Release/kiseki_native.node" ] || { echo "verbs-qemu: run npm run build:native first" >&2; exit 2; }

@@ -49,18 +49,16 @@ Napi::Value Mount(const Napi::CallbackInfo &info) {
   cfg.maxWrite = UintOpt(c, "maxWrite", cfg.maxWrite);
   cfg.maxReadahead = UintOpt(c, "maxReadahead", cfg.maxReadahead);
   cfg.writebackCache = BoolOpt(c, "writebackCache", cfg.writebackCache);
+  cfg.readdirplus = BoolOpt(c, "readdirplus", cfg.readdirplus);
   cfg.exportSupport = BoolOpt(c, "exportSupport", cfg.exportSupport);
   cfg.unmountAbortMs = UintOpt(c, "unmountAbortMs", cfg.unmountAbortMs);
+  cfg.replyThreads = UintOpt(c, "replyThreads", cfg.replyThreads);
   Session *s = new Session(std::move(cfg));
-  if (!s->Mount(env, info[3].As<Napi::Function>())) {
-    delete s;
+  if (!s->Mount(env, info[3].As<Napi::Function>(), c.Get("onReplied"))) {
+    s->Unref();
     return env.Undefined();
   }
-  // A handle collected while still mounted (process teardown) leaks the session rather than freeing
-  // memory that worker threads still use.
-  return Handle::New(env, s, [](Napi::Env, Session *p) {
-    if (p->state() == Session::State::kClosed) delete p;
-  });
+  return Handle::New(env, s, [](Napi::Env, Session *p) { p->Unref(); });
 }
 
 // unmount(handle) → number of requests that were still open and got EIO
@@ -99,6 +97,30 @@ Napi::Value InFlight(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(RequestTable::Get().InFlight(s)));
 }
 
+// replyBufAsync(handle, id, data: Uint8Array, token) → false if the id is stale (I-FB1). Otherwise a reply thread sends `data` and then config.onReplied(token) runs on the JS
+// thread; `data` must not change until then.
+Napi::Value ReplyBufAsync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  if (!info[2].IsTypedArray()) {
+    Napi::TypeError::New(env, "replyBufAsync expects a Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (s->state() != Session::State::kRunning || !s->HasReplyThreads()) {
+    Napi::Error::New(env, "replyBufAsync: the session has no reply threads").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  fuse_req_t req = RequestTable::Get().Take(info[1].As<Napi::Number>().DoubleValue());
+  if (req == nullptr) return Napi::Boolean::New(env, false);
+  auto b = info[2].As<Napi::Uint8Array>();
+  AsyncReply *r = new AsyncReply{req, reinterpret_cast<const char *>(b.Data()), b.ByteLength(), nullptr,
+                                 info[3].As<Napi::Number>().DoubleValue()};
+  napi_create_reference(env, b, 1, &r->ref);
+  s->QueueReply(r);
+  return Napi::Boolean::New(env, true);
+}
+
 // notifyInvalInode(handle, ino, off, len)
 Napi::Value NotifyInvalInode(const Napi::CallbackInfo &info) {
   Session *s = SessionArg(info);
@@ -125,6 +147,7 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("unmount", Napi::Function::New(env, Unmount));
   exports.Set("negotiated", Napi::Function::New(env, GetNegotiated));
   exports.Set("inFlight", Napi::Function::New(env, InFlight));
+  exports.Set("replyBufAsync", Napi::Function::New(env, ReplyBufAsync));
   exports.Set("notifyInvalInode", Napi::Function::New(env, NotifyInvalInode));
   exports.Set("notifyInvalEntry", Napi::Function::New(env, NotifyInvalEntry));
   RegisterReplies(env, exports);

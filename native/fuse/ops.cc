@@ -141,14 +141,6 @@ void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   Submit(req, op);
 }
 
-void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  Op *op = NewOp(OP_READ, req, ino);
-  WithFh(op, fi);
-  op->a = size;
-  op->b = off;
-  Submit(req, op);
-}
-
 void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   Op *op = NewOp(OP_WRITE, req, ino);
   WithFh(op, fi);
@@ -183,16 +175,10 @@ void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   Submit(req, op);
 }
 
-void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  Op *op = NewOp(OP_READDIR, req, ino);
-  WithFh(op, fi);
-  op->a = size;
-  op->b = off;
-  Submit(req, op);
-}
-
-void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  Op *op = NewOp(OP_READDIRPLUS, req, ino);
+// read, readdir and readdirplus carry the same arguments.
+template <OpType kType>
+void ll_sized(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  Op *op = NewOp(kType, req, ino);
   WithFh(op, fi);
   op->a = size;
   op->b = off;
@@ -283,14 +269,14 @@ struct fuse_lowlevel_ops MakeOps() {
   o.rename = ll_rename;
   o.link = ll_link;
   o.open = ll_open;
-  o.read = ll_read;
+  o.read = ll_sized<OP_READ>;
   o.write = ll_write;
   o.flush = ll_flush;
   o.release = ll_release;
   o.fsync = ll_fsync;
   o.opendir = ll_opendir;
-  o.readdir = ll_readdir;
-  o.readdirplus = ll_readdirplus;
+  o.readdir = ll_sized<OP_READDIR>;
+  o.readdirplus = ll_sized<OP_READDIRPLUS>;
   o.releasedir = ll_releasedir;
   o.fsyncdir = ll_fsyncdir;
   o.statfs = ll_statfs;

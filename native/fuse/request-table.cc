@@ -41,14 +41,19 @@ fuse_req_t RequestTable::Take(double id) {
   std::lock_guard<std::mutex> lock(mu_);
   uint32_t index;
   if (!Locate(id, &index)) return nullptr;
+  fuse_req_t req = slots_[index].req;
+  Free(index);
+  return req;
+}
+
+// A freed slot's generation moves on, so every id that named it becomes stale (I-FB1).
+void RequestTable::Free(uint32_t index) {
   Slot &s = slots_[index];
-  fuse_req_t req = s.req;
   s.req = nullptr;
   s.owner = nullptr;
   s.gen = (s.gen + 1) & 0x1fffffff;
   if (s.gen == 0) s.gen = 1;
   free_.push_back(index);
-  return req;
 }
 
 Session *RequestTable::MarkInterrupted(double id) {
@@ -72,11 +77,7 @@ std::vector<fuse_req_t> RequestTable::TakeAll(Session *owner) {
     Slot &s = slots_[i];
     if (s.req == nullptr || s.owner != owner) continue;
     out.push_back(s.req);
-    s.req = nullptr;
-    s.owner = nullptr;
-    s.gen = (s.gen + 1) & 0x1fffffff;
-    if (s.gen == 0) s.gen = 1;
-    free_.push_back(i);
+    Free(i);
   }
   return out;
 }

@@ -37,6 +37,7 @@ class RequestTable {
   };
   static constexpr double kIndexSpan = 16777216.0;  // 2^24 slots; gen < 2^29 keeps ids exact in a double
   bool Locate(double id, uint32_t *index) const;
+  void Free(uint32_t index);
 
   std::mutex mu_;
   std::vector<Slot> slots_;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -19,9 +20,10 @@ namespace kiseki::fuse {
 
 Op::~Op() { free(data); }
 
-Session::~Session() {
-  // Only reached for closed sessions (the JS handle's finalizer checks), so every thread is joined.
-}
+namespace {
+std::mutex liveMu;
+std::vector<Session *> live;  // mounted sessions, for the exit() handler
+}  // namespace
 
 // /proc/self/mountinfo escapes blanks and backslashes in mount points as octal.
 static std::string MountinfoEscape(const std::string &path) {
@@ -54,7 +56,7 @@ void Session::FindDevice() {
   }
 }
 
-bool Session::Mount(Napi::Env env, Napi::Function dispatch) {
+bool Session::Mount(Napi::Env env, Napi::Function dispatch, Napi::Value onReplied) {
   std::vector<std::string> argvStore{"kiseki-fuse"};
   for (const std::string &o : cfg_.options) {
     argvStore.push_back("-o");
@@ -79,8 +81,27 @@ bool Session::Mount(Napi::Env env, Napi::Function dispatch) {
     return false;
   }
   FindDevice();
-  tsfn_ = Tsfn::New(env, dispatch, "kiseki-fuse", 0 /* unbounded: workers never wait */, 1, this);
+  env_ = env;
+  // A process that exits while mounted would otherwise leave a dead mount ("Transport endpoint is not
+  // connected") behind.
+  napi_add_env_cleanup_hook(env_, OnEnvCleanup, this);
+  {
+    std::lock_guard<std::mutex> lock(liveMu);
+    static bool registered = false;
+    if (!registered) registered = atexit(OnProcessExit) == 0;
+    live.push_back(this);
+  }
+  auto unref = [](Napi::Env, void *, Session *self) { self->Unref(); };
+  Ref();
+  tsfn_ = Tsfn::New(env, dispatch, "kiseki-fuse", 0 /* unbounded: workers never wait */, 1, this, unref);
   notifier_ = std::thread([this] { NotifierLoop(); });
+  if (cfg_.replyThreads > 0 && onReplied.IsFunction()) {
+    Ref();
+    doneTsfn_ = DoneTsfn::New(env, onReplied.As<Napi::Function>(), "kiseki-fuse-replied", 0, 1, this, unref);
+    doneTsfn_.Unref(env);  // only the main TSFN keeps the process alive while mounted
+    hasDoneTsfn_ = true;
+    for (unsigned i = 0; i < cfg_.replyThreads; i++) replyWorkers_.emplace_back([this] { ReplyLoop(); });
+  }
   loop_ = std::thread([this] {
     struct fuse_loop_config lc {};
     lc.clone_fd = cfg_.cloneFd ? 1 : 0;
@@ -124,13 +145,15 @@ void Session::Submit(fuse_req_t req, Op *op) {
 }
 
 void Session::OnInit(struct fuse_conn_info *conn) {
-  uint32_t want = FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-                  FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_DIO | FUSE_CAP_AUTO_INVAL_DATA;
+  uint32_t want = FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_DIO |
+                  FUSE_CAP_AUTO_INVAL_DATA;
+  if (cfg_.readdirplus) want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
   if (cfg_.exportSupport) want |= FUSE_CAP_EXPORT_SUPPORT;
   if (cfg_.writebackCache) want |= FUSE_CAP_WRITEBACK_CACHE;
   // Replies come straight from JS memory with fuse_reply_buf; splice would only add a pipe hop, and
   // splice-read would hand writes to us as pipe fds instead of memory.
-  conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_WRITEBACK_CACHE);
+  conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_WRITEBACK_CACHE |
+                  FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   conn->want |= want & conn->capable;
   conn->max_write = cfg_.maxWrite;
   conn->max_readahead = cfg_.maxReadahead;
@@ -184,6 +207,49 @@ void Session::NotifierLoop() {
   }
 }
 
+void Session::QueueReply(AsyncReply *r) {
+  std::lock_guard<std::mutex> lock(replyMu_);
+  replies_.push_back(r);
+  replyCv_.notify_one();
+}
+
+// The kernel's copy of a large reply (most of a read's CPU) runs here, in parallel, instead of on the
+// JS thread. The JS buffer stays referenced until ReplyDoneJs releases it on the JS thread.
+void Session::ReplyLoop() {
+  std::unique_lock<std::mutex> lock(replyMu_);
+  for (;;) {
+    replyCv_.wait(lock, [this] { return replyStop_ || !replies_.empty(); });
+    if (replies_.empty()) return;  // stopping, and everything queued has been sent
+    AsyncReply *r = replies_.front();
+    replies_.pop_front();
+    lock.unlock();
+    fuse_reply_buf(r->req, r->data, r->len);
+    if (doneTsfn_.NonBlockingCall(r) != napi_ok) delete r;  // env is going away: the ref dies with it
+    lock.lock();
+  }
+}
+
+void Session::StopReplyThreads() {
+  {
+    std::lock_guard<std::mutex> lock(replyMu_);
+    replyStop_ = true;
+    replyCv_.notify_all();
+  }
+  for (std::thread &t : replyWorkers_) t.join();
+  replyWorkers_.clear();
+}
+
+void ReplyDoneJs(Napi::Env env, Napi::Function fn, Session *, AsyncReply *r) {
+  if (env != nullptr) {
+    napi_delete_reference(env, r->ref);
+    napi_value token, undefined, result;
+    napi_create_double(env, r->token, &token);
+    napi_get_undefined(env, &undefined);
+    napi_call_function(env, undefined, fn, 1, &token, &result);
+  }
+  delete r;
+}
+
 size_t Session::AnswerAllEio() {
   std::vector<fuse_req_t> open = RequestTable::Get().TakeAll(this);
   for (fuse_req_t req : open) fuse_reply_err(req, EIO);
@@ -227,9 +293,34 @@ void Session::DetachMount() {
   }
 }
 
+void Session::OnEnvCleanup(void *arg) {
+  Session *s = static_cast<Session *>(arg);
+  s->inCleanupHook_ = true;
+  s->cfg_.unmountAbortMs = 500;
+  s->Unmount();
+}
+
+void Session::OnProcessExit() {
+  std::vector<Session *> sessions;
+  {
+    std::lock_guard<std::mutex> lock(liveMu);
+    sessions = live;
+  }
+  for (Session *s : sessions) {
+    s->exiting_ = true;
+    s->cfg_.unmountAbortMs = 500;
+    s->Unmount();
+  }
+}
+
 size_t Session::Unmount() {
   State expected = State::kRunning;
   if (!state_.compare_exchange_strong(expected, State::kClosing)) return 0;
+  if (!inCleanupHook_ && !exiting_) napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+  {
+    std::lock_guard<std::mutex> lock(liveMu);
+    live.erase(std::remove(live.begin(), live.end(), this), live.end());
+  }
   size_t answered = AnswerAllEio();
   // Detach the mount but keep /dev/fuse open (fuse_session_unmount would close it under the workers and
   // drop whatever they read next). Workers keep answering EIO, so processes still holding files on the
@@ -249,6 +340,7 @@ size_t Session::Unmount() {
   loop_.join();
   // Requests that slipped in between the first sweep and the loop's end.
   answered += AnswerAllEio();
+  StopReplyThreads();  // sends what is queued: those requests were taken before the unmount
   fuse_session_unmount(se_);  // the connection is gone by now: this only closes the fd and frees state
   {
     std::lock_guard<std::mutex> lock(noticeMu_);
@@ -259,7 +351,11 @@ size_t Session::Unmount() {
   fuse_session_destroy(se_);
   se_ = nullptr;
   state_.store(State::kClosed);
-  tsfn_.Release();
+  // At exit() the environment is going away under us; the process ends anyway.
+  if (!exiting_) {
+    tsfn_.Release();
+    if (hasDoneTsfn_) doneTsfn_.Release();
+  }
   return answered;
 }
 

@@ -25,6 +25,17 @@ namespace kiseki::fuse {
 void CallJs(Napi::Env env, Napi::Function fn, Session *session, Op *op);
 using Tsfn = Napi::TypedThreadSafeFunction<Session, Op, CallJs>;
 
+/** A large read reply handed to the reply threads; `ref` keeps the JS buffer alive until it is sent. */
+struct AsyncReply {
+  fuse_req_t req;
+  const char *data;
+  size_t len;
+  napi_ref ref;
+  double token;
+};
+void ReplyDoneJs(Napi::Env env, Napi::Function fn, Session *session, AsyncReply *r);
+using DoneTsfn = Napi::TypedThreadSafeFunction<Session, AsyncReply, ReplyDoneJs>;
+
 struct SessionConfig {
   std::string mountpoint;
   std::vector<std::string> options;  // "-o" values, already validated by src/fuse/mount-options.ts
@@ -35,8 +46,10 @@ struct SessionConfig {
   unsigned maxWrite = 1 << 20;
   unsigned maxReadahead = 1 << 20;
   bool writebackCache = false;
+  bool readdirplus = true;
   bool exportSupport = true;
   unsigned unmountAbortMs = 2000;
+  unsigned replyThreads = 0;  // threads that send large read replies off the JS thread (0: none)
 };
 
 /** What the kernel and libfuse agreed on in INIT (read by JS after OP_INIT). */
@@ -52,12 +65,27 @@ class Session {
   enum class State { kRunning, kClosing, kClosed };
 
   explicit Session(SessionConfig cfg) : cfg_(std::move(cfg)) {}
-  ~Session();
+
+  /**
+   * The session is freed when its last owner lets go: the JS handle and each TSFN (whose queued calls
+   * still name the session after unmount until the TSFN has drained and finalized).
+   */
+  void Ref() { refs_.fetch_add(1); }
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
 
   /** JS thread. Throws a JS error (and leaves nothing mounted) on failure. */
-  bool Mount(Napi::Env env, Napi::Function dispatch);
+  bool Mount(Napi::Env env, Napi::Function dispatch, Napi::Value onReplied);
+  /** JS thread: queue a read reply for the reply threads (the request was already taken). */
+  void QueueReply(AsyncReply *r);
+  bool HasReplyThreads() const { return !replyWorkers_.empty(); }
   /** JS thread. Idempotent; returns the number of requests answered EIO because they were still open. */
   size_t Unmount();
+  /** Environment teardown (worker thread ending) with the session still mounted. */
+  static void OnEnvCleanup(void *arg);
+  /** exit() (process.exit, fatal exception) with sessions still mounted: unmount them, no JS involved. */
+  static void OnProcessExit();
 
   /** Worker thread: hand a request to JS, or answer it now when closing. `req` may be null (notifications). */
   void Submit(fuse_req_t req, Op *op);
@@ -85,9 +113,17 @@ class Session {
   bool AbortConnection();
   void DetachMount();
   void NotifierLoop();
+  void ReplyLoop();
+  void StopReplyThreads();
   size_t AnswerAllEio();
 
+  ~Session() = default;
+
   SessionConfig cfg_;
+  std::atomic<int> refs_{1};  // the JS handle
+  napi_env env_ = nullptr;
+  bool inCleanupHook_ = false;
+  bool exiting_ = false;
   fuse_session *se_ = nullptr;
   std::thread loop_;
   Tsfn tsfn_;
@@ -104,6 +140,14 @@ class Session {
   std::deque<Notice> notices_;
   bool noticeStop_ = false;
   std::thread notifier_;
+
+  DoneTsfn doneTsfn_;
+  bool hasDoneTsfn_ = false;
+  std::mutex replyMu_;
+  std::condition_variable replyCv_;
+  std::deque<AsyncReply *> replies_;
+  bool replyStop_ = false;
+  std::vector<std::thread> replyWorkers_;
 };
 
 const struct fuse_lowlevel_ops &LowLevelOps();

@@ -1,8 +1,9 @@
 // Progress for an Endpoint, integrated with libuv (no busy polling): the CQ is opened with
 // FI_WAIT_FD; a uv_poll_t wakes us when the fd is readable; after draining we call fi_trywait and only
-// sleep if it says nothing is pending. A 5 ms timer covers lost wake-ups and the manual data progress
-// of tcp;ofi_rxm/cxi at an RMA target (research/fabric.md §3: "the side being read must keep reading
-// its CQ"). Completions are handed to JS in one batch per wake-up.
+// sleep if it says nothing is pending. A timer covers lost wake-ups and the manual data progress of
+// tcp;ofi_rxm/cxi at an RMA target (research/fabric.md §3: "the side being read must keep reading its
+// CQ"): every 5 ms while operations are in flight or a peer may read our windows, every 100 ms when
+// idle. Completions are handed to JS in one batch per wake-up.
 #include <rdma/fi_domain.h>
 #include <rdma/fi_eq.h>
 #include <rdma/fi_errno.h>
@@ -14,10 +15,11 @@
 namespace kiseki::transport {
 
 namespace {
-uint64_t timerMs() {
+uint64_t busyTimerMs() {
   const char *v = getenv("KISEKI_FABRIC_PROGRESS_MS");
   return v != nullptr && atoi(v) > 0 ? static_cast<uint64_t>(atoi(v)) : 5;
 }
+constexpr uint64_t kIdleTimerMs = 100;
 void closed(uv_handle_t *h) {
   auto *hs = static_cast<Endpoint::Handles *>(h->data);
   if (--hs->open == 0) delete hs;
@@ -35,11 +37,19 @@ void Endpoint::startProgress(Napi::Env env) {
   uv_async_init(loop, &handles_->async, &Endpoint::onAsync);
   handles_->open = 3;
   uv_poll_start(&handles_->poll, UV_READABLE, &Endpoint::onPoll);
-  uv_timer_start(&handles_->timer, &Endpoint::onTimer, timerMs(), timerMs());
+  paceTimer();
   // Only in-flight sends/reads (or setKeepAlive) keep the process alive.
   uv_unref(reinterpret_cast<uv_handle_t *>(&handles_->poll));
   uv_unref(reinterpret_cast<uv_handle_t *>(&handles_->timer));
   uv_unref(reinterpret_cast<uv_handle_t *>(&handles_->async));
+}
+
+void Endpoint::paceTimer() {
+  if (handles_ == nullptr) return;
+  uint64_t period = (activeOps_ > 0 || remoteWindows_ > 0) ? busyTimerMs() : kIdleTimerMs;
+  if (period == timerPeriod_) return;
+  timerPeriod_ = period;
+  uv_timer_start(&handles_->timer, &Endpoint::onTimer, period, period);
 }
 
 void Endpoint::stopProgress() {
@@ -83,8 +93,9 @@ void Endpoint::drain() {
 
 void Endpoint::retire(Op *op) {
   if (ops_.erase(op) == 0) return;
-  if (op->active && --activeOps_ == 0 && !keepAlive_ && handles_ != nullptr) {
-    uv_unref(reinterpret_cast<uv_handle_t *>(&handles_->poll));
+  if (op->active && --activeOps_ == 0) {
+    if (!keepAlive_ && handles_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t *>(&handles_->poll));
+    paceTimer();
   }
   delete op;  // drops the buffer reference (we are on the JS thread)
 }

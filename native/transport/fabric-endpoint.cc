@@ -110,6 +110,7 @@ void Endpoint::closeAll() {
   for (Op *op : ops_) delete op;
   ops_.clear();
   activeOps_ = 0;
+  remoteWindows_ = 0;
   if (av_ != nullptr) fi_close(&av_->fid), av_ = nullptr;
   if (cq_ != nullptr) fi_close(&cq_->fid), cq_ = nullptr;
   if (domain_ != nullptr) fi_close(&domain_->fid), domain_ = nullptr;
@@ -220,7 +221,10 @@ Napi::Value Endpoint::finishPost(Napi::Env env, Op *op, ssize_t rc) {
     }
   } else {
     ops_.insert(op);
-    if (op->active && activeOps_++ == 0 && handles_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t *>(&handles_->poll));
+    if (op->active && activeOps_++ == 0 && handles_ != nullptr) {
+      uv_ref(reinterpret_cast<uv_handle_t *>(&handles_->poll));
+      paceTimer();
+    }
   }
   if (!pending_.empty() && handles_ != nullptr) uv_async_send(&handles_->async);
   return Napi::Number::New(env, static_cast<double>(rc));

@@ -73,6 +73,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   void retire(Op *op);
   template <class F>
   ssize_t postWithProgress(F &&post);
+  void paceTimer();
   static void onPoll(uv_poll_t *h, int status, int events);
   static void onTimer(uv_timer_t *h);
   static void onAsync(uv_async_t *h);
@@ -92,8 +93,11 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   uint64_t nextKey_ = 1;
   uint32_t nextMrId_ = 1;
   size_t activeOps_ = 0;
+  size_t remoteWindows_ = 0;  // registrations a peer may read/write: this side must keep progressing
+  uint64_t timerPeriod_ = 0;
   struct Mr {
     fid_mr *mr;
+    bool remote;
     Napi::Reference<Napi::Value> buffer;
   };
   std::unordered_map<uint32_t, Mr> mrs_;

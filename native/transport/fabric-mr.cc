@@ -37,7 +37,9 @@ Napi::Value Endpoint::Register(const Napi::CallbackInfo &info) {
     return env.Undefined();
   }
   uint32_t id = nextMrId_++;
-  mrs_.emplace(id, Mr{mr, Napi::Reference<Napi::Value>::New(info[0], 1)});
+  bool remote = (access & (FI_REMOTE_READ | FI_REMOTE_WRITE)) != 0;
+  mrs_.emplace(id, Mr{mr, remote, Napi::Reference<Napi::Value>::New(info[0], 1)});
+  if (remote && remoteWindows_++ == 0) paceTimer();
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", id);
   o.Set("key", Napi::BigInt::New(env, static_cast<uint64_t>(fi_mr_key(mr))));
@@ -52,7 +54,9 @@ Napi::Value Endpoint::Deregister(const Napi::CallbackInfo &info) {
   auto it = mrs_.find(info[0].As<Napi::Number>().Uint32Value());
   if (it != mrs_.end()) {
     fi_close(&it->second.mr->fid);
+    bool remote = it->second.remote;
     mrs_.erase(it);
+    if (remote && --remoteWindows_ == 0) paceTimer();
   }
   return env.Undefined();
 }

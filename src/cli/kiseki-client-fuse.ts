@@ -11,6 +11,7 @@ import { parseMountOptions, MOUNT_OPTIONS } from '../client/mount-options.js';
 import { DEFAULT_NAMESPACE } from '../client/mount-session.js';
 import { KisekiError } from '../errors.js';
 import { RunningMount } from '../fuse/kiseki-mount.js';
+import type { TransportStatus } from '../transport/transport-selector.js';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -110,8 +111,11 @@ async function statusCmd(opts: { json?: boolean }): Promise<void> {
   }
   for (const m of live) {
     const c = (m as { cache?: { l1_bytes: number; l2_bytes: number } }).cache;
+    const t = (m as { transports?: TransportStatus[] }).transports ?? [];
+    const active = t.map((x) => `node ${x.node}: ${x.active} (${x.failovers} failovers; ${x.transports.map((y) => `${y.name} ${y.state}`).join(', ')})`);
     process.stdout.write(`${m.mountpoint}\n  namespace  ${m.namespace} (tenant ${m.tenant})${m.readOnly ? ' read-only' : ''}\n` +
       `  node(s)    ${m.nodes.join(', ')}${m.embedded ? ' [embedded]' : ''}\n  transport  ${m.transport}\n` +
+      active.map((a) => `  active     ${a}\n`).join('') +
       `  cache      ${m.cacheMode} in ${m.cacheDir}${c !== undefined ? `: L1 ${formatBytes(c.l1_bytes)}, L2 ${formatBytes(c.l2_bytes)}` : ''}\n` +
       `  pid        ${m.pid}  state ${String((m as { state?: string }).state)}\n`);
   }

@@ -16,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDiscoverCommand(program);
+  registerCacheCommand(program);
   registerTransportCommand(program);
   registerCacheCommand(program);
   registerStageCommand(program);
@@ -43,6 +44,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // grpc-js sets the TLS ServerName to the node's IP (certificates carry IP SANs), which Node flags
+  // with DEP0123 on every run; a user of this command can do nothing about it.
+  process.noDeprecation = true;
   void main(process.argv).then((code) => {
     process.exitCode = code;
   });

@@ -66,8 +66,8 @@ async function serve(o: {
     log,
   });
   const fabric = startFabric(o, node, log);
-  process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
-  log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
+  // A bug must cost one call, never the node: log it loudly and keep serving.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'BUG: unhandled rejection'));
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -78,6 +78,9 @@ async function serve(o: {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Handlers before the ready line: whoever waits for it may signal at once.
+  process.stdout.write(`kiseki-node ready node_id=${o.nodeId} listen=${node.boundAddress ?? '-'} socket=${o.socket ? resolve(o.socket) : '-'}\n`);
+  log.info({ listen: node.boundAddress, socket: o.socket, peers: peers.length }, 'serving');
 }
 
 // The libfabric listener (docs/transport.md), when --fabric-provider / KISEKI_FABRIC_PROVIDER is

@@ -3,7 +3,7 @@
 // formats it; the same shape is the --json output.
 import { TransportKind, type TransportEndpoint } from '../gen/kiseki/v1/discovery.js';
 import type { CachePolicy, PolicySourceName } from '../cache/cache-policy.js';
-import { systemClock } from './clock.js';
+import { systemClock } from '../cache/clock.js';
 import { DiscoveryClient, type Discovered } from './discovery-client.js';
 import { startEmbeddedNode } from './embedded-endpoint.js';
 import { NodeChannels } from './node-channels.js';
@@ -13,7 +13,8 @@ import { configuredSeeds, formatSeed, type SeedAddress } from './seeds.js';
 import { assertSeedsUsable, tcpSecurityFromEnv } from './tls-credentials.js';
 
 export interface EndpointDescription {
-  kind: 'tcp-tls' | 'fabric' | 'unknown';
+  /** 'unix' when a node reached over its socket lists the socket as its gRPC endpoint. */
+  kind: 'tcp-tls' | 'unix' | 'fabric' | 'unknown';
   address: string;
   provider: string;
 }
@@ -45,7 +46,8 @@ export interface DescribeOptions {
 }
 
 function endpoint(e: TransportEndpoint): EndpointDescription {
-  const kind = e.kind === TransportKind.TRANSPORT_KIND_TCP_TLS ? 'tcp-tls' : e.kind === TransportKind.TRANSPORT_KIND_FABRIC ? 'fabric' : 'unknown';
+  const kind = e.kind === TransportKind.TRANSPORT_KIND_TCP_TLS ? (e.address.startsWith('unix:') ? 'unix' : 'tcp-tls')
+    : e.kind === TransportKind.TRANSPORT_KIND_FABRIC ? 'fabric' : 'unknown';
   return { kind, address: e.address, provider: e.provider };
 }
 

@@ -14,7 +14,7 @@
 import { DiscoveryServiceService, TransportKind, type DiscoverResponse, type TransportEndpoint } from '../gen/kiseki/v1/discovery.js';
 import { KisekiError, kerr } from '../errors.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import type { TimerHandle } from './clock.js';
+import type { TimerHandle } from '../cache/clock.js';
 import { callUnary, type RpcEnv } from './rpc.js';
 import { formatSeed, parseSeed, type SeedAddress } from './seeds.js';
 
@@ -159,25 +159,6 @@ export class DiscoveryClient {
     }
   }
 
-  /** Resolves with the first answer; rejects only when closed or aborted. */
-  whenReady(signal?: AbortSignal): Promise<Discovered> {
-    if (this.#state === 'ready' || this.#state === 'stale') return Promise.resolve(this.#current!);
-    return new Promise((resolve, reject) => {
-      const off = this.onChange((state) => {
-        if (state === 'ready') finish(() => resolve(this.#current!));
-        else if (state === 'closed') finish(() => reject(kerr('Closed', 'discovery was closed before any seed answered')));
-      });
-      const onAbort = () => finish(() => reject(signal!.reason));
-      const finish = (f: () => void) => {
-        off();
-        signal?.removeEventListener('abort', onAbort);
-        f();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (this.#state === 'idle') void this.start();
-    });
-  }
-
   /** Runs a round now (e.g. every node failed a call); joins one already running. */
   refresh(): Promise<void> {
     if (this.#state === 'closed') return Promise.resolve();
@@ -237,7 +218,8 @@ export class DiscoveryClient {
   }
 
   #succeed(found: Discovered): void {
-    if (!this.#transition(['discovering', 'stale', 'ready'], 'ready', `answered by ${formatSeed(found.answeredBy)}`)) return;
+    if (this.#state !== 'discovering' && this.#state !== 'stale' && this.#state !== 'ready') return;
+    // Publish the answer before the transition: listeners read it.
     this.#current = found;
     this.#lastError = null;
     this.#backoff.reset();
@@ -246,6 +228,7 @@ export class DiscoveryClient {
       this.#timer = null;
       if (this.#transition(['ready'], 'stale', `ttl ${found.ttlMs} ms elapsed`)) void this.#runRound();
     }, found.ttlMs);
+    this.#transition(['discovering', 'stale', 'ready'], 'ready', `answered by ${formatSeed(found.answeredBy)}`);
   }
 
   #fail(failures: string[]): void {

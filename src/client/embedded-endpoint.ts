@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { DiscoveryServiceService } from '../gen/kiseki/v1/discovery.js';
 import { kerr } from '../errors.js';
 import { projectRoot } from '../util/native.js';
-import { systemClock } from './clock.js';
+import { systemClock } from '../cache/clock.js';
 import { NodeChannels } from './node-channels.js';
 import { callUnary, RpcLiveness } from './rpc.js';
 import type { SeedAddress } from './seeds.js';

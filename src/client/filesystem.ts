@@ -209,14 +209,24 @@ export class KisekiFileSystem {
     });
     const attr = KisekiFileSystem.attrOf(res, 'create');
     if (attr.kind !== FileKind.FILE_KIND_REGULAR) throw kerr('IsDirectory', 'create: the name exists and is not a regular file');
-    const file = await this.open(attr.ino, flags & ~fsc.O_EXCL);
+    // An empty file's layout follows from its attributes (no chunks, no inline data): no GetLayout.
+    if (attr.size === 0 && !this.states.has(attr.ino)) {
+      this.states.set(attr.ino, new FileState(this.io, attr.ino, {
+        ino: attr.ino, generation: attr.generation, size: 0, chunkSize: attr.chunkSize, chunks: [], inlineData: undefined,
+      }));
+    }
+    const file = await this.openState(attr.ino, flags & ~fsc.O_EXCL, !this.states.has(attr.ino));
     return { attr: this.overlay(file.state.size === attr.size ? attr : { ...attr, size: file.state.size }), file };
   }
 
   async open(ino: number, flags: number): Promise<OpenFile> {
+    return this.openState(ino, flags, true);
+  }
+
+  private async openState(ino: number, flags: number, refresh: boolean): Promise<OpenFile> {
     const access = flags & O_ACCMODE;
     if (access !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0) this.writable('open for writing');
-    const state = await this.stateFor(ino, true);
+    const state = await this.stateFor(ino, refresh);
     const file = this.files.add(state, flags);
     try {
       if ((flags & fsc.O_TRUNC) !== 0 && access !== fsc.O_RDONLY) await state.truncate(0);

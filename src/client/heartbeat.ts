@@ -3,7 +3,7 @@
 // failures are counted, never fatal: the disconnect timer decides what a long silence means.
 import { randomBytes } from 'node:crypto';
 import { DiscoveryServiceService } from '../gen/kiseki/v1/discovery.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../cache/clock.js';
 import { callUnary, type RpcEnv } from './rpc.js';
 import type { SeedAddress } from './seeds.js';
 
@@ -28,17 +28,19 @@ export class Heartbeat {
   readonly #intervalMs: number;
   readonly #clientId: Buffer;
   readonly #target: () => SeedAddress;
+  readonly #onFailure: (err: unknown) => void;
   #timer: TimerHandle | null = null;
   #inFlight: Promise<void> | null = null;
   #stopped = true;
   readonly stats: HeartbeatStats = { sent: 0, failures: 0, consecutiveFailures: 0, lastError: null };
 
-  constructor(opts: { env: RpcEnv; clientId: Buffer; target: () => SeedAddress; intervalMs?: number }) {
+  constructor(opts: { env: RpcEnv; clientId: Buffer; target: () => SeedAddress; intervalMs?: number; onFailure?: (err: unknown) => void }) {
     this.#env = opts.env;
     this.#clock = opts.env.clock;
     this.#clientId = opts.clientId;
     this.#target = opts.target;
     this.#intervalMs = opts.intervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.#onFailure = opts.onFailure ?? (() => undefined);
   }
 
   start(): void {
@@ -80,6 +82,7 @@ export class Heartbeat {
       this.stats.failures++;
       this.stats.consecutiveFailures++;
       this.stats.lastError = err instanceof Error ? err.message : String(err);
+      this.#onFailure(err);
     }
   }
 }

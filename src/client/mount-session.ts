@@ -11,7 +11,8 @@ import { kerr } from '../errors.js';
 import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { grpcFabricSessions } from '../transport/fabric-session.js';
 import { probeTransports, type TransportDecision } from '../transport/transport-probe.js';
-import { transportForNode } from '../transport/transport-selector.js';
+import type { TransportMetrics } from '../transport/transport-metrics.js';
+import { transportForNode, type TransportSelector, type TransportStatus } from '../transport/transport-selector.js';
 import { formatSeed } from './seeds.js';
 import type { Session, TransportFactory } from './session.js';
 import { credentialsFor } from './tls-credentials.js';
@@ -32,23 +33,30 @@ export const grpcTransportFactory: TransportFactory = (node, channels) => new Gr
  * when the node advertises a matching fabric endpoint, with gRPC as the fallback the selector fails
  * over to; gRPC alone when the probe finds no fabric (or fails). Probed once.
  */
-export async function selectingTransportFactory(env: NodeJS.ProcessEnv): Promise<{ factory: TransportFactory; decision: TransportDecision | null }> {
+export async function selectingTransportFactory(env: NodeJS.ProcessEnv, metrics?: TransportMetrics): Promise<{
+  factory: TransportFactory; decision: TransportDecision | null; transports: () => TransportStatus[];
+}> {
   let decision: TransportDecision | null = null;
   try {
     decision = await probeTransports(env);
   } catch {
-    return { factory: grpcTransportFactory, decision: null };
+    return { factory: grpcTransportFactory, decision: null, transports: () => [] };
   }
   const d = decision;
+  const selectors: TransportSelector[] = [];
   const factory: TransportFactory = (node, channels) => {
     const target = formatSeed(node.address);
     const credentials = credentialsFor(node.address, channels.security);
-    return transportForNode({
+    const selector = transportForNode({
       node: String(node.id), endpoints: node.endpoints, decision: d,
       tls: new GrpcChunkTransport({ target, credentials }), openSession: grpcFabricSessions(target, credentials).open,
+      ...(metrics ? { metrics } : {}),
     });
+    selectors.push(selector);
+    return selector;
   };
-  return { factory, decision };
+  // status: the active transport and failovers per node (transport-selector.ts)
+  return { factory, decision, transports: () => selectors.map((x) => x.status()) };
 }
 
 export interface MountSessionOptions {

@@ -5,7 +5,7 @@
 import { Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { constants } from 'node:os';
 import { ERROR_TABLE, KisekiError, type ErrorKind } from '../errors.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../cache/clock.js';
 import type { NodeChannels } from './node-channels.js';
 import { formatSeed, parseSeed, type SeedAddress } from './seeds.js';
 
@@ -18,10 +18,17 @@ export interface UnaryMethod<Req, Res> {
   responseDeserialize(value: Buffer): Res;
 }
 
-/** I-CC6: when the last RPC to any canonical endpoint succeeded (null: never). */
+/** I-CC6: when the last RPC to any canonical endpoint succeeded (null: never), on the session's clock. */
 export class RpcLiveness {
   #last: number | null = null;
   #successes = 0;
+  readonly #listeners = new Set<() => void>();
+
+  /** Calls `listener` after every success (e.g. the cache's DisconnectWatcher.recordSuccess). */
+  onSuccess(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
 
   get lastSuccessfulRpcAt(): number | null {
     return this.#last;
@@ -34,6 +41,7 @@ export class RpcLiveness {
   record(at: number): void {
     this.#last = this.#last === null ? at : Math.max(this.#last, at);
     this.#successes++;
+    for (const l of this.#listeners) l();
   }
 }
 
@@ -140,6 +148,8 @@ export async function callUnary<Req, Res>(env: RpcEnv, address: SeedAddress, met
       return res;
     } catch (err) {
       if (KisekiError.is(err)) throw err;
+      // Our own cancellation is not a node failure: hand back the caller's reason.
+      if (opts.signal?.aborted) throw opts.signal.reason;
       const se = err as ServiceError;
       if (typeof se?.code !== 'number') throw err;
       const leader = leaderOf(se);

@@ -14,23 +14,29 @@ import { applyPolicy, type EffectiveCacheSettings, type RequestedCacheSettings, 
 import { KisekiError, kerr } from '../errors.js';
 import type { TenantKeyring } from '../crypto/keyring.js';
 import type { ChunkTransport } from '../transport/transport.js';
+import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../cache/clock.js';
 import { DiscoveryClient, type Discovered, type DiscoveredNode } from './discovery-client.js';
 import { embeddedSeed, startEmbeddedNode, type EmbeddedNode } from './embedded-endpoint.js';
 import { Heartbeat, newClientId, type HeartbeatStats } from './heartbeat.js';
 import { fetchTenantKeys, probeKeyHealth, type KeyHealth } from './key-client.js';
+import { LivenessRecordingTransport } from './liveness-transport.js';
 import { NodeChannels } from './node-channels.js';
 import { placeChunk } from './placement.js';
 import { fetchCachePolicy, resolveSessionPolicy } from './policy-client.js';
-import { RpcLiveness, serviceCaller, type RpcEnv, type ServiceCaller } from './rpc.js';
+import { RpcLiveness, serviceCaller, type CallOptions, type RpcEnv, type ServiceCaller } from './rpc.js';
 import { configuredSeeds, formatSeed, type SeedAddress } from './seeds.js';
-import { assertSeedsUsable, tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
+import { assertSeedsUsable, credentialsFor, tcpSecurityFromEnv, type TcpSecurity } from './tls-credentials.js';
 
 export type SessionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'destroyed';
 
 /** Makes the chunk transport for one node (transport-grpc.ts, or a fabric transport chosen by the selector). */
 export type TransportFactory = (node: DiscoveredNode, channels: NodeChannels) => ChunkTransport;
+
+/** The fallback every node offers: gRPC ChunkDataService on the node's own address (its own channel). */
+export const grpcTransportFactory: TransportFactory = (node, channels) =>
+  new GrpcChunkTransport({ target: formatSeed(node.address), credentials: credentialsFor(node.address, channels.security) });
 
 export interface SessionConfig {
   /** --data-addr; else KISEKI_SEEDS / KISEKI_DATA_ADDR; else the embedded node. */
@@ -50,8 +56,11 @@ export interface SessionConfig {
   heartbeatIntervalMs?: number;
   /** With no seeds configured: start or reuse the embedded node (default true). */
   startEmbedded?: boolean;
+  /** Default: grpcTransportFactory (the transport selector replaces it with fabric where probed). */
   transportFactory?: TransportFactory;
 }
+
+type RawCall = (req: unknown, opts?: CallOptions) => Promise<unknown>;
 
 export interface ChunkRoute {
   write: ChunkTransport[];
@@ -71,7 +80,8 @@ export class Session {
   readonly #heartbeat: Heartbeat;
   readonly #retry: Backoff;
   readonly #config: SessionConfig;
-  readonly #transports = new Map<number, ChunkTransport>();
+  /** Per node id, with the address it was made for (a node that moves gets a new one). */
+  readonly #transports = new Map<number, { address: string; transport: ChunkTransport }>();
   #retryTimer: TimerHandle | null = null;
   #establishing: Promise<void> | null = null;
   #leaderOverride: SeedAddress | null = null;
@@ -101,25 +111,19 @@ export class Session {
     };
     this.#discovery = new DiscoveryClient({ seeds, rpc: this.#rpc, backoff: config.backoff });
     this.#retry = new Backoff(config.backoff);
-    this.#heartbeat = new Heartbeat({ env: this.#rpc, clientId: this.clientId, target: () => this.#leaderAddress(), intervalMs: config.heartbeatIntervalMs });
-    const ns = serviceCaller(NamespaceServiceService, this.#rpc, () => this.#leaderAddress());
-    this.namespace = new Proxy(ns, {
-      get: (target, prop, receiver) => {
-        const fn = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof fn !== 'function') return fn;
-        return (...args: unknown[]) => {
-          try {
-            this.#requireReady();
-          } catch (err) {
-            return Promise.reject(err);
-          }
-          return (fn as (...a: unknown[]) => Promise<unknown>)(...args);
-        };
-      },
+    this.#heartbeat = new Heartbeat({
+      env: this.#rpc,
+      clientId: this.clientId,
+      target: () => this.#leaderAddress(),
+      intervalMs: config.heartbeatIntervalMs,
+      onFailure: () => void this.#discovery.refresh(),
     });
+    const ns = serviceCaller(NamespaceServiceService, this.#rpc, () => this.#leaderAddress()) as unknown as Record<string, RawCall>;
+    this.namespace = Object.fromEntries(Object.entries(ns).map(([name, call]) => [name, (req: unknown, opts?: CallOptions) => this.#guarded(call, req, opts)])) as unknown as ServiceCaller<typeof NamespaceServiceService>;
     this.#discovery.onChange((state) => {
       if (state === 'ready') {
         this.#leaderOverride = null;
+        this.#dropMovedTransports(this.#discovery.current());
         if (this.#state === 'connecting') void this.#establish();
       }
     });
@@ -155,9 +159,14 @@ export class Session {
     return this.#state;
   }
 
-  /** I-CC6: when any RPC of this session last succeeded (null: never). */
+  /** I-CC6: when any RPC or chunk transfer of this session last succeeded, on its clock (null: never). */
   get lastSuccessfulRpcAt(): number | null {
     return this.#liveness.lastSuccessfulRpcAt;
+  }
+
+  /** Calls `listener` after every successful RPC or chunk transfer; returns the unsubscribe. */
+  onSuccessfulRpc(listener: () => void): () => void {
+    return this.#liveness.onSuccess(listener);
   }
 
   get heartbeatStats(): Readonly<HeartbeatStats> {
@@ -231,16 +240,27 @@ export class Session {
     const place = placeChunk(chunkId, d.nodes.map((n) => n.id), d.replicas);
     const byId = new Map(d.nodes.map((n) => [n.id, n]));
     const transport = (id: number): ChunkTransport => {
-      let t = this.#transports.get(id);
-      if (t === undefined) {
-        const factory = this.#config.transportFactory;
-        if (factory === undefined) throw kerr('NotSupported', 'this session was opened without a chunk transport factory');
-        t = factory(byId.get(id)!, this.#channels);
-        this.#transports.set(id, t);
+      let entry = this.#transports.get(id);
+      if (entry === undefined) {
+        const node = byId.get(id)!;
+        const inner = (this.#config.transportFactory ?? grpcTransportFactory)(node, this.#channels);
+        entry = { address: formatSeed(node.address), transport: new LivenessRecordingTransport(inner, this.#liveness, this.#clock) };
+        this.#transports.set(id, entry);
       }
-      return t;
+      return entry.transport;
     };
     return { write: place.write.map(transport), read: place.read.map(transport) };
+  }
+
+  /** Closes the transports of nodes that left the cluster or changed address. */
+  #dropMovedTransports(d: Discovered): void {
+    const now = new Map(d.nodes.map((n) => [n.id, formatSeed(n.address)]));
+    for (const [id, entry] of this.#transports) {
+      if (now.get(id) !== entry.address) {
+        this.#transports.delete(id);
+        void entry.transport.close();
+      }
+    }
   }
 
   /** Drains: stops the heartbeat and retries, closes transports and connections, zeroes the keys. */
@@ -266,7 +286,7 @@ export class Session {
     this.#retryTimer = null;
     this.#discovery.close();
     await this.#heartbeat.stop();
-    await Promise.allSettled([...this.#transports.values()].map((t) => t.close()));
+    await Promise.allSettled([...this.#transports.values()].map((e) => e.transport.close()));
     this.#transports.clear();
     this.#channels.close();
     this.#keys?.wipe(this.#state === 'destroyed' && this.#error?.kind === 'KeyDestroyed' ? 'KeyDestroyed' : 'Closed');
@@ -291,6 +311,17 @@ export class Session {
     // Discovery's own error (NoSeedsReachable) when it has none; else why keys/policy failed.
     this.#discovery.current();
     throw this.#error ?? kerr('Unavailable', 'the session is still loading its keys and policy; retry shortly');
+  }
+
+  /** Fails fast until ready; an unreachable leader sends discovery looking again (this call still gets EIO). */
+  async #guarded(call: RawCall, req: unknown, opts: CallOptions | undefined): Promise<unknown> {
+    this.#requireReady();
+    try {
+      return await call(req, opts);
+    } catch (err) {
+      if (KisekiError.is(err, 'Unavailable')) void this.#discovery.refresh();
+      throw err;
+    }
   }
 
   #leaderAddress(): SeedAddress {
@@ -334,6 +365,7 @@ export class Session {
       // The node we asked may be gone: let discovery look again before the next try.
       if (kerrOf.kind === 'Unavailable') void this.#discovery.refresh();
       const delay = this.#retry.next();
+      this.#retryTimer?.cancel();
       this.#retryTimer = this.#clock.setTimer(() => {
         this.#retryTimer = null;
         if (this.#state === 'connecting') void this.#establish();

@@ -13,12 +13,14 @@ import path from 'node:path';
 import { errnoOf, kerr, KisekiError } from '../errors.js';
 import { loadNative } from '../util/native.js';
 import type {
-  Attr, ConnectionInfo, DirEntry, Entry, FuseOperations, NegativeEntry, OpenReply, ReaddirplusResult,
+  Attr, ConnectionInfo, DirEntry, Entry, FuseOperations, NegativeEntry, OpenReply, ReaddirplusResult, ReadReply,
   RequestContext, SetattrChanges, Statfs, Timespec,
 } from './fuse-ops.js';
 import { resolveMountOptions, type MountOptions } from './mount-options.js';
 
 const E = osConstants.errno;
+/** Read replies at least this large go to the reply threads when the filesystem returns a ReadReply. */
+const ASYNC_REPLY_MIN = 64 * 1024;
 
 /** Mirrors enum OpType in native/fuse/op.h. */
 export const enum OpCode {
@@ -49,6 +51,7 @@ interface NativeFuse {
   unmount(h: Handle): number;
   negotiated(h: Handle): Omit<ConnectionInfo, 'readaheadKb'> | null;
   inFlight(h: Handle): number;
+  replyBufAsync(h: Handle, id: number, data: Uint8Array, token: number): boolean;
   notifyInvalInode(h: Handle, ino: number, off: number, len: number): void;
   notifyInvalEntry(h: Handle, parent: number, name: string): void;
   replyErr(id: number, errno: number): boolean;
@@ -80,6 +83,8 @@ export interface SessionStats {
   /** Requests answered EIO by unmount because their handler had not replied. */
   abandoned: number;
   interrupts: number;
+  /** Read replies sent by the reply threads (mount option replyThreads). */
+  asyncReplies: number;
 }
 
 export type FuseLog = (msg: string) => void;
@@ -87,6 +92,7 @@ export type FuseLog = (msg: string) => void;
 const interruptedError = (): KisekiError =>
   new KisekiError('Unavailable', 'the calling process was interrupted by a signal; request abandoned', { errno: E.EINTR });
 
+/** I-FB4: a kernel INTERRUPT for a request aborts its ctx.signal (with EINTR), even if it came first. */
 class Ctx implements RequestContext {
   private ctl: AbortController | null = null;
   constructor(readonly uid: number, readonly gid: number, readonly pid: number, public interrupted: boolean) {}
@@ -162,7 +168,11 @@ export class FuseSession {
   private unmounting: Promise<void> | null = null;
   private drainWaiter: (() => void) | null = null;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
-  readonly stats: SessionStats = { requests: 0, refusedReplies: 0, abandoned: 0, interrupts: 0 };
+  /** ReadReply releases waiting for their reply thread to send (token → release). */
+  private readonly releases = new Map<number, (() => void) | undefined>();
+  private nextToken = 1;
+  private replyThreads = 0;
+  readonly stats: SessionStats = { requests: 0, refusedReplies: 0, abandoned: 0, interrupts: 0, asyncReplies: 0 };
 
   /** @internal use mount() */
   constructor(
@@ -203,8 +213,10 @@ export class FuseSession {
   start(): Promise<ConnectionInfo> {
     const { kernelOptions, config } = resolveMountOptions(this.options);
     const init = new Promise<ConnectionInfo>((resolve) => { this.initWaiter = resolve; });
+    this.replyThreads = config.replyThreads;
     try {
-      this.handle = fuseNative().mount(this.mountpoint, kernelOptions, config, this.dispatch);
+      this.handle = fuseNative().mount(this.mountpoint, kernelOptions, { ...config, onReplied: this.onReplied },
+        this.dispatch);
     } catch (err) {
       this.state_ = 'unmounted';
       throw kerr('InvalidArgument', `cannot mount ${this.mountpoint}: ${(err as Error).message}`, err);
@@ -254,6 +266,9 @@ export class FuseSession {
       this.drainWaiter = null;
     }
     this.stats.abandoned += fuseNative().unmount(this.handle);
+    // Releases of replies still queued at unmount arrive through onReplied before the TSFN closes; any
+    // left (process teardown) are called here so that no buffer stays pinned.
+    for (const token of [...this.releases.keys()]) this.onReplied(token);
     for (const ctx of this.pending.values()) ctx.interrupt();
     this.pending.clear();
     this.state_ = 'unmounted';
@@ -263,6 +278,42 @@ export class FuseSession {
     } catch (err) {
       this.log(`destroy failed: ${(err as Error).message}`);
     }
+  }
+
+  private readonly onReplied = (token: number): void => {
+    if (!this.releases.has(token)) return;
+    const release = this.releases.get(token);
+    this.releases.delete(token);
+    try {
+      release?.();
+    } catch (err) {
+      this.log(`read release threw: ${(err as Error).message}`);
+    }
+  };
+
+  private replyRead(id: number, size: number, r: Uint8Array | ReadReply): boolean {
+    if (r instanceof Uint8Array) {
+      if (r.length > size) throw kerr('Internal', `read returned ${r.length} bytes for a ${size}-byte request`);
+      return fuseNative().replyBuf(id, r);
+    }
+    const { data, release } = r;
+    if (!(data instanceof Uint8Array) || data.length > size) {
+      release?.();
+      throw kerr('Internal', `read returned ${String(data?.length)} bytes for a ${size}-byte request`);
+    }
+    if (data.length < ASYNC_REPLY_MIN || this.replyThreads === 0) {
+      try {
+        return fuseNative().replyBuf(id, data);
+      } finally {
+        release?.();
+      }
+    }
+    const token = this.nextToken++;
+    this.releases.set(token, release);
+    const ok = fuseNative().replyBufAsync(this.handle!, id, data, token);
+    if (ok) this.stats.asyncReplies++;
+    else this.onReplied(token);
+    return ok;
   }
 
   private installSignalHandlers(): void {
@@ -481,10 +532,8 @@ export class FuseSession {
         if (ops.read === undefined) return this.enosys(id);
         const f = ops.read;
         const size = a[1] as number;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as number, size, a[2] as number), (buf) => {
-          if (buf.length > size) throw kerr('Internal', `read returned ${buf.length} bytes for a ${size}-byte request`);
-          return n.replyBuf(id, buf);
-        });
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as number, size, a[2] as number),
+          (r) => this.replyRead(id, size, r));
       }
       case OpCode.WRITE: {
         if (ops.write === undefined) return this.enosys(id);

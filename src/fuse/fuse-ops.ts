@@ -106,6 +106,16 @@ export interface ReaddirplusResult {
   packed?(count: number): void;
 }
 
+/**
+ * A read result the binding may send from a reply thread, so the kernel's copy of large replies runs in
+ * parallel instead of on the JS thread. `data` must stay unchanged (not recycled, zeroed or written)
+ * until `release` is called; release is called exactly once, also when the reply was refused.
+ */
+export interface ReadReply {
+  data: Uint8Array;
+  release?(): void;
+}
+
 export interface Statfs {
   bsize: number;
   frsize: number;
@@ -156,15 +166,23 @@ export interface FuseOperations {
   rename?(ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): R<void>;
   link?(ctx: RequestContext, ino: number, newParent: number, newName: string): R<Entry>;
   open?(ctx: RequestContext, ino: number, flags: number): R<OpenReply>;
-  /** Return at most `size` bytes; fewer means end of file. A subarray of a larger buffer is sent without a copy. */
-  read?(ctx: RequestContext, ino: number, fh: number, size: number, offset: number): R<Uint8Array>;
+  /**
+   * Return at most `size` bytes; fewer means end of file. A subarray of a larger buffer is sent without a
+   * copy. A plain Uint8Array is sent before read's reply returns; a ReadReply may be sent later from a
+   * reply thread (mount option replyThreads), with `release` called once the kernel has the bytes.
+   */
+  read?(ctx: RequestContext, ino: number, fh: number, size: number, offset: number): R<Uint8Array | ReadReply>;
   /** `data` is owned by the callee (one copy from the kernel buffer was made). Return the bytes written. */
   write?(ctx: RequestContext, ino: number, fh: number, data: Buffer, offset: number, flags: number): R<number>;
   flush?(ctx: RequestContext, ino: number, fh: number): R<void>;
   release?(ctx: RequestContext, ino: number, fh: number, flags: number): R<void>;
   fsync?(ctx: RequestContext, ino: number, fh: number, datasync: boolean): R<void>;
   opendir?(ctx: RequestContext, ino: number, flags: number): R<OpenReply>;
-  /** Entries after cookie `offset`; the binding packs as many as fit in `size` bytes. */
+  /**
+   * Entries after cookie `offset`; the binding packs as many as fit in `size` bytes (a plain entry takes
+   * 24 bytes + the name rounded up to 8, a readdirplus entry 128 more). Offer about what fits, not the
+   * whole directory: every entry offered is converted even if it does not fit.
+   */
   readdir?(ctx: RequestContext, ino: number, fh: number, size: number, offset: number): R<DirEntry[]>;
   readdirplus?(ctx: RequestContext, ino: number, fh: number, size: number, offset: number): R<ReaddirplusResult>;
   releasedir?(ctx: RequestContext, ino: number, fh: number): R<void>;

@@ -2,6 +2,7 @@
 // attributes, timeouts, directory packing) and never decides filesystem semantics; errors are
 // KisekiErrors whose errno the binding replies with. Each request is answered once by the binding.
 import { constants as fsc } from 'node:fs';
+import { constants } from 'node:os';
 import { FileKind, type Attr as KAttr } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
 import type { KisekiFileSystem } from '../client/filesystem.js';
@@ -84,7 +85,7 @@ export class KisekiFuse implements FuseOperations {
   }
 
   async mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Promise<Entry> {
-    if ((mode & fsc.S_IFMT) !== fsc.S_IFREG) throw new KisekiError('NotSupported', 'only regular files, directories and symlinks exist here', { errno: 1 });
+    if ((mode & fsc.S_IFMT) !== fsc.S_IFREG) throw new KisekiError('NotSupported', 'only regular files, directories and symlinks exist here', { errno: constants.errno.EPERM });
     const { attr, file } = await this.fs.create(parent, Buffer.from(name), mode & ~umask, fsc.O_RDWR | fsc.O_EXCL, ctx);
     await this.fs.release(file.fh);
     return this.entry(attr);

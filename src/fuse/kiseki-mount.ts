@@ -14,7 +14,9 @@ import { MountSession, selectingTransportFactory } from '../client/mount-session
 import type { MountOptions } from '../client/mount-options.js';
 import { controlSocketPath, removeRecord, serveControl, writeRecord, type MountRecord } from '../client/mount-registry.js';
 import { kerr } from '../errors.js';
+import { TransportMetrics } from '../transport/transport-metrics.js';
 import type { TransportDecision } from '../transport/transport-probe.js';
+import type { TransportStatus } from '../transport/transport-selector.js';
 import { mount, type FuseSession } from './fuse-binding.js';
 import { KisekiFuse } from './kiseki-fuse.js';
 
@@ -46,6 +48,7 @@ export class RunningMount {
     private readonly metrics: Server | null,
     private readonly env: NodeJS.ProcessEnv,
     private readonly log: (msg: string) => void,
+    private readonly transports: () => TransportStatus[] = () => [],
   ) {}
 
   get state(): MountState {
@@ -55,7 +58,8 @@ export class RunningMount {
   static async start(o: StartMountOptions): Promise<RunningMount> {
     const env = o.env ?? process.env;
     const mountpoint = resolve(o.mountpoint);
-    const { factory, decision } = await selectingTransportFactory(env);
+    const transportMetrics = new TransportMetrics();
+    const { factory, decision, transports } = await selectingTransportFactory(env, transportMetrics);
     const session = await Session.open({
       ...(o.dataAddr !== undefined ? { dataAddr: o.dataAddr } : {}), env, transportFactory: factory,
     });
@@ -85,8 +89,8 @@ export class RunningMount {
         if (req.op === 'unmount') return { ok: true, code: await running.stop('unmount request') };
         return running.status();
       });
-      const metrics = o.options.metricsAddr !== undefined ? await serveMetrics(o.options.metricsAddr, ms) : null;
-      running = new RunningMount(record, ms, fuse, control, metrics, env, o.log);
+      const metrics = o.options.metricsAddr !== undefined ? await serveMetrics(o.options.metricsAddr, ms, transportMetrics) : null;
+      running = new RunningMount(record, ms, fuse, control, metrics, env, o.log, transports);
       await writeRecord(record, env);
       running.watchExternalUnmount();
       return running;
@@ -99,7 +103,10 @@ export class RunningMount {
   }
 
   status(): Record<string, unknown> {
-    return { ...this.record, state: this.state_, inFlight: this.fuse.inFlight, openFiles: this.ms.fs.files.size, cache: this.ms.cache.stats() };
+    return {
+      ...this.record, state: this.state_, inFlight: this.fuse.inFlight, openFiles: this.ms.fs.files.size, cache: this.ms.cache.stats(),
+      transports: this.transports(),
+    };
   }
 
   /** Drains and stops; idempotent. Resolves with the exit code (0 = everything flushed). */
@@ -143,8 +150,8 @@ function transportLabel(decision: TransportDecision | null, unix: boolean): stri
   return `${decision.chosen} (${decision.provider}) where nodes advertise it, else ${grpc}`;
 }
 
-async function serveMetrics(addr: string, ms: MountSession): Promise<Server> {
-  const { registry } = registerCacheMetrics(() => ms.cache.stats());
+async function serveMetrics(addr: string, ms: MountSession, transportMetrics: TransportMetrics): Promise<Server> {
+  const { registry } = registerCacheMetrics(() => ms.cache.stats(), transportMetrics.registry);
   const i = addr.lastIndexOf(':');
   const host = addr.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(addr.slice(i + 1));

@@ -16,7 +16,13 @@ export interface FabricSessionIssuer {
   open(tenant: string, req: OpenFabricSessionRequest): Promise<OpenFabricSessionResponse>;
 }
 
-export function chunkDataService(h: HandlerFactory, store: ChunkStore, fabric: () => FabricSessionIssuer | null): ChunkDataServiceServer {
+/** Fetches a chunk this node lacks from a peer and stores it here (src/node/peer-repair.ts). */
+export interface ChunkRepairer {
+  repair(tenant: string, chunkId: Buffer): Promise<boolean>;
+}
+
+export function chunkDataService(h: HandlerFactory, store: ChunkStore, fabric: () => FabricSessionIssuer | null,
+  repairer: ChunkRepairer | null = null): ChunkDataServiceServer {
   return {
     putChunks: h.clientStream(tenantsOnly, async (frames, ctx) => {
       const tenant = tenantOf(ctx);
@@ -34,6 +40,9 @@ export function chunkDataService(h: HandlerFactory, store: ChunkStore, fabric: (
           if (env) {
             await pending;
             pending = put(env);
+            // Handled here so that a failure while the next frames arrive is not an unhandled
+            // rejection; the `await pending` above/below still throws it into this call.
+            pending.catch(() => undefined);
           }
         }
         assembler.finish();
@@ -48,10 +57,15 @@ export function chunkDataService(h: HandlerFactory, store: ChunkStore, fabric: (
       const tenant = tenantOf(ctx);
       if (req.chunkIds.length > MAX_CHUNKS_PER_GET) throw invalid('chunk_ids', `at most ${MAX_CHUNKS_PER_GET} per call (got ${req.chunkIds.length})`);
       const ids = req.chunkIds.map((c, i) => chunkIdOf(c, `chunk_ids[${i}]`));
-      for (const id of ids) {
-        if (!(await store.has(tenant, id))) throw kerr('NotFound', `chunk ${id.toString('hex')} is not stored on this node`);
-      }
-      let next = ids.length > 0 ? store.get(tenant, ids[0]!) : null;
+      if (ids.length === 0) return;
+      // Presence first (in parallel, repairing from peers where possible): NOT_FOUND before any frame.
+      // The first read overlaps with it (and is redone if that chunk had to be repaired).
+      const firstRead = store.get(tenant, ids[0]!);
+      firstRead.catch(() => undefined);
+      const present = await Promise.all(ids.map(async (id) => (await store.has(tenant, id)) || (repairer !== null && repairer.repair(tenant, id))));
+      const missing = present.indexOf(false);
+      if (missing >= 0) throw kerr('NotFound', `chunk ${ids[missing]!.toString('hex')} is not stored on this node${repairer ? ' nor on its peers' : ''}`);
+      let next: Promise<Envelope | null> | null = firstRead.then((env) => env ?? store.get(tenant, ids[0]!));
       for (let i = 0; i < ids.length; i++) {
         const env = await next;
         next = i + 1 < ids.length ? store.get(tenant, ids[i + 1]!) : null;

@@ -114,6 +114,29 @@ export function decodeFrame(buf: Buffer): ChunkFrame {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Envelope.decode with `ciphertext` a view into `buf` (a file just read: no second copy of 1–64 MiB). */
+export function decodeEnvelopeView(buf: Buffer): Envelope {
+  const reader = new BinaryReader(buf);
+  let ciphertext: Buffer = EMPTY;
+  const rest = new BinaryWriter();
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const tag = reader.uint32();
+    if (tag === 10) {
+      const len = reader.uint32();
+      const from = reader.pos;
+      if (from + len > reader.len) throw new Error('ciphertext runs past the end of the envelope');
+      reader.pos = from + len;
+      ciphertext = buf.subarray(from, from + len);
+      continue;
+    }
+    if ((tag & 7) === 4 || tag === 0) throw new Error(`invalid wire tag ${tag}`);
+    reader.skip(tag & 7);
+    rest.raw(buf.subarray(start, reader.pos));
+  }
+  return { ...Envelope.decode(rest.finish()), ciphertext };
+}
+
 function uint64(reader: BinaryReader, field: string): number {
   const v = BigInt(reader.uint64().toString());
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${field} exceeds 2^53`);

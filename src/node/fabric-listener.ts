@@ -31,7 +31,12 @@ export interface FabricListenerOptions {
 
 interface Exposed {
   mr: MemoryRegion;
+  /** Held so the registered memory stays alive as long as the registration. */
   buf: Buffer;
+}
+
+interface Windows {
+  regions: Exposed[];
   timer: NodeJS.Timeout;
 }
 
@@ -41,7 +46,7 @@ interface Session {
   token: Buffer;
   peer: number | null;
   lastUsed: number;
-  windows: Map<number, Exposed>;
+  windows: Map<number, Windows>;
 }
 
 export interface FabricSessionGrant {
@@ -120,8 +125,16 @@ export class FabricListener {
     }
     s.lastUsed = Date.now();
     switch (h.op) {
-      case P.Op.Get:
-        return void this.onGet(s, h, P.decodeChunkId(msg));
+      case P.Op.Get: {
+        let ids: Buffer[];
+        try {
+          ids = P.decodeGetIds(msg);
+        } catch (e) {
+          this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.Invalid, s.id, 0, (e as Error).message));
+          return;
+        }
+        return void this.onGet(s, h, ids);
+      }
       case P.Op.Put:
         return void this.onPut(s, h, msg);
       case P.Op.Release:
@@ -156,27 +169,49 @@ export class FabricListener {
     this.reply(s, P.encodeHelloReply(h.reqId, P.Status.Ok, s.id, this.rma ? 0 : P.FLAG_INLINE));
   }
 
-  private async onGet(s: Session, h: P.Header, chunkId: Buffer): Promise<void> {
+  private async onGet(s: Session, h: P.Header, ids: Buffer[]): Promise<void> {
     try {
-      const env = await this.opts.store.get(s.tenant, chunkId);
-      if (env === null) {
-        this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.NotFound, s.id, 0, `chunk ${chunkId.toString('hex')} not found`));
-        return;
-      }
       if (!this.rma) {
-        this.reply(s, P.encodeGetReplyInline(h.reqId, s.id, Envelope.encode(env).finish()));
+        if (ids.length !== 1) throw kerr('InvalidArgument', 'inline mode serves one chunk per GET');
+        const env = await this.opts.store.get(s.tenant, ids[0]!);
+        if (env === null) {
+          this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.NotFound, s.id, 0, `chunk ${ids[0]!.toString('hex')} not found`));
+        } else {
+          this.reply(s, P.encodeGetReplyInline(h.reqId, s.id, Envelope.encode(env).finish()));
+        }
         return;
       }
-      // Zero-copy: the stored ciphertext itself is the window the client reads; the head is inline.
-      const { head, ciphertext } = P.splitEnvelope(env);
-      const mr = this.channel.register(ciphertext, 'remote-read');
+      const envs = await Promise.all(ids.map((id) => this.opts.store.get(s.tenant, id)));
+      // Zero-copy: each stored ciphertext itself is a window the client reads; heads go inline.
+      // Whatever does not fit one control message is answered Later (the client asks again).
       this.release(s, h.reqId);
-      const timer = setTimeout(() => this.release(s, h.reqId), this.windowMs);
-      timer.unref();
-      s.windows.set(h.reqId, { mr, buf: ciphertext, timer });
-      this.reply(s, P.encodeGetReplyRma(h.reqId, s.id, { len: ciphertext.length, addr: mr.addr, key: mr.key }, head));
+      const exposed: Exposed[] = [];
+      const entries: P.GetEntry[] = [];
+      let size = P.HEADER_SIZE + 1;
+      for (const env of envs) {
+        let entry: P.GetEntry;
+        if (env === null) entry = { status: P.Status.NotFound };
+        else {
+          const { head, ciphertext } = P.splitEnvelope(env);
+          if (size + 1 + 24 + 2 + head.length > P.CONTROL_SIZE) entry = { status: P.Status.Later };
+          else {
+            const mr = this.channel.register(ciphertext, 'remote-read');
+            exposed.push({ mr, buf: ciphertext });
+            entry = { status: P.Status.Ok, window: { len: ciphertext.length, addr: mr.addr, key: mr.key }, head };
+          }
+        }
+        size += P.getEntrySize(entry);
+        entries.push(entry);
+      }
+      if (exposed.length > 0) {
+        const timer = setTimeout(() => this.release(s, h.reqId), this.windowMs);
+        timer.unref();
+        s.windows.set(h.reqId, { regions: exposed, timer });
+      }
+      this.reply(s, P.encodeGetReplyRma(h.reqId, s.id, entries));
     } catch (e) {
-      this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, P.Status.Failed, s.id, 0, (e as Error).message));
+      const status = KisekiError.is(e, 'InvalidArgument') ? P.Status.Invalid : P.Status.Failed;
+      this.reply(s, P.encodeReply(P.Op.GetReply, h.reqId, status, s.id, 0, (e as Error).message));
     }
   }
 
@@ -211,7 +246,7 @@ export class FabricListener {
     const w = s.windows.get(reqId);
     if (w === undefined) return;
     clearTimeout(w.timer);
-    this.channel.deregister(w.mr);
+    for (const r of w.regions) this.channel.deregister(r.mr);
     s.windows.delete(reqId);
   }
 

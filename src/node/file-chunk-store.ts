@@ -3,9 +3,10 @@
 // whole envelope or does not exist (I-N1); a full disk leaves no tmp file behind.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { KisekiError, kerr } from '../errors.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
+import { decodeEnvelopeView } from './chunk-frames.js';
 import type { ChunkStore, PutOutcome } from './chunk-store.js';
 import { isTenantUuid } from './identity.js';
 import { CHUNK_ID_BYTES } from './validate.js';
@@ -54,7 +55,7 @@ export class FileChunkStore implements ChunkStore {
       if (isErrno(err, 'ENOENT')) return null;
       throw kerr('Internal', `reading chunk ${chunkId.toString('hex')} failed`, err);
     }
-    const env = Envelope.decode(bytes);
+    const env = decodeEnvelopeView(bytes);
     if (!env.chunkId?.value.equals(chunkId)) {
       throw kerr('Integrity', `stored chunk file ${file} does not hold chunk ${chunkId.toString('hex')}`);
     }
@@ -93,7 +94,15 @@ export class FileChunkStore implements ChunkStore {
     const { dir, file } = this.pathOf(tenant, chunkId);
     if (await this.has(tenant, chunkId)) return 'deduplicated';
     if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err) => { throw mapWriteError(err, chunkId); });
+      try {
+        const created = await mkdir(dir, { recursive: true, mode: 0o700 });
+        // New directories must survive power loss too: fsync each parent that gained an entry.
+        if (created !== undefined) {
+          for (let d = dir; d.length >= created.length; d = dirname(d)) await fsyncDir(dirname(d));
+        }
+      } catch (err) {
+        throw mapWriteError(err, chunkId);
+      }
       this.madeDirs.add(dir);
     }
     const tmp = join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);

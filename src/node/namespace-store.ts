@@ -391,7 +391,11 @@ export class NamespaceStore {
         throw err('InvalidArgument', 'cannot move a directory into its own subtree');
       }
       if (dst && dst.ino === src.ino) {
-        if (exchange || srcParent.ino === dstParent.ino && nameKey.equals(newNameKey)) return;
+        // The same entry, or two hard links of one file: POSIX rename does nothing.
+        if (req.flags & RENAME_NOREPLACE && !(srcParent.ino === dstParent.ino && nameKey.equals(newNameKey))) {
+          throw err('AlreadyExists', 'the destination exists (RENAME_NOREPLACE)');
+        }
+        return;
       }
       if (exchange) {
         if (!dst) throw err('NotFound', 'RENAME_EXCHANGE needs an existing destination');

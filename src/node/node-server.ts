@@ -4,6 +4,7 @@
 // TLS connection can never fall back to the local tenant.
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import { CachePolicyServiceService } from '../gen/kiseki/v1/cache_policy.js';
 import { ChunkDataServiceService } from '../gen/kiseki/v1/chunk_data.js';
@@ -21,6 +22,7 @@ import { cachePolicyService, discoveryService, keyManagerService, tenantKeyServi
 import { FileChunkStore } from './file-chunk-store.js';
 import { type Db, openMetadataDb } from './metadata-db.js';
 import { NamespaceStore } from './namespace-store.js';
+import { PeerRepair } from './peer-repair.js';
 import { namespaceService } from './namespace-service.js';
 import { type IdentitySource, MAX_MESSAGE_BYTES, handlers, tolerantDefinition } from './rpc.js';
 import { TenantKeys } from './tenant-keys.js';
@@ -58,9 +60,12 @@ export class NodeServer {
   readonly keys: TenantKeys;
   readonly namespaces: NamespaceStore;
   private cluster: Cluster | null = null;
-  private fabric: { issuer: FabricSessionIssuer; endpoints: EndpointSource } | null = null;
+  private fabric: { issuer: FabricSessionIssuer; endpoints: EndpointSource; close: () => void } | null = null;
   private readonly servers: grpc.Server[] = [];
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly repair: PeerRepair | null;
+  /** Set once this node bound its socket: only then does stop() remove the file. */
+  private ownsSocket = false;
   /** The TCP address actually bound (port resolved), if any. */
   boundAddress: string | null = null;
 
@@ -69,6 +74,11 @@ export class NodeServer {
     this.chunks = chunks;
     this.keys = new TenantKeys(this.db);
     this.namespaces = new NamespaceStore(this.db);
+    // Read repair needs to authenticate as this node to its peers: TLS clusters only.
+    const others = opts.peers.filter((p) => p.id !== opts.nodeId);
+    this.repair = others.length > 0 && opts.tls && !opts.insecure
+      ? new PeerRepair(chunks, others, grpc.credentials.createSsl(opts.tls.ca, opts.tls.key, opts.tls.cert), opts.log)
+      : null;
   }
 
   static async start(opts: NodeOptions): Promise<NodeServer> {
@@ -87,10 +97,14 @@ export class NodeServer {
     return node;
   }
 
-  /** Called by the fabric listener once its endpoint is up: discovery then advertises it. */
-  attachFabric(issuer: FabricSessionIssuer, endpoints: EndpointSource): void {
-    this.fabric = { issuer, endpoints };
-    this.cluster = this.makeCluster(this.boundAddress ?? '');
+  get nodeId(): number {
+    return this.opts.nodeId;
+  }
+
+  /** Called once the fabric listener is up: discovery then advertises it; `close` runs at stop(). */
+  attachFabric(issuer: FabricSessionIssuer, endpoints: EndpointSource, close: () => void = () => {}): void {
+    this.fabric = { issuer, endpoints, close };
+    this.cluster = this.makeCluster(this.boundAddress ?? `unix:${this.opts.socket}`);
   }
 
   private makeCluster(selfAddress: string): Cluster {
@@ -114,7 +128,7 @@ export class NodeServer {
     server.addService(tolerantDefinition(CachePolicyServiceService), cachePolicyService(h, this.keys));
     server.addService(tolerantDefinition(KeyManagerServiceService), keyManagerService(h, this.keys, cluster));
     server.addService(tolerantDefinition(NamespaceServiceService), namespaceService(h, this.namespaces, cluster, this.opts.dataDir));
-    server.addService(fastChunkDef, chunkDataService(h, this.chunks, () => this.fabric?.issuer ?? null));
+    server.addService(fastChunkDef, chunkDataService(h, this.chunks, () => this.fabric?.issuer ?? null, this.repair));
     server.addService(tolerantDefinition(ClusterChunkServiceService), clusterChunkService(h, this.chunks));
   }
 
@@ -133,6 +147,7 @@ export class NodeServer {
       this.boundAddress = listen.replace(/:\d+$/, `:${port}`);
     }
     if (o.socket) {
+      if (await socketAnswers(o.socket)) throw new Error(`another process already serves ${o.socket}; stop it or choose another --socket`);
       removeStaleSocket(o.socket);
       const server = new grpc.Server(SERVER_OPTIONS);
       this.addServices(server, local);
@@ -142,8 +157,9 @@ export class NodeServer {
       } finally {
         process.umask(old);
       }
-      chmodSync(o.socket, 0o600);
       this.servers.push(server);
+      this.ownsSocket = true;
+      chmodSync(o.socket, 0o600);
     }
     this.cluster = this.makeCluster(this.boundAddress ?? `unix:${o.socket}`);
   }
@@ -165,7 +181,9 @@ export class NodeServer {
       s.tryShutdown(() => { clearTimeout(force); resolve(); });
     })));
     this.servers.length = 0;
-    if (this.opts.socket) removeStaleSocket(this.opts.socket);
+    this.fabric?.close();
+    this.repair?.close();
+    if (this.opts.socket && this.ownsSocket) removeStaleSocket(this.opts.socket);
     if (this.db.open) this.db.close();
   }
 }
@@ -173,6 +191,15 @@ export class NodeServer {
 function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, creds, (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
+  });
+}
+
+/** Whether something accepts connections on the unix socket `path` (a live node, not a stale file). */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
   });
 }
 

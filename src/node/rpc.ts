@@ -34,10 +34,14 @@ export function statusOf(err: unknown): { code: grpc.status; errno: number; deta
   if (err instanceof RedirectToLeader) {
     return { code: grpc.status.UNAVAILABLE, errno: E.EIO, details: err.message, extra: { [LEADER_KEY]: err.leader } };
   }
+  const code = (err as { code?: unknown })?.code;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
+    return { code: grpc.status.RESOURCE_EXHAUSTED, errno: E.ENOSPC, details: 'no space left on the node\'s metadata disk; free space or add capacity' };
+  }
   if (!KisekiError.is(err)) {
     return { code: grpc.status.INTERNAL, errno: E.EIO, details: `internal error: ${(err as Error)?.message ?? String(err)}` };
   }
-  const code = ((): grpc.status => {
+  const status = ((): grpc.status => {
     switch (err.kind) {
       case 'NotFound': return grpc.status.NOT_FOUND;
       case 'AlreadyExists': return grpc.status.ALREADY_EXISTS;
@@ -52,7 +56,7 @@ export function statusOf(err: unknown): { code: grpc.status; errno: number; deta
       default: return grpc.status.INTERNAL;
     }
   })();
-  return { code, errno: err.errno, details: err.message };
+  return { code: status, errno: err.errno, details: err.message };
 }
 
 /** A namespace call reached a node that is not the metadata leader. */

@@ -154,6 +154,7 @@ export class FabricChannel {
   readonly info: FabricInfo;
   private readonly ep: NativeEndpoint;
   private readonly access: NativeTransport['access'];
+  private readonly eagain: number;
   private readonly pending = new Map<number, PendingOp>();
   private readonly recvRing = new Map<number, { buf: Buffer; mr: MemoryRegion | null }>();
   private readonly backlog: { post: Post; op: number }[] = [];
@@ -171,6 +172,7 @@ export class FabricChannel {
     }
     const t = nativeTransport();
     this.access = t.access;
+    this.eagain = -t.errno.EAGAIN;
     try {
       this.ep = new t.FabricEndpoint({
         provider: opts.provider,
@@ -304,14 +306,10 @@ export class FabricChannel {
       p?.reject(kerr('TransportFailed', `${p.what}: ${(e as Error).message}`, e));
       return;
     }
-    if (rc === -this.eagain()) {
+    if (rc === this.eagain) {
       this.backlog.push(item);
       this.armBacklog();
     }
-  }
-
-  private eagain(): number {
-    return nativeTransport().errno.EAGAIN;
   }
 
   // Queue full / connection not yet up: retry after completions or on a short timer.
@@ -342,7 +340,7 @@ export class FabricChannel {
     const slot = this.recvRing.get(op);
     if (slot === undefined || this.state !== 'open') return;
     const rc = this.ep.recv(slot.buf, slot.mr?.id ?? null, op);
-    if (rc === -this.eagain()) setTimeout(() => this.tryPostRecv(op), 1);
+    if (rc === this.eagain) setTimeout(() => this.tryPostRecv(op), 1);
   }
 
   private onEvents(ev: number[]): void {

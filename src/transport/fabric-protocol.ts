@@ -36,7 +36,12 @@ export enum Status {
   Failed = 3,
   NoSpace = 4,
   Invalid = 5,
+  /** Batched GET: this chunk did not fit the reply; ask again. */
+  Later = 6,
 }
+
+/** Most chunk ids in one GET (RMA mode; inline mode asks for one at a time). */
+export const MAX_GET_BATCH = 32;
 
 export const FLAG_INLINE = 1;
 
@@ -112,14 +117,32 @@ export function encodeHelloReply(reqId: number, status: Status, session: number,
   return encodeReply(Op.HelloReply, reqId, status, session, flags, detail);
 }
 
-// ---- GET: body = u8 id length, chunk id ----
-export function encodeGet(h: { reqId: number; session: number; token: Buffer }, chunkId: Buffer): Buffer {
-  if (chunkId.length === 0 || chunkId.length > 64) throw kerr('InvalidArgument', `chunk id of ${chunkId.length} bytes`);
-  const b = sized(1 + chunkId.length);
+// ---- GET: body = u8 count, then per chunk: u8 id length, chunk id ----
+export function encodeGet(h: { reqId: number; session: number; token: Buffer }, chunkIds: readonly Buffer[]): Buffer {
+  if (chunkIds.length === 0 || chunkIds.length > MAX_GET_BATCH) throw kerr('InvalidArgument', `GET of ${chunkIds.length} chunks (1..${MAX_GET_BATCH})`);
+  for (const id of chunkIds) if (id.length === 0 || id.length > 64) throw kerr('InvalidArgument', `chunk id of ${id.length} bytes`);
+  const b = sized(1 + chunkIds.reduce((n, id) => n + 1 + id.length, 0));
   writeHeader(b, { op: Op.Get, status: Status.Ok, flags: 0, ...h });
-  b.writeUInt8(chunkId.length, HEADER_SIZE);
-  chunkId.copy(b, HEADER_SIZE + 1);
+  b.writeUInt8(chunkIds.length, HEADER_SIZE);
+  let at = HEADER_SIZE + 1;
+  for (const id of chunkIds) {
+    b.writeUInt8(id.length, at);
+    id.copy(b, at + 1);
+    at += 1 + id.length;
+  }
   return b;
+}
+export function decodeGetIds(msg: Buffer): Buffer[] {
+  const n = bodyU8(msg, 0);
+  if (n === 0 || n > MAX_GET_BATCH) throw kerr('Integrity', `GET of ${n} chunks`);
+  const ids: Buffer[] = [];
+  let at = HEADER_SIZE + 1;
+  for (let i = 0; i < n; i++) {
+    const id = decodeChunkId(msg, at);
+    ids.push(id);
+    at += 1 + id.length;
+  }
+  return ids;
 }
 export function decodeChunkId(msg: Buffer, at = HEADER_SIZE): Buffer {
   if (msg.length < at + 1) throw kerr('Integrity', 'fabric request without a chunk id');
@@ -128,13 +151,51 @@ export function decodeChunkId(msg: Buffer, at = HEADER_SIZE): Buffer {
   return Buffer.from(msg.subarray(at + 1, at + 1 + len));
 }
 
-/** GET reply, RMA mode: body = ciphertext window (u64 len, addr, key), u16 head length, head. */
-export function encodeGetReplyRma(reqId: number, session: number, w: RmaWindow, head: Uint8Array): Buffer {
-  const b = sized(24 + 2 + head.length);
+/** One chunk of a batched RMA GET reply. */
+export type GetEntry = { status: Status.Ok; window: RmaWindow; head: Uint8Array } | { status: Exclude<Status, Status.Ok> };
+
+/** Bytes an entry takes in a GET reply. */
+export function getEntrySize(e: GetEntry): number {
+  return e.status === Status.Ok ? 1 + 24 + 2 + e.head.length : 1;
+}
+
+/** GET reply, RMA mode: body = u8 count, then per chunk: u8 status [, window, u16 head length, head]. */
+export function encodeGetReplyRma(reqId: number, session: number, entries: readonly GetEntry[]): Buffer {
+  const b = sized(1 + entries.reduce((n, e) => n + getEntrySize(e), 0));
   writeHeader(b, { op: Op.GetReply, status: Status.Ok, flags: 0, reqId, session });
-  writeWindow(b, HEADER_SIZE, w);
-  writeHead(b, HEADER_SIZE + 24, head);
+  b.writeUInt8(entries.length, HEADER_SIZE);
+  let at = HEADER_SIZE + 1;
+  for (const e of entries) {
+    b.writeUInt8(e.status, at);
+    at += 1;
+    if (e.status === Status.Ok) {
+      writeWindow(b, at, e.window);
+      writeHead(b, at + 24, e.head);
+      at += 24 + 2 + e.head.length;
+    }
+  }
   return b;
+}
+export function decodeGetReplyRma(msg: Buffer, expected: number, maxLen: number): GetEntry[] {
+  const n = bodyU8(msg, 0);
+  if (n !== expected) throw kerr('Integrity', `GET reply for ${n} chunks, ${expected} asked`);
+  const out: GetEntry[] = [];
+  let at = HEADER_SIZE + 1;
+  for (let i = 0; i < n; i++) {
+    if (msg.length < at + 1) throw kerr('Integrity', 'truncated GET reply');
+    const status = msg.readUInt8(at) as Status;
+    at += 1;
+    if (!(status in Status)) throw kerr('Integrity', `GET reply with status ${status}`);
+    if (status === Status.Ok) {
+      const window = readWindow(msg, at, maxLen);
+      const head = readHead(msg, at + 24);
+      out.push({ status, window, head });
+      at += 24 + 2 + head.length;
+    } else {
+      out.push({ status });
+    }
+  }
+  return out;
 }
 
 /** GET reply, inline mode: body = u64 len, envelope bytes. */

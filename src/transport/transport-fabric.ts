@@ -205,14 +205,23 @@ export class FabricChunkTransport implements ChunkTransport {
 
   async getChunks(chunkIds: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]> {
     const out = new Array<Envelope>(chunkIds.length);
-    await this.each(chunkIds.length, async (i) => {
-      out[i] = await this.getOne(chunkIds[i]!, signal);
+    const l = await this.session(signal);
+    // RMA: up to MAX_GET_BATCH ids per GET (one round trip, then the reads in parallel), two GETs
+    // in flight so the next batch's reply overlaps this batch's reads. Inline: one chunk per GET.
+    const batch = l.inline ? 1 : Math.min(P.MAX_GET_BATCH, 16);
+    const starts: number[] = [];
+    for (let i = 0; i < chunkIds.length; i += batch) starts.push(i);
+    await this.each(starts.length, l.inline ? this.window : 2, async (b) => {
+      const from = starts[b]!;
+      const ids = chunkIds.slice(from, from + batch);
+      const envs = await this.getBatch(ids, signal);
+      for (let k = 0; k < envs.length; k++) out[from + k] = envs[k]!;
     });
     return out;
   }
 
   async putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {
-    await this.each(envelopes.length, (i) => this.putOne(envelopes[i]!, signal));
+    await this.each(envelopes.length, this.window, (i) => this.putOne(envelopes[i]!, signal));
   }
 
   /** Forgets the session (and the node's AV entry): the next call opens a fresh one. */
@@ -233,12 +242,12 @@ export class FabricChunkTransport implements ChunkTransport {
     await this.session(signal);
   }
 
-  private async each(n: number, fn: (i: number) => Promise<void>): Promise<void> {
+  private async each(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < n) await fn(next++);
     };
-    await Promise.all(Array.from({ length: Math.min(this.window, n) }, worker));
+    await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
   }
 
   private session(signal?: AbortSignal): Promise<Live> {
@@ -277,31 +286,49 @@ export class FabricChunkTransport implements ChunkTransport {
     }
   }
 
-  private async getOne(chunkId: Buffer, signal?: AbortSignal): Promise<Envelope> {
+  /** One GET for `ids` (one id in inline mode); chunks answered Later are asked for again. */
+  private async getBatch(ids: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]> {
     const l = await this.session(signal);
     const reqId = l.ep.reqId();
-    const reply = await l.ep.request(l.peer, l.session, reqId, P.encodeGet({ reqId, session: l.session, token: l.token }, chunkId), this.timeoutMs, signal);
+    const what = ids.length === 1 ? `chunk ${ids[0]!.toString('hex')}` : `${ids.length} chunks`;
+    const reply = await l.ep.request(l.peer, l.session, reqId, P.encodeGet({ reqId, session: l.session, token: l.token }, ids), this.timeoutMs, signal);
     const h = P.readHeader(reply);
     if (h.op !== P.Op.GetReply) throw kerr('Integrity', `fabric GET answered with op ${h.op}`);
-    this.throwStatus(h.status, reply, `chunk ${chunkId.toString('hex')}`);
-    let env: Envelope;
+    this.throwStatus(h.status, reply, what);
     if ((h.flags & P.FLAG_INLINE) !== 0) {
-      const bytes = P.readInline(reply, P.HEADER_SIZE);
-      env = this.decode(bytes, chunkId);
-    } else {
-      const w = P.readWindow(reply, P.HEADER_SIZE, P.MAX_CIPHERTEXT);
-      const head = P.readHead(reply, P.HEADER_SIZE + 24);
-      const ciphertext = Buffer.allocUnsafe(w.len);
-      try {
-        await this.withTimeout(l.ep.channel.read(l.peer, ciphertext, w.addr, w.key), `fi_read of chunk ${chunkId.toString('hex')}`);
-      } finally {
-        l.ep.notify(l.peer, P.encodeRelease({ reqId, session: l.session, token: l.token }));
-      }
-      env = P.joinEnvelope(head, ciphertext);
+      if (ids.length !== 1) throw kerr('Integrity', 'inline GET reply to a batched GET');
+      const env = this.decode(P.readInline(reply, P.HEADER_SIZE), ids[0]!);
+      this.checkId(env, ids[0]!);
+      this.bytesIn += env.ciphertext.length;
+      return [env];
     }
-    this.checkId(env, chunkId);
-    this.bytesIn += env.ciphertext.length;
-    return env;
+    const entries = P.decodeGetReplyRma(reply, ids.length, P.MAX_CIPHERTEXT);
+    const out = new Array<Envelope>(ids.length);
+    const later: number[] = [];
+    try {
+      // NotFound names the first missing chunk in request order, as the gRPC path does.
+      const missing = entries.findIndex((e) => e.status === P.Status.NotFound);
+      if (missing >= 0) throw kerr('NotFound', `chunk ${ids[missing]!.toString('hex')} is not stored on this node`);
+      await Promise.all(
+        entries.map(async (e, k) => {
+          if (e.status === P.Status.Later) return void later.push(k);
+          if (e.status !== P.Status.Ok) throw kerr('TransportFailed', `node failed chunk ${ids[k]!.toString('hex')}: ${P.Status[e.status]}`);
+          const ciphertext = Buffer.allocUnsafe(e.window.len);
+          await this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`);
+          const env = P.joinEnvelope(e.head, ciphertext);
+          this.checkId(env, ids[k]!);
+          this.bytesIn += ciphertext.length;
+          out[k] = env;
+        }),
+      );
+    } finally {
+      if (entries.some((e) => e.status === P.Status.Ok)) l.ep.notify(l.peer, P.encodeRelease({ reqId, session: l.session, token: l.token }));
+    }
+    if (later.length > 0) {
+      const rest = await this.getBatch(later.map((k) => ids[k]!), signal);
+      later.forEach((k, j) => (out[k] = rest[j]!));
+    }
+    return out;
   }
 
   private async putOne(env: Envelope, signal?: AbortSignal): Promise<void> {

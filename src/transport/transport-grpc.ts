@@ -66,12 +66,13 @@ export class GrpcChunkTransport implements ChunkTransport {
     return p;
   }
 
-  private checkOpen(): void {
-    if (this.state !== 'open') throw kerr('Closed', 'the gRPC chunk transport was closed');
+  private closedError(): KisekiError | null {
+    return this.state === 'open' ? null : kerr('Closed', 'the gRPC chunk transport was closed');
   }
 
   getChunks(chunkIds: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]> {
-    this.checkOpen();
+    const closed = this.closedError() ?? (signal?.aborted ? kerr('Closed', 'getChunks aborted') : null);
+    if (closed) return Promise.reject(closed);
     if (chunkIds.length === 0) return Promise.resolve([]);
     return this.track(new Promise<Envelope[]>((resolve, reject) => {
       const call = this.client.getChunks({ chunkIds: chunkIds.map((value) => ({ value })) });
@@ -86,7 +87,6 @@ export class GrpcChunkTransport implements ChunkTransport {
         reject(err);
       };
       const onAbort = (): void => fail(kerr('Closed', 'getChunks aborted'));
-      if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       call.on('data', (frame: ChunkFrame) => {
         try {
@@ -111,28 +111,36 @@ export class GrpcChunkTransport implements ChunkTransport {
   }
 
   putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {
-    this.checkOpen();
+    const closed = this.closedError() ?? (signal?.aborted ? kerr('Closed', 'putChunks aborted') : null);
+    if (closed) return Promise.reject(closed);
     if (envelopes.length === 0) return Promise.resolve();
     return this.track(new Promise<void>((resolve, reject) => {
       let settled = false;
+      let wakeWriter: (() => void) | null = null;
       const settle = (err: KisekiError | null): void => {
         if (settled) return;
         settled = true;
         signal?.removeEventListener('abort', onAbort);
+        wakeWriter?.();
         if (err) reject(err); else resolve();
       };
       const call = this.client.putChunks((err) => settle(err ? transportError(err, 'putChunks') : null));
-      const onAbort = (): void => { call.cancel(); settle(kerr('Closed', 'putChunks aborted')); };
-      if (signal?.aborted) return onAbort();
+      const onAbort = (): void => { settle(kerr('Closed', 'putChunks aborted')); call.cancel(); };
       signal?.addEventListener('abort', onAbort, { once: true });
+      // Back-pressure: wait for 'drain', or for the call to end early (then stop writing).
+      const drained = (): Promise<void> => new Promise<void>((r) => {
+        wakeWriter = () => { call.off('drain', wake); r(); };
+        const wake = (): void => { wakeWriter = null; r(); };
+        call.once('drain', wake);
+      });
       (async () => {
         for (const env of envelopes) {
           for (const frame of framesOf(env)) {
             if (settled) return;
-            if (!call.write(frame)) await new Promise<void>((r) => call.once('drain', r));
+            if (!call.write(frame)) await drained();
           }
         }
-        call.end();
+        if (!settled) call.end();
       })().catch((err) => { call.cancel(); settle(transportError(err, 'putChunks')); });
     }));
   }

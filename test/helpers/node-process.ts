@@ -39,8 +39,8 @@ export interface NodeProcess {
   readonly nodeId: number;
   /** Everything written to stderr so far (pino JSON lines). */
   stderr(): string;
-  /** SIGTERM, wait for exit. */
-  stop(): Promise<void>;
+  /** SIGTERM, wait for exit; resolves with the exit code (0 = clean shutdown). */
+  stop(): Promise<number | null>;
   /** SIGKILL, wait for exit (crash simulation). */
   kill9(): Promise<void>;
   /** Starts the same node again (same data dir; same port when it had one). */
@@ -52,9 +52,10 @@ process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => child.once('exit', () => r()));
+/** Resolves with the exit code (null when killed by a signal). */
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
 export async function startNode(o: StartNodeOptions): Promise<NodeProcess> {
@@ -92,7 +93,7 @@ export async function startNode(o: StartNodeOptions): Promise<NodeProcess> {
     pid: child.pid!,
     nodeId,
     stderr: () => err,
-    async stop() { child.kill('SIGTERM'); await exited(child); },
+    async stop() { child.kill('SIGTERM'); return exited(child); },
     async kill9() { child.kill('SIGKILL'); await exited(child); },
     async restart() {
       await self.stop();

@@ -53,6 +53,16 @@ for (const { provider, rma } of modes) {
       await t.close();
     });
 
+    test('envelopes whose heads do not all fit one reply come back complete (Later, asked again)', async () => {
+      const t = transport();
+      const envs = Array.from({ length: 12 }, (_, i) => ({ ...makeEnvelope(3000 + i), tenantWrappedMaterial: Buffer.alloc(1500, i) }));
+      await t.putChunks(envs);
+      const got = await t.getChunks(envs.map(idOf));
+      assert.equal(checkEnvelopes(envs, got), null);
+      got.forEach((g, i) => assert.ok(Buffer.from(g.tenantWrappedMaterial).equals(Buffer.alloc(1500, i)), `chunk ${i} wrapped material`));
+      await t.close();
+    });
+
     test('a putChunks of an already stored chunk is acknowledged (idempotent)', async () => {
       const t = transport();
       const e = makeEnvelope(10_000);

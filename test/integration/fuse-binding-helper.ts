@@ -18,6 +18,8 @@ export interface MemFsProcess {
   lines: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waitLine(prefix: string | string[], timeoutMs?: number): Promise<string>;
+  /** Send a stdin command (see memfs.ts) and wait for its DONE line. */
+  command(line: string): Promise<void>;
   /** Ask for a clean unmount (stdin line) and wait for the process to exit. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   cleanup(): void;
@@ -67,6 +69,15 @@ export async function startMemFs(options: object = {}, env: Record<string, strin
     });
   const p: MemFsProcess = {
     mnt, child, lines, exited, waitLine, negotiated: {},
+    async command(line: string) {
+      const before = lines.filter((l) => l.startsWith('DONE ')).length;
+      child.stdin!.write(`${line}\n`);
+      const end = Date.now() + 10_000;
+      while (lines.filter((l) => l.startsWith('DONE ')).length === before) {
+        if (Date.now() > end) throw new Error(`no DONE for '${line}'`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.stdin!.write('unmount\n');
       return exited;

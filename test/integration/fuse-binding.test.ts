@@ -36,7 +36,8 @@ describe('fuse binding: a memfs mount driven by real tools', () => {
   let tmp: string;
 
   before(async () => {
-    fs = await startMemFs({ fsname: 'memfs-test', subtype: 'memfs' });
+    // Reply threads on: memfs returns ReadReply, so large reads here go through them (checksummed below).
+    fs = await startMemFs({ fsname: 'memfs-test', subtype: 'memfs', replyThreads: 2 });
     m = fs.mnt;
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'kiseki-fuse-src-'));
   });
@@ -49,6 +50,7 @@ describe('fuse binding: a memfs mount driven by real tools', () => {
     assert.equal(exit.code, 0, 'clean programmatic unmount exits 0');
     assert.ok(stats !== undefined, 'destroy ran after unmount');
     assert.equal(JSON.parse(stats.slice(6)).refusedReplies, 0);
+    assert.ok(JSON.parse(stats.slice(6)).asyncReplies > 0, 'large reads went through the reply threads');
   });
 
   test('INIT negotiates the capabilities asked for, and no writeback cache by default', () => {
@@ -187,6 +189,16 @@ except OSError as e: print(errno.errorcode[e.errno])`), 'EEXIST');
     for (const s of sums) assert.equal(s.split(' ')[0], sha(ref));
   });
 
+  test('I-FB2: workers never wait for JS: 32 slow reads from 32 processes are all in flight at once', async () => {
+    // libfuse's loop runs at most 10 worker threads; if they blocked until JS answered, at most 10
+    // reads could be in the handler at once.
+    const readers = Array.from({ length: 32 }, () =>
+      execFileP('dd', [`if=${m}/delay`, 'of=/dev/null', 'bs=4096', 'count=1', 'iflag=direct', 'status=none']));
+    await Promise.all(readers);
+    const line = await fs.waitLine('EVENT {"event":"delay-drained"', 5000);
+    assert.ok(JSON.parse(line.slice(6)).maxInFlight >= 16, line);
+  });
+
   test('readdir and readdirplus page through 3000 entries without loss or duplicates', async () => {
     await py(`
 import os
@@ -198,6 +210,12 @@ for i in range(3000): open("${m}/big/entry-with-a-longish-name-%05d" % i, "w").c
     const long = (await sh(`ls -l ${m}/big | tail -n +2`)).trim().split('\n');
     assert.equal(long.length, 3000);
     assert.ok(long.every((l) => l.startsWith('-rw-r--r-- 1 root root 0 ')));
+  });
+
+  test('mknod: FIFOs are created, device nodes answer EPERM', async () => {
+    await sh(`mkfifo ${m}/fifo`);
+    assert.equal((await sh(`stat -c '%F' ${m}/fifo`)).trim(), 'fifo');
+    assert.match(await shFails(`mknod ${m}/dev c 1 3`), /Operation not permitted/);
   });
 
   test('a handler that throws a plain Error answers EIO', async () => {
@@ -238,6 +256,43 @@ describe('fuse binding: lifecycle', () => {
     }
   });
 
+  test('invalidateEntry / invalidateInode make changes behind the kernel visible before the timeouts expire', async () => {
+    const fs = await startMemFs({}, { TMO: '60', KEEP_CACHE: '1' });
+    try {
+      const m = fs.mnt;
+      await fsp.writeFile(`${m}/a`, 'old');
+      await fsp.writeFile(`${m}/b`, 'bbb');
+      assert.equal(await fsp.readFile(`${m}/a`, 'utf8'), 'old');
+      await fsp.stat(`${m}/b`);
+      await fs.command('set a NEW');
+      assert.equal(await fsp.readFile(`${m}/a`, 'utf8'), 'NEW', 'cached pages were dropped');
+      await fs.command('drop b');
+      const end = Date.now() + 3000;
+      let gone = false;
+      while (!gone && Date.now() < end) {
+        gone = await fsp.stat(`${m}/b`).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+        if (!gone) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(gone, 'the cached entry (60 s timeout) was dropped');
+    } finally {
+      await fs.stop();
+      fs.cleanup();
+    }
+  });
+
+  test('writebackCache is optional: asked for, it is negotiated and writes still land', async () => {
+    const fs = await startMemFs({ writebackCache: true });
+    try {
+      assert.ok((fs.negotiated.want as number) & FuseCap.WRITEBACK_CACHE);
+      const data = randomBytes(3 << 20);
+      await fsp.writeFile(`${fs.mnt}/w`, data);
+      assert.equal(sha(await fsp.readFile(`${fs.mnt}/w`)), sha(data));
+    } finally {
+      await fs.stop();
+      fs.cleanup();
+    }
+  });
+
   test('SIGINT to the mounting process unmounts cleanly', async () => {
     const fs = await startMemFs();
     try {
@@ -247,6 +302,19 @@ describe('fuse binding: lifecycle', () => {
       assert.equal(exit.signal, 'SIGINT');
       assert.ok(fs.lines.some((l) => l.startsWith('STATS ')), 'destroy ran');
       assert.equal(isMounted(fs.mnt), false);
+    } finally {
+      fs.cleanup();
+    }
+  });
+
+  test('process.exit while mounted still unmounts (no dead mount left behind)', async () => {
+    const fs = await startMemFs();
+    try {
+      await fsp.writeFile(`${fs.mnt}/f`, 'x');
+      fs.child.stdin!.write('exit\n');
+      assert.equal((await fs.exited).code, 7);
+      assert.equal(isMounted(fs.mnt), false);
+      assert.deepEqual(await fsp.readdir(fs.mnt), []);
     } finally {
       fs.cleanup();
     }

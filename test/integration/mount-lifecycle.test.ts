@@ -42,8 +42,9 @@ test('two mounts of one namespace see each other\'s changes within meta_ttl_ms',
   const changed = await until(async () => (await readFile(join(b.path, 'note'), 'utf8')) === 'version two', 3000);
   await bash(`rm "${a.path}/note"`);
   const removed = await until(async () => !(await bash(`ls "${b.path}"`)).includes('note'), 3000);
-  // Each change shows within the TTL plus polling slack.
-  for (const ms of [seen, changed, removed]) assert.ok(ms <= 1500, `visible after ${ms} ms`);
+  // Each change shows within the 500 ms TTL plus slack for a loaded 2-core machine (the kernel and
+  // the client each may serve the old view for one TTL).
+  for (const ms of [seen, changed, removed]) assert.ok(ms <= 2000, `visible after ${ms} ms`);
   await a.unmount();
   await b.unmount();
 });

@@ -145,3 +145,20 @@ test('chunks round-trip through GrpcChunkTransport over TLS: multi-frame, in ord
     await t.close();
   }
 });
+
+test('GrpcChunkTransport: an aborted call rejects with Closed, close() drains and later calls are Closed', async () => {
+  const t = new GrpcChunkTransport({ target: `unix:${node.socketPath}`, credentials: grpc.credentials.createInsecure() });
+  const big = sealed(randomBytes(8 * 1024 * 1024));
+  const ac = new AbortController();
+  const p = t.putChunks([big], ac.signal);
+  ac.abort();
+  await assert.rejects(p, (e) => KisekiError.is(e, 'Closed'));
+  const pre = new AbortController();
+  pre.abort();
+  await assert.rejects(t.getChunks([big.chunkId!.value], pre.signal), (e) => KisekiError.is(e, 'Closed'));
+  const inflight = t.putChunks([sealed(randomBytes(1000))]);
+  await t.close();
+  await inflight;
+  await t.close();
+  await assert.rejects(t.getChunks([randomBytes(32)]), (e) => KisekiError.is(e, 'Closed'));
+});

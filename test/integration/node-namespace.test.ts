@@ -173,6 +173,17 @@ describe('rename', () => {
     assert.deepEqual(await n.readdirAll(1), ['b']);
   });
 
+  test('rename between two hard links of one file does nothing (POSIX), both names stay', async () => {
+    const n = await fresh();
+    const f = await n.create(1, 'a');
+    await c.ns('link', { namespaceId: n.namespaceId, ino: f.ino, newParent: 1, nameKey: nameKey(1, 'b'), sealedName: sealedName(1, 'b') });
+    await n.rename(1, 'a', 1, 'b');
+    assert.equal((await n.lookup(1, 'a')).ino, f.ino);
+    assert.equal((await n.lookup(1, 'b')).nlink, 2);
+    await n.rename(1, 'a', 1, 'a');
+    assert.deepEqual((await n.readdirAll(1)).sort(), ['a', 'b']);
+  });
+
   test('RENAME_NOREPLACE onto an existing name is EEXIST and changes nothing', async () => {
     const n = await fresh();
     const a = await n.create(1, 'a');
@@ -301,7 +312,7 @@ describe('layout', () => {
     namespaceId: n.namespaceId, ino, expectedGeneration: 0, newSize: 0, setChunks: [], dropFrom: 0, dropFromSet: false, inlineData: undefined, clearInline: false, mtime: undefined, ...over,
   } as never);
 
-  test('CommitLayout with a stale generation is ABORTED and changes nothing', async () => {
+  test('I-N4 CommitLayout with a stale generation is ABORTED and changes nothing', async () => {
     const n = await fresh();
     const f = await n.create(1, 'f');
     const id = randomBytes(32);

@@ -36,7 +36,7 @@ after(async () => {
 const rpcAs = (pair: { cert: string; key: string }, ca?: string) => nodeRpc(node.address!, clientCredentials(certs, pair, ca));
 const deadline = () => ({ deadline: Date.now() + 5000 });
 
-test('tenant B cannot reach tenant A\'s namespace, inodes or chunks', async () => {
+test('I-N2 tenant B cannot reach tenant A\'s namespace, inodes or chunks', async () => {
   const a = rpcAs(certs.tenant(A));
   const b = rpcAs(certs.tenant(B));
   const ta = new GrpcChunkTransport({ target: node.address!, credentials: clientCredentials(certs, certs.tenant(A)) });

@@ -2,11 +2,12 @@
 // clock for the backoff schedule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { ManualClock } from '../../src/client/clock.js';
+import { createServer, type Socket } from 'node:net';
+import { ManualClock } from '../../src/cache/clock.js';
 import { DiscoveryClient } from '../../src/client/discovery-client.js';
 import { NodeChannels } from '../../src/client/node-channels.js';
-import { RpcLiveness } from '../../src/client/rpc.js';
+import { RpcLiveness, callUnary } from '../../src/client/rpc.js';
+import { DiscoveryServiceService } from '../../src/gen/kiseki/v1/discovery.js';
 import { Session } from '../../src/client/session.js';
 import { KisekiError } from '../../src/errors.js';
 
@@ -52,12 +53,17 @@ test('discovery: every seed down → NoSeedsReachable (EIO) naming the seeds and
     assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${p1} \\(`));
     assert.match(err.message, new RegExp(`\\[::1\\]:${p2} \\(`));
     assert.match(err.message, /next retry in 50 ms \(attempt 2\)/);
-    assert.deepEqual(clock.pendingDelays(), [50]);
+    assert.deepEqual(d.stats.retryDelays, [50]);
+    assert.equal(clock.pendingTimers, 1, 'one retry pending');
     for (const [i, want] of [[2, 100], [3, 200], [4, 400]] as const) {
-      clock.advance(clock.pendingDelays()[0]!);
-      await until(() => d.stats.failedRounds === i && clock.pendingDelays().length === 1, `round ${i}`);
+      const delay = d.stats.retryDelays.at(-1)!;
+      clock.advance(delay - 1);
+      assert.equal(d.stats.rounds, i - 1, 'no retry before its delay');
+      clock.advance(1);
+      await until(() => d.stats.failedRounds === i, `round ${i}`);
       assert.equal(d.state, 'failed');
-      assert.deepEqual(clock.pendingDelays(), [want]);
+      assert.equal(d.stats.retryDelays.at(-1), want);
+      assert.equal(clock.pendingTimers, 1);
     }
     assert.deepEqual(d.stats.retryDelays, [50, 100, 200, 400]);
     assert.equal(d.stats.rpcs, 8, 'each round asks both seeds, in order');
@@ -99,4 +105,29 @@ test('session: a TCP seed without TLS variables is refused up front, naming the 
     return true;
   });
   await assert.rejects(Session.open({ dataAddr: '127.0.0.1:9', env: { KISEKI_CA_PATH: '/x' } }), /set KISEKI_CA_PATH but not KISEKI_CERT_PATH, KISEKI_KEY_PATH/);
+});
+
+test('rpc: a call the caller aborts rejects with the caller\'s reason, not as a node failure; the deadline still bounds a silent node', async () => {
+  // A TCP server that accepts and never speaks HTTP/2: the call hangs until aborted or its deadline.
+  const sockets = new Set<Socket>();
+  const silent = createServer((sock) => sockets.add(sock));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const { port } = silent.address() as { port: number };
+  const channels = new NodeChannels({ kind: 'insecure' });
+  const rpc = { channels, clock: new ManualClock(), liveness: new RpcLiveness(), deadlineMs: 300 };
+  const seed = { kind: 'tcp', host: '127.0.0.1', port } as const;
+  try {
+    const ac = new AbortController();
+    const reason = new Error('unmounting');
+    setTimeout(() => ac.abort(reason), 50);
+    await assert.rejects(callUnary(rpc, seed, DiscoveryServiceService.discover, {}, { signal: ac.signal, deadlineMs: 10_000 }), (e: unknown) => e === reason);
+    const t0 = Date.now();
+    await assert.rejects(callUnary(rpc, seed, DiscoveryServiceService.discover, {}), (e: unknown) => KisekiError.is(e, 'Unavailable') && /DEADLINE_EXCEEDED/.test(e.message));
+    assert.ok(Date.now() - t0 < 5000, 'bounded by the 300 ms deadline');
+    assert.equal(rpc.liveness.lastSuccessfulRpcAt, null);
+  } finally {
+    channels.close();
+    for (const sock of sockets) sock.destroy();
+    silent.close();
+  }
 });

@@ -11,15 +11,35 @@ import { idOf, makeEnvelope } from '../helpers/fabric-chunks.js';
 const isIntegrity = (e: unknown): boolean => KisekiError.is(e, 'Integrity');
 const token = randomBytes(16);
 
-test('a GET request round-trips header, token and chunk id', () => {
-  const id = randomBytes(32);
-  const m = P.encodeGet({ reqId: 0xfffffffe, session: 7, token }, id);
+test('a batched GET request round-trips header, token and every chunk id in order', () => {
+  const ids = [randomBytes(32), randomBytes(32), randomBytes(20)];
+  const m = P.encodeGet({ reqId: 0xfffffffe, session: 7, token }, ids);
   const h = P.readHeader(m);
   assert.equal(h.op, P.Op.Get);
   assert.equal(h.reqId, 0xfffffffe);
   assert.equal(h.session, 7);
   assert.ok(h.token.equals(token));
-  assert.ok(P.decodeChunkId(m).equals(id));
+  assert.deepEqual(P.decodeGetIds(m), ids);
+  assert.throws(() => P.encodeGet({ reqId: 1, session: 1, token }, []), (e: unknown) => KisekiError.is(e, 'InvalidArgument'));
+  assert.throws(() => P.encodeGet({ reqId: 1, session: 1, token }, Array.from({ length: P.MAX_GET_BATCH + 1 }, () => randomBytes(32))), (e: unknown) => KisekiError.is(e, 'InvalidArgument'));
+});
+
+test('a batched RMA GET reply carries per-chunk status, windows and heads in order', () => {
+  const a = P.splitEnvelope(makeEnvelope(100));
+  const b = P.splitEnvelope(makeEnvelope(200));
+  const entries: P.GetEntry[] = [
+    { status: P.Status.Ok, window: { len: 100, addr: 1n, key: 2n }, head: a.head },
+    { status: P.Status.NotFound },
+    { status: P.Status.Later },
+    { status: P.Status.Ok, window: { len: 200, addr: 3n, key: 4n }, head: b.head },
+  ];
+  const m = P.encodeGetReplyRma(5, 6, entries);
+  const back = P.decodeGetReplyRma(m, 4, P.MAX_CIPHERTEXT);
+  assert.deepEqual(back.map((e) => e.status), [P.Status.Ok, P.Status.NotFound, P.Status.Later, P.Status.Ok]);
+  assert.deepEqual((back[3] as { window: P.RmaWindow }).window, { len: 200, addr: 3n, key: 4n });
+  assert.ok(Buffer.from((back[0] as { head: Uint8Array }).head).equals(Buffer.from(a.head)));
+  assert.throws(() => P.decodeGetReplyRma(m, 3, P.MAX_CIPHERTEXT), isIntegrity, 'a reply for a different number of chunks');
+  assert.throws(() => P.decodeGetReplyRma(m.subarray(0, m.length - 5), 4, P.MAX_CIPHERTEXT), isIntegrity, 'truncated');
 });
 
 test('an RMA GET reply carries the window and the envelope head; join restores the envelope', () => {
@@ -27,9 +47,10 @@ test('an RMA GET reply carries the window and the envelope head; join restores t
   const { head, ciphertext } = P.splitEnvelope(env);
   assert.equal(ciphertext.buffer, env.ciphertext.buffer, 'the ciphertext is not copied');
   const w = { len: ciphertext.length, addr: 0x7fff_0000_1234n, key: 0xdead_beef_cafen };
-  const m = P.encodeGetReplyRma(9, 3, w, head);
-  assert.deepEqual(P.readWindow(m, P.HEADER_SIZE, P.MAX_CIPHERTEXT), w);
-  const back = P.joinEnvelope(P.readHead(m, P.HEADER_SIZE + 24), Buffer.from(ciphertext));
+  const m = P.encodeGetReplyRma(9, 3, [{ status: P.Status.Ok, window: w, head }]);
+  const entry = P.decodeGetReplyRma(m, 1, P.MAX_CIPHERTEXT)[0] as { window: P.RmaWindow; head: Uint8Array };
+  assert.deepEqual(entry.window, w);
+  const back = P.joinEnvelope(entry.head, Buffer.from(ciphertext));
   assert.ok(Buffer.from(back.ciphertext).equals(env.ciphertext));
   assert.ok(idOf(back).equals(idOf(env)));
   assert.ok(Buffer.from(back.nonce).equals(Buffer.from(env.nonce)));
@@ -68,16 +89,16 @@ test('error replies carry their status and a readable detail', () => {
 test('garbage, wrong magic, unknown ops and truncated bodies are Integrity errors', () => {
   assert.throws(() => P.readHeader(Buffer.alloc(10)), isIntegrity);
   assert.throws(() => P.readHeader(Buffer.alloc(64)), isIntegrity);
-  const m = P.encodeGet({ reqId: 1, session: 1, token }, randomBytes(32));
+  const m = P.encodeGet({ reqId: 1, session: 1, token }, [randomBytes(32)]);
   const badOp = Buffer.from(m);
   badOp.writeUInt8(0x55, 4);
   assert.throws(() => P.readHeader(badOp), isIntegrity);
-  assert.throws(() => P.decodeChunkId(m.subarray(0, P.HEADER_SIZE + 10)), isIntegrity);
-  const w = P.encodeGetReplyRma(1, 1, { len: 100, addr: 0n, key: 1n }, Buffer.alloc(0));
-  assert.throws(() => P.readWindow(w.subarray(0, P.HEADER_SIZE + 20), P.HEADER_SIZE, 1000), isIntegrity);
-  assert.throws(() => P.readWindow(w, P.HEADER_SIZE, 99), isIntegrity, 'a window larger than the limit');
-  const zero = P.encodeGetReplyRma(1, 1, { len: 0, addr: 0n, key: 1n }, Buffer.alloc(0));
-  assert.throws(() => P.readWindow(zero, P.HEADER_SIZE, 1000), isIntegrity, 'an empty window');
+  assert.throws(() => P.decodeGetIds(m.subarray(0, P.HEADER_SIZE + 10)), isIntegrity);
+  const ok = (len: number): P.GetEntry[] => [{ status: P.Status.Ok, window: { len, addr: 0n, key: 1n }, head: Buffer.alloc(0) }];
+  const w = P.encodeGetReplyRma(1, 1, ok(100));
+  assert.throws(() => P.decodeGetReplyRma(w.subarray(0, P.HEADER_SIZE + 20), 1, 1000), isIntegrity);
+  assert.throws(() => P.decodeGetReplyRma(w, 1, 99), isIntegrity, 'a window larger than the limit');
+  assert.throws(() => P.decodeGetReplyRma(P.encodeGetReplyRma(1, 1, ok(0)), 1, 1000), isIntegrity, 'an empty window');
   const inl = P.encodeGetReplyInline(1, 1, randomBytes(100));
   assert.throws(() => P.readInline(inl.subarray(0, inl.length - 1), P.HEADER_SIZE), isIntegrity);
 });

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Backoff } from '../../src/client/backoff.js';
-import { ManualClock } from '../../src/client/clock.js';
 import { KisekiError } from '../../src/errors.js';
 
 test('backoff: full jitter under an exponential ceiling 100 ms × 2ⁿ capped at 30 s', () => {
@@ -34,22 +33,4 @@ test('backoff: nonsense options are rejected', () => {
   assert.throws(() => new Backoff({ initialMs: 0 }), (e: unknown) => KisekiError.is(e, 'InvalidArgument'));
   assert.throws(() => new Backoff({ factor: 0.5 }), /factor >= 1/);
   assert.throws(() => new Backoff({ initialMs: 100, maxMs: 10 }), /maxMs >= initialMs/);
-});
-
-test('manual clock: timers fire in due order, including timers set while advancing', () => {
-  const c = new ManualClock(0);
-  const fired: string[] = [];
-  c.setTimer(() => fired.push('b@20'), 20);
-  c.setTimer(() => {
-    fired.push('a@10');
-    c.setTimer(() => fired.push('c@15'), 5);
-  }, 10);
-  const cancelled = c.setTimer(() => fired.push('never'), 12);
-  cancelled.cancel();
-  assert.deepEqual(c.pendingDelays(), [10, 20]);
-  c.advance(19);
-  assert.deepEqual(fired, ['a@10', 'c@15']);
-  assert.equal(c.now(), 19);
-  c.advance(1);
-  assert.deepEqual(fired, ['a@10', 'c@15', 'b@20']);
 });

@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CHANNEL_OPTIONS, assertSeedsUsable, credentialsFor, tcpSecurityFromEnv, tlsFilesFromEnv } from '../../src/client/tls-credentials.js';
+import { KisekiError } from '../../src/errors.js';
+
+const tcp = { kind: 'tcp', host: '127.0.0.1', port: 9100 } as const;
+const unix = { kind: 'unix', path: '/run/k.sock' } as const;
+
+test('tls: all three KISEKI_* variables or none; a partial set names what is missing', () => {
+  assert.equal(tlsFilesFromEnv({}), null);
+  assert.deepEqual(tlsFilesFromEnv({ KISEKI_CA_PATH: '/c', KISEKI_CERT_PATH: '/p', KISEKI_KEY_PATH: '/k' }), { caPath: '/c', certPath: '/p', keyPath: '/k' });
+  assert.throws(() => tlsFilesFromEnv({ KISEKI_CERT_PATH: '/p', KISEKI_KEY_PATH: '' }), (e: unknown) =>
+    KisekiError.is(e, 'InvalidArgument') && /set KISEKI_CERT_PATH but not KISEKI_CA_PATH, KISEKI_KEY_PATH/.test(e.message));
+});
+
+test('tls: an unreadable file is an error naming the variable and the path', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ktls-'));
+  await writeFile(join(dir, 'ca.pem'), 'x');
+  await assert.rejects(tcpSecurityFromEnv({ KISEKI_CA_PATH: join(dir, 'ca.pem'), KISEKI_CERT_PATH: join(dir, 'nope.pem'), KISEKI_KEY_PATH: join(dir, 'k') }, false),
+    /cannot read the client certificate \(KISEKI_CERT_PATH\) at .*nope\.pem/);
+});
+
+test('tls: unix sockets never use TLS; TCP needs mTLS unless insecure is asked for by name', async () => {
+  assert.equal(credentialsFor(unix, { kind: 'none' })._isSecure(), false);
+  assert.equal(credentialsFor(tcp, { kind: 'insecure' })._isSecure(), false);
+  assert.throws(() => credentialsFor(tcp, { kind: 'none' }), /127\.0\.0\.1:9100 is a TCP address and needs TLS/);
+  assert.throws(() => assertSeedsUsable([unix, tcp], { kind: 'none' }), (e: unknown) => KisekiError.is(e, 'InvalidArgument'));
+  assert.doesNotThrow(() => assertSeedsUsable([unix], { kind: 'none' }));
+  assert.deepEqual(await tcpSecurityFromEnv({}, true), { kind: 'insecure' });
+  assert.deepEqual(await tcpSecurityFromEnv({}, false), { kind: 'none' });
+});
+
+test('tls: channels accept chunk-sized messages (80 MiB), not grpc-js\'s 4 MiB default', () => {
+  assert.equal(CHANNEL_OPTIONS['grpc.max_receive_message_length'], 80 * 1024 * 1024);
+  assert.equal(CHANNEL_OPTIONS['grpc.max_send_message_length'], 80 * 1024 * 1024);
+});
