@@ -18,7 +18,6 @@ export function buildProgram(): Command {
   registerDiscoverCommand(program);
   registerCacheCommand(program);
   registerTransportCommand(program);
-  registerCacheCommand(program);
   registerStageCommand(program);
   return program;
 }
