@@ -82,6 +82,21 @@ function poolFilter(opts: StageOptions): string | undefined {
  * open mount session and the pool id; the caller decides the pool's fate (hold, hand over).
  */
 async function stageAll(opts: StageOptions, emit: (e: StageEvent) => void, hold: PoolHold | null): Promise<{ ms: MountSession; poolId: string; results: StageResult[] }> {
+  try {
+    return await stageAllUnnamed(opts, emit, hold);
+  } catch (err) {
+    throw namingDatasets(opts.dataset ?? [], err);
+  }
+}
+
+/** Every staging failure starts with what could not be staged (the Slurm hook log shows the first line). */
+function namingDatasets(datasets: string[], err: unknown): KisekiError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('cannot stage') || message.startsWith('dataset ')) return KisekiError.is(err) ? err : kerr('Internal', message, err);
+  return kerr(KisekiError.is(err) ? err.kind : 'Internal', `cannot stage ${datasets.join(', ')}: ${message}`, err);
+}
+
+async function stageAllUnnamed(opts: StageOptions, emit: (e: StageEvent) => void, hold: PoolHold | null): Promise<{ ms: MountSession; poolId: string; results: StageResult[] }> {
   const datasets = (opts.dataset ?? []).map(normalizeDatasetPath);
   const limits = { maxDepth: count(opts.maxDepth, '--max-depth'), maxFiles: count(opts.maxFiles, '--max-files') };
   const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.cacheDir !== undefined ? { [CACHE_ENV.dir]: opts.cacheDir } : {}) };
