@@ -230,7 +230,7 @@ async function askOwnerToHandOff(dir: string): Promise<void> {
   try {
     await controlRequest(join(dir, CONTROL_SOCKET), 'handoff');
   } catch (err) {
-    if (KisekiError.is(err) && err.kind === 'Internal') throw kerr('Unavailable', `cannot adopt cache pool ${dir}: ${err.message}`);
+    if (KisekiError.is(err) && err.kind === 'Internal') throw kerr('Unavailable', `cannot adopt cache pool ${dir}: it is still held by a process that refuses the handoff (${err.message})`);
   }
 }
 
