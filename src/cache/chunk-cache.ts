@@ -21,6 +21,7 @@ import { CachePool, type OpenPoolOptions } from './pool-lifecycle.js';
 import { assertChunkId, isChunkId } from './pool-layout.js';
 import type { ScrubReport } from './scrub.js';
 import { SingleFlight } from './single-flight.js';
+import { listManifests } from './staging-manifest.js';
 import { DisconnectWatcher, KeyHealthWatcher, type KeyHealth, type WipeReason } from './wipe-triggers.js';
 
 export type ChunkGet =
@@ -129,6 +130,12 @@ export class ChunkCache {
       });
     }
     const cache = new ChunkCache(config, pool, opts);
+    if (pool?.adopted === true) {
+      // An adopted staging pool: its datasets count in this session's stats. A bad manifest costs
+      // only the figures, never the mount (I-CC7).
+      const staged = await listManifests(pool.dir).catch(() => []);
+      cache.setStaged(staged.length, staged.reduce((n, m) => n + m.manifest.bytes, 0));
+    }
     if (pool !== null && opts.statsIntervalMs !== 0) {
       try {
         await pool.startControl({

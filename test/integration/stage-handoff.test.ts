@@ -65,6 +65,7 @@ test('I-CC8 stage --daemon prints only the pool id, holds the pool, and hands it
       for (const [path, sum] of sums) if (path.startsWith('/train/')) assert.equal(await sumOf(ms.fs, path), sum, path);
       const stats = ms.cache.stats();
       assert.equal(stats.misses, 0, JSON.stringify(stats));
+      assert.deepEqual([stats.staged_datasets, stats.staged_bytes], [1, 5 * MiB + 5], 'the adopter reports the staged dataset');
       assert.ok(stats.l2_hits >= 5, JSON.stringify(stats));
       assert.equal(existsSync(join(dir, 'handoff')), false, 'the adopter deletes the marker once it holds the lock');
       for (let i = 0; i < 100 && alive(daemon); i++) await sleep(50);
