@@ -5,7 +5,8 @@
 // 128 KiB (page cache of the file dropped first, so bytes come from the daemon), stat/s over 10,000
 // files on a fresh mount, readdir of 10,000 entries, and the shape of Kiseki's published FUSE figures
 // (64 KiB objects, 16 workers, put-heavy and get-heavy). Prints a table and ratios; writes JSON to
-// $BENCH_OUT (default bench/results/mount.json).
+// $BENCH_OUT (default bench/results/mount.json). Our mount runs with meta_ttl_ms=1000 (the C ceiling
+// uses 1 s timeouts too) and cache_l1_max=1G so that the hot file fits in L1.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -97,6 +98,8 @@ function buildCeiling(work: string): string {
   return out;
 }
 
+let nodeProcess: ChildProcess | null = null;
+
 async function peers(work: string): Promise<Peer[]> {
   const list: Peer[] = [];
   const ll3 = buildCeiling(work);
@@ -109,9 +112,9 @@ async function peers(work: string): Promise<Peer[]> {
   const env = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run'), KISEKI_CACHE_DIR: join(work, 'cache') };
   mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
   const ours = childPeer('kiseki', work, (mnt) => spawn(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
-    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', 'meta_ttl_ms=1000'], { env, stdio: 'ignore' }));
+    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', 'meta_ttl_ms=1000,cache_l1_max=1G'], { env, stdio: 'ignore' }));
   list.push({ ...ours, async unmount() { await ours.unmount(); } });
-  process.once('exit', () => node.kill('SIGKILL'));
+  nodeProcess = node;
 
   const have = (bin: string) => { try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; } };
   if (have('gocryptfs')) {
@@ -177,6 +180,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await stop(nodeProcess);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
   const names = Object.keys(results);

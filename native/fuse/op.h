@@ -17,7 +17,7 @@ class Session;
 // Numbering is shared with src/fuse/fuse-binding.ts (OpCode); append only.
 enum OpType : int {
   OP_INIT = 0,
-  OP_DESTROY = 1,
+  OP_DESTROY = 1,  // reserved: JS learns of the end when unmount() resolves (ops.destroy is called then)
   OP_LOOKUP = 2,
   OP_FORGET = 3,  // forget and forget_multi, already answered with fuse_reply_none on the worker
   OP_GETATTR = 4,

@@ -40,7 +40,6 @@ void CopyPayload(Op *op, const char *buf, size_t size) {
 }
 
 void ll_init(void *userdata, struct fuse_conn_info *conn) { static_cast<Session *>(userdata)->OnInit(conn); }
-void ll_destroy(void *userdata) { static_cast<Session *>(userdata)->OnDestroy(); }
 
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   Op *op = NewOp(OP_LOOKUP, req, parent);
@@ -254,7 +253,6 @@ struct fuse_lowlevel_ops MakeOps() {
   struct fuse_lowlevel_ops o;
   memset(&o, 0, sizeof o);
   o.init = ll_init;
-  o.destroy = ll_destroy;
   o.lookup = ll_lookup;
   o.forget = ll_forget;
   o.forget_multi = ll_forget_multi;

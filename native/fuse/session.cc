@@ -174,10 +174,6 @@ void Session::OnInit(struct fuse_conn_info *conn) {
   Submit(nullptr, note);
 }
 
-void Session::OnDestroy() {
-  // The kernel sent DESTROY, or fuse_session_destroy ran; JS learns about it when unmount() resolves.
-}
-
 void Session::NotifyInvalInode(uint64_t ino, int64_t off, int64_t len) {
   std::lock_guard<std::mutex> lock(noticeMu_);
   notices_.push_back(Notice{false, ino, off, len, {}});

@@ -90,7 +90,6 @@ class Session {
   /** Worker thread: hand a request to JS, or answer it now when closing. `req` may be null (notifications). */
   void Submit(fuse_req_t req, Op *op);
   void OnInit(struct fuse_conn_info *conn);
-  void OnDestroy();
 
   /** JS thread: queue a kernel cache invalidation; the notifier thread performs it (it may block). */
   void NotifyInvalInode(uint64_t ino, int64_t off, int64_t len);

@@ -91,6 +91,7 @@ export class ChunkCache {
   #epoch = 0;
   #staged = { datasets: 0, bytes: 0 };
   #triggers: { keyHealth: KeyHealthWatcher | null; disconnect: DisconnectWatcher } | null = null;
+  readonly #wipeListeners = new Set<(reason: WipeReason) => void>();
 
   private constructor(config: CacheConfig, pool: CachePool | null, opts: ChunkCacheOptions) {
     // I-CC10: settings are fixed for the session; a policy change applies to the next session.
@@ -331,7 +332,17 @@ export class ChunkCache {
     this.#l1?.wipe();
     for (const m of this.#metaCaches) m.wipe();
     this.#counters.wipes++;
+    for (const listener of this.#wipeListeners) listener(reason);
     if (this.pool !== null && (this.pool.state === 'active' || this.pool.state === 'wiping')) await this.pool.wipe();
+  }
+
+  /**
+   * Called at every wipe, before L2 is zeroed: whoever holds plaintext or keys outside the cache
+   * (the reader's prefetch window, the keyring) drops it with the cache (I-CC12). Returns an unsubscribe.
+   */
+  onWipe(listener: (reason: WipeReason) => void): () => void {
+    this.#wipeListeners.add(listener);
+    return () => { this.#wipeListeners.delete(listener); };
   }
 
   /**

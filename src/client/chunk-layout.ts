@@ -79,3 +79,23 @@ export function copySpan(plaintext: Buffer | null, span: ChunkSpan, out: Buffer,
   if (have > 0) plaintext!.copy(out, outOffset, span.inChunk, span.inChunk + have);
   if (have < span.length) out.fill(0, outOffset + have, outOffset + span.length);
 }
+
+/** A half-open byte range [start, end) inside one chunk. */
+export type Extent = [start: number, end: number];
+
+/** Adds [start, end) to a sorted list of disjoint extents, merging what touches; mutates and returns it. */
+export function addExtent(list: Extent[], start: number, end: number): Extent[] {
+  if (end <= start) return list;
+  let i = 0;
+  while (i < list.length && list[i]![1] < start) i++;
+  let j = i;
+  let s = start;
+  let e = end;
+  while (j < list.length && list[j]![0] <= e) {
+    s = Math.min(s, list[j]![0]);
+    e = Math.max(e, list[j]![1]);
+    j++;
+  }
+  list.splice(i, j - i, [s, e]);
+  return list;
+}

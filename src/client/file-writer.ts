@@ -9,7 +9,7 @@
 //                  └─────────────────┴────────────────────────────────────┘ (copy / read-modify-write)
 import type { Attr, ChunkRef, CommitLayoutRequest, Layout, Timespec } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
-import { copySpan, slotLength, spansOf, truncatePlan } from './chunk-layout.js';
+import { addExtent, copySpan, slotLength, spansOf, truncatePlan, type Extent } from './chunk-layout.js';
 import type { ChunkReader } from './chunk-reader.js';
 import type { ChunkCrypto, ChunkPlacement, Clock, NamespaceCalls } from './fs-ports.js';
 import type { SealedNames } from './sealed-names.js';
@@ -28,9 +28,9 @@ export interface FileIo {
 }
 
 type Slot =
-  | { readonly state: 'filling'; readonly buf: Buffer }
-  | { readonly state: 'sealing'; readonly buf: Buffer; readonly done: Promise<ChunkRef> }
-  | { readonly state: 'stored'; readonly ref: ChunkRef };
+  | { readonly state: 'filling'; readonly buf: Buffer; readonly written: Extent[] }
+  | { readonly state: 'sealing'; readonly buf: Buffer; readonly done: Promise<ChunkRef>; readonly written: Extent[] }
+  | { readonly state: 'stored'; readonly ref: ChunkRef; readonly written: Extent[] };
 type FillingSlot = Extract<Slot, { state: 'filling' }>;
 
 /** Commit attempts under a moving generation before giving up with EAGAIN. */
@@ -136,6 +136,7 @@ export class FileState {
     for (const span of spansOf(offset, data.length, this.chunkSize)) {
       const slot = await this.writableSlot(span.index, span.inChunk === 0 && span.length === this.chunkSize);
       data.copy(slot.buf, span.inChunk, span.inRange, span.inRange + span.length);
+      addExtent(slot.written, span.inChunk, span.inChunk + span.length);
       if (span.inChunk + span.length === this.chunkSize) full.push(span.index);
     }
     // A slot written to its end is done with: seal and upload it now, waiting only for a free upload
@@ -230,7 +231,9 @@ export class FileState {
       const valid = slotLength(index, this.size, this.chunkSize);
       if (content !== null) content.copy(buf, 0, 0, Math.min(content.length, valid));
     }
-    const slot: FillingSlot = { state: 'filling', buf };
+    // The byte ranges this client wrote: what a rebase re-applies over another client's newer chunk.
+    const written = previous === undefined ? [] : previous.written.map(([a, b]): Extent => [a, b]);
+    const slot: FillingSlot = { state: 'filling', buf, written };
     this.dirty.set(index, slot);
     return slot;
   }
@@ -243,12 +246,12 @@ export class FileState {
     }
     const length = slotLength(index, this.size, this.chunkSize);
     const done = this.upload(index, slot.buf.subarray(0, length)).finally(() => this.io.limiter.release());
-    const sealing: Slot = { state: 'sealing', buf: slot.buf, done };
+    const sealing: Slot = { state: 'sealing', buf: slot.buf, done, written: slot.written };
     this.dirty.set(index, sealing);
     done.then(
       (ref) => {
         this.io.reader.adopt(ref.chunkId!.value, slot.buf.subarray(0, ref.length));
-        if (this.dirty.get(index) === sealing) this.dirty.set(index, { state: 'stored', ref });
+        if (this.dirty.get(index) === sealing) this.dirty.set(index, { state: 'stored', ref, written: slot.written });
       },
       () => {
         // Keep the data: the next flush seals it again and reports the failure if it persists.
@@ -348,8 +351,10 @@ export class FileState {
 
   /**
    * Another writer committed first. Appends are replayed at the new end of file (O_APPEND stays
-   * atomic across mounts); other dirty slots are whole-chunk replacements and apply on top of the
-   * new layout as they are (concurrent writers to one chunk: the last commit wins, nothing torn).
+   * atomic across mounts). Other dirty slots are rebuilt from the new layout's chunk with only the
+   * byte ranges this client wrote laid over it, so writers of different ranges of one chunk on two
+   * mounts both keep their bytes (overlapping ranges: the later commit wins, nothing torn). With a
+   * truncation pending, the slots replace whole chunks (the truncation wins).
    */
   private async rebase(): Promise<void> {
     const fresh = await this.io.ns.getLayout({ namespaceId: { value: this.io.namespaceId }, ino: this.ino });
@@ -365,6 +370,23 @@ export class FileState {
     }
     this.layout = fresh;
     this.indexLayout();
-    if (this.dropFrom === null) this.size = Math.max(this.size, fresh.size);
+    if (this.dropFrom !== null) return;
+    this.size = Math.max(this.size, fresh.size);
+    for (;;) {
+      const seq = this.writeSeq;
+      const rebuilt = new Map<number, { old: Slot; slot: FillingSlot }>();
+      for (const [index, old] of this.dirty) {
+        const mine = old.state === 'stored' ? await this.io.reader.read(old.ref.chunkId!.value) : old.buf;
+        const theirs = await this.baseContent(index);
+        const buf = Buffer.alloc(this.chunkSize);
+        if (theirs !== null) theirs.copy(buf, 0, 0, Math.min(theirs.length, slotLength(index, fresh.size, this.chunkSize)));
+        for (const [a, b] of old.written) mine.copy(buf, a, a, Math.min(b, mine.length));
+        rebuilt.set(index, { old, slot: { state: 'filling', buf, written: old.written.map(([a, b]): Extent => [a, b]) } });
+      }
+      // Install only if no write slipped in while the chunks were being read; else rebuild again.
+      if (this.writeSeq !== seq) continue;
+      for (const [index, { old, slot }] of rebuilt) if (this.dirty.get(index) === old) this.dirty.set(index, slot);
+      return;
+    }
   }
 }

@@ -10,13 +10,13 @@
 // answered, errno EIO): the mount answers EIO until discovery succeeds, and recovers on its own.
 // I-CC10: the policy and the effective cache settings are computed once per session.
 import { NamespaceServiceService } from '../gen/kiseki/v1/namespace.js';
+import { systemClock, type Clock, type TimerHandle } from '../cache/clock.js';
 import { applyPolicy, type EffectiveCacheSettings, type RequestedCacheSettings, type ResolvedPolicy } from '../cache/cache-policy.js';
 import { KisekiError, kerr } from '../errors.js';
 import type { TenantKeyring } from '../crypto/keyring.js';
 import type { ChunkTransport } from '../transport/transport.js';
 import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { systemClock, type Clock, type TimerHandle } from '../cache/clock.js';
 import { DiscoveryClient, type Discovered, type DiscoveredNode } from './discovery-client.js';
 import { embeddedSeed, startEmbeddedNode, type EmbeddedNode } from './embedded-endpoint.js';
 import { Heartbeat, newClientId, type HeartbeatStats } from './heartbeat.js';
@@ -56,7 +56,7 @@ export interface SessionConfig {
   heartbeatIntervalMs?: number;
   /** With no seeds configured: start or reuse the embedded node (default true). */
   startEmbedded?: boolean;
-  /** Default: grpcTransportFactory (the transport selector replaces it with fabric where probed). */
+  /** Default grpcTransportFactory; the mount passes mount-session.ts selectingTransportFactory (fabric + failover). */
   transportFactory?: TransportFactory;
 }
 

@@ -218,7 +218,7 @@ export class FuseSession {
       this.handle = fuseNative().mount(this.mountpoint, kernelOptions, { ...config, onReplied: this.onReplied },
         this.dispatch);
     } catch (err) {
-      this.state_ = 'unmounted';
+      this.transition(['mounting'], 'unmounted');
       throw kerr('InvalidArgument', `cannot mount ${this.mountpoint}: ${(err as Error).message}`, err);
     }
     if (this.options.unmountOnSignals === true) this.installSignalHandlers();
@@ -238,8 +238,7 @@ export class FuseSession {
       }
     }
     this.negotiated_ = info;
-    if (this.state_ === 'mounting') this.state_ = 'mounted';
-    this.ops.init?.(info);
+    if (this.transition(['mounting'], 'mounted')) this.ops.init?.(info);
   }
 
   /**
@@ -253,10 +252,10 @@ export class FuseSession {
 
   private async doUnmount(): Promise<void> {
     if (this.handle === null) {
-      this.state_ = 'unmounted';
+      this.transition(['mounting'], 'unmounted');
       return;
     }
-    this.state_ = 'unmounting';
+    this.transition(['mounting', 'mounted'], 'unmounting');
     const grace = this.options.unmountGraceMs ?? 5000;
     if (this.pending.size > 0 && grace > 0) {
       await new Promise<void>((resolve) => {
@@ -271,7 +270,7 @@ export class FuseSession {
     for (const token of [...this.releases.keys()]) this.onReplied(token);
     for (const ctx of this.pending.values()) ctx.interrupt();
     this.pending.clear();
-    this.state_ = 'unmounted';
+    this.transition(['unmounting'], 'unmounted');
     this.removeSignalHandlers();
     try {
       await this.ops.destroy?.();
@@ -314,6 +313,13 @@ export class FuseSession {
     if (ok) this.stats.asyncReplies++;
     else this.onReplied(token);
     return ok;
+  }
+
+  /** The only place the state changes; a transition from a state not in `from` is refused. */
+  private transition(from: SessionState[], to: SessionState): boolean {
+    if (!from.includes(this.state_)) return false;
+    this.state_ = to;
+    return true;
   }
 
   private installSignalHandlers(): void {
@@ -436,8 +442,6 @@ export class FuseSession {
         this.initWaiter = null;
         return;
       }
-      case OpCode.DESTROY:
-        return;
       case OpCode.FORGET: {
         const pairs = a[0] as Float64Array;
         if (ops.forget === undefined) return;

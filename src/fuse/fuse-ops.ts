@@ -1,8 +1,8 @@
 // The one interface between the kernel-facing binding (fuse-binding.ts) and a filesystem (D7).
 // A filesystem implements FuseOperations; every method may return a value or a promise of one. Throw a
 // KisekiError (src/errors.ts) to answer with its errno; anything else thrown answers EIO. A method left
-// undefined answers ENOSYS, except open/opendir (succeed with fh 0) and the notifications init, forget and
-// destroy (nothing to answer). Inode numbers, sizes and file handles are JS numbers (exact below 2^53).
+// undefined answers ENOSYS, except open/opendir (succeed with fh 0), release/releasedir (succeed) and the
+// notifications init, forget and destroy (nothing to answer; destroy runs when unmount() completes). Inode numbers, sizes and file handles are JS numbers (exact below 2^53).
 
 export interface RequestContext {
   readonly uid: number;

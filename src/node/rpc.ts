@@ -20,8 +20,6 @@ export type IdentitySource = { readonly mode: 'tls' } | { readonly mode: 'local'
 
 export interface CallContext {
   readonly identity: Identity;
-  readonly metadata: grpc.Metadata;
-  readonly signal: AbortSignal;
 }
 
 /** A request the generated decoder refused: answered with INVALID_ARGUMENT, never a crash. */
@@ -76,7 +74,6 @@ export function toServiceError(err: unknown): Partial<grpc.ServiceError> {
 
 interface SurfaceCall {
   getAuthContext(): { sslPeerCertificate?: import('node:tls').PeerCertificate } | null;
-  on(event: 'cancelled', listener: () => void): unknown;
 }
 
 function identityOf(call: SurfaceCall, source: IdentitySource): Identity {
@@ -101,12 +98,6 @@ export const anyone: Guard = () => {};
 export function tenantOf(ctx: CallContext): string {
   if (ctx.identity.kind !== 'tenant') throw kerr('PermissionDenied', 'this call needs a tenant identity');
   return ctx.identity.tenant;
-}
-
-function abortSignalOf(call: SurfaceCall): AbortSignal {
-  const ac = new AbortController();
-  call.on('cancelled', () => ac.abort(kerr('Closed', 'the client cancelled the call')));
-  return ac.signal;
 }
 
 function checkDecoded(req: unknown): void {
@@ -136,7 +127,7 @@ export function handlers(source: IdentitySource, onInternal: (err: unknown, path
         const identity = identityOf(call, source);
         guard(identity);
         checkDecoded(call.request);
-        return fn(call.request, { identity, metadata: call.metadata, signal: abortSignalOf(call) });
+        return fn(call.request, { identity });
       })().then((res) => callback(null, res), (err) => callback(fail(err, path) as grpc.ServiceError));
     },
     serverStream: (guard, fn) => (call) => {
@@ -157,7 +148,7 @@ export function handlers(source: IdentitySource, onInternal: (err: unknown, path
         const identity = identityOf(call, source);
         guard(identity);
         checkDecoded(call.request);
-        await fn(call.request, { identity, metadata: call.metadata, signal: abortSignalOf(call) }, write as never);
+        await fn(call.request, { identity }, write as never);
       })().then(() => { if (!cancelled) call.end(); }, (err) => { if (!cancelled) call.emit('error', fail(err, path)); });
     },
     clientStream: (guard, fn) => (call, callback) => {
@@ -171,7 +162,7 @@ export function handlers(source: IdentitySource, onInternal: (err: unknown, path
       (async () => {
         const identity = identityOf(call, source);
         guard(identity);
-        return fn(frames(), { identity, metadata: call.metadata, signal: abortSignalOf(call) });
+        return fn(frames(), { identity });
       })().then((res) => callback(null, res), (err) => callback(fail(err, path) as grpc.ServiceError));
     },
   };

@@ -37,6 +37,8 @@ export interface NodeProcess {
   readonly socketPath: string | null;
   readonly pid: number;
   readonly nodeId: number;
+  /** The node's --data-dir (chunks under <dataDir>/chunks/<tenant>/<2 hex>/<64 hex>). */
+  readonly dataDir: string;
   /** Everything written to stderr so far (pino JSON lines). */
   stderr(): string;
   /** SIGTERM, wait for exit; resolves with the exit code (0 = clean shutdown). */
@@ -92,6 +94,7 @@ export async function startNode(o: StartNodeOptions): Promise<NodeProcess> {
     socketPath,
     pid: child.pid!,
     nodeId,
+    dataDir: o.dataDir,
     stderr: () => err,
     async stop() { child.kill('SIGTERM'); return exited(child); },
     async kill9() { child.kill('SIGKILL'); await exited(child); },
@@ -122,12 +125,13 @@ export interface ClusterProcess {
   stop(): Promise<void>;
 }
 
-/** n TLS nodes (ids 1…n) on loopback, node i's data in <dataRoot>/node-i. */
-export async function startCluster(n: number, o: { certs: CertSet; dataRoot: string; replicas?: number }): Promise<ClusterProcess> {
+/** n TLS nodes (ids 1…n) on loopback, node i's data in <dataRoot>/node-i; `args` go to every node. */
+export async function startCluster(n: number, o: { certs: CertSet; dataRoot: string; replicas?: number; args?: string[] }): Promise<ClusterProcess> {
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const peers = ports.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(',');
   const nodes = await Promise.all(ports.map((_p, i) => startNode({
     dataDir: join(o.dataRoot, `node-${i + 1}`), tls: { certs: o.certs, nodeId: i + 1 }, peers, nodeId: i + 1, replicas: o.replicas ?? 1,
+    ...(o.args ? { args: o.args } : {}),
   })));
   return { nodes, peers, stop: async () => { await Promise.all(nodes.map((x) => x.stop())); } };
 }

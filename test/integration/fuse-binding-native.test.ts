@@ -54,6 +54,7 @@ test('I-FB1: a second reply to a real request is refused, the first one reaches 
     const err = await execFileP('stat', [`${mnt}/nothing`]).then(() => '', (e: { stderr: string }) => e.stderr);
     assert.match(err, /No such file or directory/, 'the first reply (ENOENT) is what the caller saw');
     assert.deepEqual(results, [true, false]);
+    assert.equal(n.inFlight(h), 0, 'the request table holds nothing for this session');
   } finally {
     assert.equal(n.unmount(h), 0);
     assert.equal(n.unmount(h), 0, 'unmount is idempotent');

@@ -280,10 +280,15 @@ describe('fuse binding: lifecycle', () => {
     }
   });
 
-  test('writebackCache is optional: asked for, it is negotiated and writes still land', async () => {
-    const fs = await startMemFs({ writebackCache: true });
+  test('writebackCache is optional: asked for, it is negotiated and writes still land; readaheadKb is applied', async () => {
+    const fs = await startMemFs({ writebackCache: true, readaheadKb: 1024 });
     try {
       assert.ok((fs.negotiated.want as number) & FuseCap.WRITEBACK_CACHE);
+      if (process.getuid?.() === 0) {
+        assert.equal(fs.negotiated.readaheadKb, 1024);
+        const bdi = `/sys/class/bdi/${fs.negotiated.devMajor}:${fs.negotiated.devMinor}/read_ahead_kb`;
+        assert.equal((await fsp.readFile(bdi, 'utf8')).trim(), '1024');
+      }
       const data = randomBytes(3 << 20);
       await fsp.writeFile(`${fs.mnt}/w`, data);
       assert.equal(sha(await fsp.readFile(`${fs.mnt}/w`)), sha(data));
@@ -293,8 +298,8 @@ describe('fuse binding: lifecycle', () => {
     }
   });
 
-  test('SIGINT to the mounting process unmounts cleanly', async () => {
-    const fs = await startMemFs();
+  test('SIGINT to the mounting process unmounts cleanly (clone_fd loop)', async () => {
+    const fs = await startMemFs({ cloneFd: true, maxIdleThreads: 4 });
     try {
       await fsp.writeFile(`${fs.mnt}/f`, 'x');
       fs.child.kill('SIGINT');
@@ -307,10 +312,13 @@ describe('fuse binding: lifecycle', () => {
     }
   });
 
-  test('process.exit while mounted still unmounts (no dead mount left behind)', async () => {
-    const fs = await startMemFs();
+  test('ro + default_permissions mount refuses writes; process.exit while mounted still unmounts', async () => {
+    const fs = await startMemFs({ ro: true, defaultPermissions: true });
     try {
-      await fsp.writeFile(`${fs.mnt}/f`, 'x');
+      assert.match((await fsp.readFile('/proc/mounts', 'utf8')).split('\n').find((l) => l.includes(fs.mnt)) ?? '',
+        / fuse ro,.*default_permissions/);
+      await assert.rejects(fsp.writeFile(`${fs.mnt}/f`, 'x'), { code: 'EROFS' });
+      assert.ok((await fsp.readdir(fs.mnt)).includes('hang'));
       fs.child.stdin!.write('exit\n');
       assert.equal((await fs.exited).code, 7);
       assert.equal(isMounted(fs.mnt), false);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  copySpan, slotCount, slotLength, spansOf, truncatePlan, MIN_CHUNK_SIZE,
+  addExtent, copySpan, slotCount, slotLength, spansOf, truncatePlan, MIN_CHUNK_SIZE,
 } from '../../src/client/chunk-layout.js';
 
 const CS = MIN_CHUNK_SIZE;
@@ -69,3 +69,32 @@ test('copySpan zero-fills past a short chunk and for holes', () => {
   assert.deepEqual([...out.subarray(0, 6)], [0, 0, 0, 0, 0, 0]);
 });
 
+
+test('addExtent keeps a sorted list of disjoint ranges, merging touching ones', () => {
+  const l: Array<[number, number]> = [];
+  addExtent(l, 10, 20);
+  addExtent(l, 30, 40);
+  addExtent(l, 0, 5);
+  assert.deepEqual(l, [[0, 5], [10, 20], [30, 40]]);
+  addExtent(l, 20, 30);
+  assert.deepEqual(l, [[0, 5], [10, 40]]);
+  addExtent(l, 3, 12);
+  assert.deepEqual(l, [[0, 40]]);
+  addExtent(l, 50, 50);
+  assert.deepEqual(l, [[0, 40]]);
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(100), fc.nat(20))), (ops) => {
+    const list: Array<[number, number]> = [];
+    const covered = new Set<number>();
+    for (const [s, n] of ops) {
+      addExtent(list, s, s + n);
+      for (let i = s; i < s + n; i++) covered.add(i);
+    }
+    const fromList = new Set<number>();
+    list.forEach(([a, b], i) => {
+      assert.ok(a < b);
+      if (i > 0) assert.ok(list[i - 1]![1] < a, 'disjoint and not touching');
+      for (let x = a; x < b; x++) fromList.add(x);
+    });
+    assert.deepEqual([...fromList].sort((x, y) => x - y), [...covered].sort((x, y) => x - y));
+  }));
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHANNEL_OPTIONS, assertSeedsUsable, credentialsFor, tcpSecurityFromEnv, tlsFilesFromEnv } from '../../src/client/tls-credentials.js';
@@ -18,9 +18,13 @@ test('tls: all three KISEKI_* variables or none; a partial set names what is mis
 
 test('tls: an unreadable file is an error naming the variable and the path', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ktls-'));
-  await writeFile(join(dir, 'ca.pem'), 'x');
-  await assert.rejects(tcpSecurityFromEnv({ KISEKI_CA_PATH: join(dir, 'ca.pem'), KISEKI_CERT_PATH: join(dir, 'nope.pem'), KISEKI_KEY_PATH: join(dir, 'k') }, false),
-    /cannot read the client certificate \(KISEKI_CERT_PATH\) at .*nope\.pem/);
+  try {
+    await writeFile(join(dir, 'ca.pem'), 'x');
+    await assert.rejects(tcpSecurityFromEnv({ KISEKI_CA_PATH: join(dir, 'ca.pem'), KISEKI_CERT_PATH: join(dir, 'nope.pem'), KISEKI_KEY_PATH: join(dir, 'k') }, false),
+      /cannot read the client certificate \(KISEKI_CERT_PATH\) at .*nope\.pem/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('tls: unix sockets never use TLS; TCP needs mTLS unless insecure is asked for by name', async () => {
