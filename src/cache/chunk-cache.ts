@@ -21,6 +21,7 @@ import { CachePool, type OpenPoolOptions } from './pool-lifecycle.js';
 import { assertChunkId, isChunkId } from './pool-layout.js';
 import type { ScrubReport } from './scrub.js';
 import { SingleFlight } from './single-flight.js';
+import { listManifests } from './staging-manifest.js';
 import { DisconnectWatcher, KeyHealthWatcher, type KeyHealth, type WipeReason } from './wipe-triggers.js';
 
 export type ChunkGet =
@@ -65,6 +66,11 @@ export interface ChunkCacheOptions {
   /** L2 watchdog and failure thresholds (see disk-health.ts). */
   disk?: Omit<DiskHealthOptions, 'clock' | 'onTransition'>;
   logger?: CacheLogger;
+  /**
+   * Accept handoff requests on the control socket (a staging daemon, ADR 0090): called when a process
+   * with KISEKI_CACHE_POOL_ID asks for this pool. The callee hands the pool over with handOff().
+   */
+  onHandoffRequest?: () => void;
 }
 
 export class ChunkCache {
@@ -85,6 +91,7 @@ export class ChunkCache {
   #epoch = 0;
   #staged = { datasets: 0, bytes: 0 };
   #triggers: { keyHealth: KeyHealthWatcher | null; disconnect: DisconnectWatcher } | null = null;
+  readonly #wipeListeners = new Set<(reason: WipeReason) => void>();
 
   private constructor(config: CacheConfig, pool: CachePool | null, opts: ChunkCacheOptions) {
     // I-CC10: settings are fixed for the session; a policy change applies to the next session.
@@ -124,11 +131,18 @@ export class ChunkCache {
       });
     }
     const cache = new ChunkCache(config, pool, opts);
+    if (pool?.adopted === true) {
+      // An adopted staging pool: its datasets count in this session's stats. A bad manifest costs
+      // only the figures, never the mount (I-CC7).
+      const staged = await listManifests(pool.dir).catch(() => []);
+      cache.setStaged(staged.length, staged.reduce((n, m) => n + m.manifest.bytes, 0));
+    }
     if (pool !== null && opts.statsIntervalMs !== 0) {
       try {
         await pool.startControl({
           stats: () => cache.stats(),
           wipe: async () => { await cache.wipe('manual'); return cache.stats(); },
+          ...(opts.onHandoffRequest !== undefined ? { handoff: opts.onHandoffRequest } : {}),
         }, { intervalMs: opts.statsIntervalMs ?? 1000, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) });
       } catch (err) {
         await cache.close();
@@ -318,7 +332,17 @@ export class ChunkCache {
     this.#l1?.wipe();
     for (const m of this.#metaCaches) m.wipe();
     this.#counters.wipes++;
+    for (const listener of this.#wipeListeners) listener(reason);
     if (this.pool !== null && (this.pool.state === 'active' || this.pool.state === 'wiping')) await this.pool.wipe();
+  }
+
+  /**
+   * Called at every wipe, before L2 is zeroed: whoever holds plaintext or keys outside the cache
+   * (the reader's prefetch window, the keyring) drops it with the cache (I-CC12). Returns an unsubscribe.
+   */
+  onWipe(listener: (reason: WipeReason) => void): () => void {
+    this.#wipeListeners.add(listener);
+    return () => { this.#wipeListeners.delete(listener); };
   }
 
   /**

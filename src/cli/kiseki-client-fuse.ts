@@ -171,7 +171,7 @@ program.command('mount')
   .option('-o, --option <k=v,...>', 'mount options (repeatable), see below', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('-f, --foreground', 'stay in the foreground (default: daemonise once mounted)')
   .addOption(new Option('--daemon').hideHelp())
-  .addHelpText('after', `\nMount options (-o):\n${optionHelp}\n\nPrecedence: -o > KISEKI_CACHE_* environment > the node's cache policy, clamped to the policy's ceilings.`)
+  .addHelpText('after', `\nMount options (-o):\n${optionHelp}\n\nPrecedence: -o > KISEKI_CACHE_* environment > the node's cache policy, clamped to the policy's ceilings.\n`)
   .action(async (mountpoint: string, flags: MountFlags) => {
     try {
       parseMountOptions(flags.option);

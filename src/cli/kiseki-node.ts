@@ -39,7 +39,7 @@ function tlsFromEnv(): TlsMaterial {
 async function serve(o: {
   dataDir?: string; listen?: string; socket?: string; insecure: boolean; localTenant: string; nodeId: number;
   peers?: string; replicas: number; clusterId: string; orphanGraceMs: number;
-  fabricProvider?: string; fabricHost?: string; fabricPort: string;
+  fabricProvider?: string; fabricHost?: string; fabricPort: string; readRepair: boolean;
 }): Promise<void> {
   if (!o.dataDir) throw new Error('--data-dir DIR is required');
   const log = pino({ name: 'kiseki-node', base: { node_id: o.nodeId } }, pino.destination(2));
@@ -63,9 +63,10 @@ async function serve(o: {
     replicas: o.replicas,
     clusterId: o.clusterId,
     orphanGraceMs: o.orphanGraceMs,
+    readRepair: o.readRepair,
     log,
   });
-  const fabric = startFabric(o, node, log);
+  startFabric(o, node, log);
   // A bug must cost one call, never the node: log it loudly and keep serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'BUG: unhandled rejection'));
   let stopping = false;
@@ -73,7 +74,6 @@ async function serve(o: {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    fabric?.stop();
     node.stop().then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -105,7 +105,7 @@ function startFabric(o: { fabricProvider?: string; fabricHost?: string; fabricPo
     }
   };
   if (!open()) return null;
-  node.attachFabric(fabric, fabric);
+  node.attachFabric(fabric, fabric, () => fabric.stop());
   const ep = fabric.endpoint!;
   process.stdout.write(`kiseki-node fabric provider=${ep.provider} address=${ep.address.toString('hex')}\n`);
   process.on('SIGUSR1', () => {
@@ -127,6 +127,7 @@ function main(argv: string[]): void {
     .option('--node-id <n>', 'this node id (cluster: must be in --peers)', int('--node-id', 1), 1)
     .option('--peers <list>', 'cluster members incl. this node: id@host:port,id@host:port,…')
     .option('--replicas <r>', 'chunk replication factor R (advertised in discovery)', int('--replicas', 1), 1)
+    .option('--read-repair', 'cluster: fetch a chunk this node lacks from its peers when a client asks for it', false)
     .option('--cluster-id <id>', 'cluster name advertised in discovery', 'kiseki-dev')
     .option('--fabric-provider <name>', 'open a libfabric listener with this provider (cxi, verbs, tcp, net, …; default $KISEKI_FABRIC_PROVIDER)')
     .option('--fabric-host <ip>', 'address the fabric listener binds (default: the --listen host, else 127.0.0.1)')

@@ -69,6 +69,8 @@ export interface MountSessionOptions {
   readonly readyTimeoutMs?: number;
   /** Cache-pool tuning for tests (no scavenging, no stats publishing). */
   readonly statsIntervalMs?: number;
+  /** A staging daemon serves handoff requests for its pool (ADR 0090). */
+  readonly onHandoffRequest?: () => void;
 }
 
 export class MountSession {
@@ -79,6 +81,7 @@ export class MountSession {
     readonly cacheConfig: CacheConfig,
     readonly namespaceId: string,
     readonly readOnly: boolean,
+    private readonly unsubscribe: readonly (() => void)[],
   ) {}
 
   static async open(session: Session, opts: MountSessionOptions): Promise<MountSession> {
@@ -88,6 +91,7 @@ export class MountSession {
     const cacheConfig = resolveCacheConfig(session.policy.policy, { mountOptions: opts.mount.cacheOptions, env: opts.env ?? process.env });
     const cache = await ChunkCache.open(cacheConfig, {
       tenant: keyring.tenantId, ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
+      ...(opts.onHandoffRequest !== undefined ? { onHandoffRequest: opts.onHandoffRequest } : {}),
     });
     try {
       const chunkSize = opts.mount.chunkSize ?? DEFAULT_FS_OPTIONS.chunkSize;
@@ -97,7 +101,18 @@ export class MountSession {
       const readOnly = opened.readOnly || opts.mount.readOnly;
       const fsOptions: FsOptions = { ...DEFAULT_FS_OPTIONS, chunkSize, metaTtlMs: cacheConfig.metaTtlMs };
       const fs = new KisekiFileSystem(fsDepsFor(session, cache, opts.namespaceId, readOnly), fsOptions);
-      return new MountSession(session, fs, cache, cacheConfig, opts.namespaceId, readOnly);
+      // I-CC12: key health every key_health_interval_ms; I-CC6: no successful RPC (heartbeat,
+      // metadata, chunks) for max_disconnect_seconds. Either wipes the cache, and with it the
+      // reader's prefetch window; a crypto-shred also zeroes the keyring.
+      const triggers = cache.startWipeTriggers(() => session.probeKeyHealth());
+      const unsubscribe = [
+        session.onSuccessfulRpc(() => triggers.recordSuccess()),
+        cache.onWipe((reason) => {
+          fs.reader.wipe();
+          if (reason === 'crypto-shred') session.keys.wipe('KeyDestroyed');
+        }),
+      ];
+      return new MountSession(session, fs, cache, cacheConfig, opts.namespaceId, readOnly, unsubscribe);
     } catch (err) {
       await cache.close();
       throw err;
@@ -107,6 +122,7 @@ export class MountSession {
   /** Flushes every dirty file, wipes plaintext and keys, closes the session. Returns flush failures. */
   async close(): Promise<Error[]> {
     const failures = await this.fs.close();
+    for (const stop of this.unsubscribe) stop();
     await this.cache.close();
     await this.session.close();
     return failures;

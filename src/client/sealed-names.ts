@@ -14,8 +14,23 @@ const XATTR_SIZE_MAX = 65536;
 /** Dirent names never contain NUL, so this prefix keeps xattr keys apart from dirent keys of a directory. */
 const XATTR_PREFIX = Buffer.from('\0xattr\0');
 
+/** Names remembered by key: enough for a few large directories. */
+const KNOWN_NAMES_MAX = 200_000;
+
 export class SealedNames {
+  /**
+   * name_key (hex) → name, for every name this client hashed itself or already opened and checked.
+   * A name_key is an HMAC of (parent, name), so it determines the name: a listed entry whose key is
+   * known needs no decryption, and a node cannot make it show another name.
+   */
+  private readonly known = new Map<string, Buffer>();
+
   constructor(private readonly meta: MetaCrypto, private readonly namespaceId: string) {}
+
+  private remember(nameKey: Buffer, name: Buffer): void {
+    if (this.known.size >= KNOWN_NAMES_MAX) this.known.delete(this.known.keys().next().value as string);
+    this.known.set(nameKey.toString('hex'), name);
+  }
 
   static checkName(name: Buffer): void {
     if (name.length === 0 || name.includes(0x2f) || name.includes(0)) {
@@ -26,9 +41,11 @@ export class SealedNames {
     }
   }
 
-  nameKey(parent: number, name: Buffer): Promise<Buffer> {
+  async nameKey(parent: number, name: Buffer): Promise<Buffer> {
     SealedNames.checkName(name);
-    return this.meta.nameKey(parent, name);
+    const key = await this.meta.nameKey(parent, name);
+    this.remember(key, Buffer.from(name));
+    return key;
   }
 
   /** A dirent name, bound to its own name_key. */
@@ -38,10 +55,13 @@ export class SealedNames {
 
   /** Opens a dirent name and checks that it hashes to the key the node filed it under. */
   async openName(parent: number, nameKey: Buffer, sealed: Envelope | undefined): Promise<Buffer> {
+    const known = this.known.get(nameKey.toString('hex'));
+    if (known !== undefined) return known;
     if (sealed === undefined) throw kerr('Integrity', `directory ${parent}: entry without a sealed name`);
     const name = await this.meta.openMeta(sealed, nameKey);
     const again = await this.meta.nameKey(parent, name);
     if (!again.equals(nameKey)) throw kerr('Integrity', `directory ${parent}: a sealed name does not match its key`);
+    this.remember(nameKey, name);
     return name;
   }
 

@@ -49,6 +49,11 @@ export class KisekiFuse implements FuseOperations {
 
   constructor(private readonly fs: KisekiFileSystem, private readonly options: KisekiFuseOptions) {}
 
+  /** Inodes opened since the mount started: the ones whose pages the kernel may be caching. */
+  openedInodes(): IterableIterator<number> {
+    return this.openedGeneration.keys();
+  }
+
   private entry(a: KAttr): Entry {
     const t = this.options.ttlSeconds;
     return { ino: a.ino, generation: 0, attr: toFuseAttr(a), attrTimeout: t, entryTimeout: t };

@@ -71,10 +71,17 @@ export class RunningMount {
         throw kerr('PermissionDenied', `--tenant ${o.tenant} does not match the tenant of this client's identity (${session.keys.tenantId})`);
       }
       const ttlSeconds = ms.cacheConfig.metaTtlMs / 1000;
-      fuse = await mount(mountpoint, {
+      const ops = new KisekiFuse(ms.fs, { ttlSeconds });
+      const mounted = await mount(mountpoint, {
         fsname: o.options.fsname ?? 'kiseki', subtype: 'kiseki', ro: ms.readOnly,
         allowOther: o.options.allowOther, defaultPermissions: o.options.defaultPermissions,
-      }, new KisekiFuse(ms.fs, { ttlSeconds }), (msg: string) => o.log(msg));
+      }, ops, (msg: string) => o.log(msg));
+      fuse = mounted;
+      // I-CC12, I-CC6: the kernel's page cache holds plaintext of files read through the mount; a
+      // cache wipe (crypto-shred, disconnect, manual) drops those pages too.
+      ms.cache.onWipe(() => {
+        for (const ino of ops.openedInodes()) mounted.invalidateInode(ino);
+      });
       const d = session.discovered();
       const record: MountRecord = {
         mountpoint, pid: process.pid, namespace: o.namespace, tenant: session.keys.tenantId,

@@ -8,6 +8,9 @@ import { FrameAssembler, framesOf } from './chunk-frames.js';
 import { type HandlerFactory, tenantOf, tenantsOnly } from './rpc.js';
 import { chunkIdOf, invalid } from './validate.js';
 
+/** Chunks of one PutChunks call being stored at once. */
+export const PUTS_IN_FLIGHT = 4;
+
 /** At most this many chunk ids per GetChunks. */
 export const MAX_CHUNKS_PER_GET = 4096;
 
@@ -29,27 +32,31 @@ export function chunkDataService(h: HandlerFactory, store: ChunkStore, fabric: (
       const assembler = new FrameAssembler();
       let stored = 0;
       let deduplicated = 0;
-      // One put in flight while the next chunk arrives: bounded memory, overlapped fsync.
-      let pending: Promise<void> = Promise.resolve();
-      const put = async (env: Envelope): Promise<void> => {
-        if ((await store.put(tenant, env)) === 'stored') stored++; else deduplicated++;
+      // Up to PUTS_IN_FLIGHT chunks are being made durable while the next ones arrive: bounded
+      // memory, fsyncs overlapped. The first failure ends the call; later puts still finish.
+      const inflight = new Set<Promise<void>>();
+      let failure: { err: unknown } | null = null;
+      const put = (env: Envelope): void => {
+        const p: Promise<void> = store.put(tenant, env).then(
+          (outcome) => { if (outcome === 'stored') stored++; else deduplicated++; },
+          (err: unknown) => { failure ??= { err }; },
+        ).finally(() => inflight.delete(p));
+        inflight.add(p);
       };
       try {
         for await (const f of frames) {
+          if (failure) break;
           const env = assembler.push(f);
-          if (env) {
-            await pending;
-            pending = put(env);
-            // Handled here so that a failure while the next frames arrive is not an unhandled
-            // rejection; the `await pending` above/below still throws it into this call.
-            pending.catch(() => undefined);
-          }
+          if (!env) continue;
+          while (inflight.size >= PUTS_IN_FLIGHT) await Promise.race(inflight);
+          if (failure) break;
+          put(env);
         }
-        assembler.finish();
+        if (!failure) assembler.finish();
       } finally {
-        await pending.catch(() => undefined);
+        await Promise.all(inflight);
       }
-      await pending;
+      if (failure) throw (failure as { err: unknown }).err;
       return { stored, deduplicated };
     }),
 

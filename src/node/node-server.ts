@@ -46,6 +46,8 @@ export interface NodeOptions {
   clusterId: string;
   /** Unlinked inodes are kept this long for clients that still hold them open. */
   orphanGraceMs: number;
+  /** Fetch a chunk this node lacks from its peers on read (TLS clusters; src/node/peer-repair.ts). */
+  readRepair?: boolean;
   log: Logger;
 }
 
@@ -76,7 +78,7 @@ export class NodeServer {
     this.namespaces = new NamespaceStore(this.db);
     // Read repair needs to authenticate as this node to its peers: TLS clusters only.
     const others = opts.peers.filter((p) => p.id !== opts.nodeId);
-    this.repair = others.length > 0 && opts.tls && !opts.insecure
+    this.repair = opts.readRepair && others.length > 0 && opts.tls && !opts.insecure
       ? new PeerRepair(chunks, others, grpc.credentials.createSsl(opts.tls.ca, opts.tls.key, opts.tls.cert), opts.log)
       : null;
   }

@@ -180,6 +180,7 @@ export interface NodeTransportOptions {
   metrics?: TransportMetrics;
   policy?: HealthPolicy;
   fabricTimeoutMs?: number;
+  autoReprobe?: boolean;
 }
 
 /**
@@ -205,5 +206,8 @@ export function transportForNode(o: NodeTransportOptions): TransportSelector {
     );
   }
   chain.push(o.tls);
-  return new TransportSelector({ node: o.node, chain, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.policy ? { policy: o.policy } : {}) });
+  return new TransportSelector({
+    node: o.node, chain, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.policy ? { policy: o.policy } : {}),
+    ...(o.autoReprobe !== undefined ? { autoReprobe: o.autoReprobe } : {}),
+  });
 }

@@ -125,12 +125,13 @@ export interface ClusterProcess {
   stop(): Promise<void>;
 }
 
-/** n TLS nodes (ids 1…n) on loopback, node i's data in <dataRoot>/node-i. */
-export async function startCluster(n: number, o: { certs: CertSet; dataRoot: string; replicas?: number }): Promise<ClusterProcess> {
+/** n TLS nodes (ids 1…n) on loopback, node i's data in <dataRoot>/node-i; `args` go to every node. */
+export async function startCluster(n: number, o: { certs: CertSet; dataRoot: string; replicas?: number; args?: string[] }): Promise<ClusterProcess> {
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const peers = ports.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(',');
   const nodes = await Promise.all(ports.map((_p, i) => startNode({
     dataDir: join(o.dataRoot, `node-${i + 1}`), tls: { certs: o.certs, nodeId: i + 1 }, peers, nodeId: i + 1, replicas: o.replicas ?? 1,
+    ...(o.args ? { args: o.args } : {}),
   })));
   return { nodes, peers, stop: async () => { await Promise.all(nodes.map((x) => x.stop())); } };
 }

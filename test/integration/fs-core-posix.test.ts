@@ -251,4 +251,8 @@ test('names never reach the node in clear', async () => {
   const res = await a.session.namespace.readDirPlus({ namespaceId: { value: 'core' }, ino: 1, cursor: Buffer.alloc(0), limit: 0 });
   for (const e of res.entries) assert.ok(!e.sealedName!.ciphertext.includes(n('very-secret')));
   assert.ok((await fs.readdir(1)).some((e) => e.name.toString() === 'very-secret-name.txt'));
+  const fresh = await h.open('core', ['cache_mode=bypass']);
+  const names = (await fresh.fs.readdir(1)).map((e) => e.name.toString());
+  assert.ok(names.includes('very-secret-name.txt'), 'a client that never saw the name opens it from its sealed form');
+  assert.deepEqual(names.sort(), (await fs.readdir(1)).map((e) => e.name.toString()).sort());
 });

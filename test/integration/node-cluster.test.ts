@@ -1,6 +1,7 @@
-// A real 3-node loopback cluster with TLS: every node gives the same discovery answer, only the
-// leader serves the namespace (others redirect), and chunks placed by rendezvous on R = 2 replicas
-// are readable from each replica, including after one of them dies.
+// A real 3-node loopback cluster with TLS and --read-repair: every node gives the same discovery
+// answer, only the leader serves the namespace (others redirect), chunks placed by rendezvous on
+// R = 2 replicas are readable from each replica, including after one of them dies, and a replica
+// that missed a write repairs itself from a peer.
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +24,7 @@ let cluster: ClusterProcess;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kiseki-node-cluster-'));
   certs = await makeCerts(join(dir, 'certs'), { tenants: [A], nodes: [1, 2, 3] });
-  cluster = await startCluster(3, { certs, dataRoot: dir, replicas: 2 });
+  cluster = await startCluster(3, { certs, dataRoot: dir, replicas: 2, args: ['--read-repair'] });
 });
 after(async () => {
   await cluster?.stop();

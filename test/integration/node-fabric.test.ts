@@ -30,12 +30,16 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kiseki-node-fabric-'));
   certs = await makeCerts(join(dir, 'certs'), { tenants: [A, B], nodes: [1] });
   plain = await startNode({ dataDir: join(dir, 'plain'), tls: { certs } });
+  node = await startNode({ dataDir: join(dir, 'data'), tls: { certs }, args: ['--fabric-provider', 'tcp'] });
+  // A provider that cannot open leaves a node serving gRPC only (and says why on stderr).
+  const r = nodeRpc(node.address!, clientCredentials(certs, certs.tenant(A)));
   try {
-    node = await startNode({ dataDir: join(dir, 'data'), tls: { certs }, args: ['--fabric-provider', 'tcp'] });
-  } catch (e) {
-    const m = /the fabric listener did not start: (.*)/.exec((e as Error).message);
-    if (!m) throw e;
-    noFabric = m[1]!;
+    const eps = (await r.discovery('discover', {})).nodes[0]!.endpoints;
+    if (!eps.some((e) => e.kind === TransportKind.TRANSPORT_KIND_FABRIC)) {
+      noFabric = /"msg":"fabric listener unavailable[^"]*"/.exec(node.stderr())?.[0] ?? 'no FABRIC endpoint in discovery';
+    }
+  } finally {
+    r.close();
   }
 });
 after(async () => {

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import { kerr, KisekiError } from '../../src/errors.js';
 import type { Envelope } from '../../src/gen/kiseki/v1/chunk.js';
 import { TransportMetrics } from '../../src/transport/transport-metrics.js';
-import { TransportSelector, type ProbeableTransport } from '../../src/transport/transport-selector.js';
+import { TransportKind, type NodeInfo } from '../../src/gen/kiseki/v1/discovery.js';
+import { decide, type TransportDecision } from '../../src/transport/transport-probe.js';
+import { providerMatches, transportForNode, TransportSelector, type ProbeableTransport } from '../../src/transport/transport-selector.js';
 import type { TransportName } from '../../src/transport/transport.js';
 import { idOf, makeEnvelope } from '../helpers/fabric-chunks.js';
 
@@ -109,4 +111,22 @@ test('when the last transport fails too, the caller gets its error', async () =>
   fabric.failing = true;
   tls.failing = true;
   await assert.rejects(sel.getChunks([Buffer.alloc(32)]), (e: unknown) => KisekiError.is(e, 'TransportFailed') && /tcp-tls is broken/.test((e as Error).message));
+});
+
+test('transportForNode chains the probed fabric before tcp-tls only when the node advertises a matching provider', () => {
+  const store = new Map<string, Envelope>();
+  const tls = new MapTransport('tcp-tls', store);
+  const sockaddr = Buffer.from('0200238c7f0000010000000000000000', 'hex'); // 127.0.0.1:9100
+  const fabricEp = (provider: string) => ({ kind: TransportKind.TRANSPORT_KIND_FABRIC, address: '', provider, fabricAddress: sockaddr });
+  const tlsEp = { kind: TransportKind.TRANSPORT_KIND_TCP_TLS, address: '127.0.0.1:9100', provider: '', fabricAddress: Buffer.alloc(0) };
+  const verbs = { chosen: 'verbs', provider: 'verbs', forced: false, reason: '', candidates: [], facts: null, probeMs: 0 } as TransportDecision;
+  const names = (endpoints: NodeInfo['endpoints'], decision: TransportDecision): string[] =>
+    transportForNode({ node: 'n', endpoints, decision, tls, openSession: async () => { throw new Error('not used'); }, autoReprobe: false }).status().transports.map((t) => t.name);
+  assert.deepEqual(names([fabricEp('verbs;ofi_rxm'), tlsEp], verbs), ['verbs', 'tcp-tls']);
+  assert.deepEqual(names([fabricEp('tcp;ofi_rxm'), tlsEp], verbs), ['tcp-tls'], 'a node on another provider');
+  assert.deepEqual(names([tlsEp], verbs), ['tcp-tls'], 'a node without a fabric listener');
+  assert.deepEqual(names([fabricEp('verbs;ofi_rxm'), tlsEp], decide(null, { KISEKI_TRANSPORT: 'tcp-tls' })), ['tcp-tls'], 'KISEKI_TRANSPORT=tcp-tls');
+  assert.equal(providerMatches('tcp', 'tcp;ofi_rxm'), true);
+  assert.equal(providerMatches('tcp', 'tcpx'), false);
+  assert.equal(providerMatches('net', 'net'), true);
 });
