@@ -8,7 +8,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clientCredentials } from '../helpers/certs.js';
 import { nodeRpc, rejectsWith } from '../helpers/node-rpc.js';
-import { CLI, bash, sh } from '../integration/mount-harness.js';
+import { CLI, bash, sh, spawnTool } from '../integration/mount-harness.js';
 import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
 import { KisekiError } from '../../src/errors.js';
 import { CommitLayoutRequest, SetAttrRequest } from '../../src/gen/kiseki/v1/namespace.js';
@@ -76,6 +76,38 @@ test('P-ISO1: tenant B\'s certificate cannot list, read or write tenant A\'s nam
   await bash(`cmp "${rig.dir}/a.bin" "${a.path}/a-secret.bin"`);
   await a.unmount();
 });
+
+test('P-ISO4: tenant B\'s certificate cannot stage tenant A\'s dataset; A can (control)', async () => {
+  const a = await rig.mount('iso-stage-a', ['--namespace', NS, '-o', 'chunk_size=1M,cache_mode=bypass']);
+  await bash(`mkdir "${a.path}/a-only" && cp "${rig.dir}/a.bin" "${a.path}/a-only/data.bin"`);
+  await a.unmount();
+  const STAGE = join(CLI, '../kiseki-client.js');
+  const stage = (tenant: string, cacheDir: string) => spawnTool(process.execPath, [STAGE, 'stage', '--dataset', '/a-only', '--namespace', NS,
+    '--data-addr', rig.dataAddr(), '--cache-dir', cacheDir, '--timeout', '30'], rig.envFor(tenant));
+  const cacheB = join(rig.dir, 'stage-b');
+  const b = await stage(rig.B, cacheB);
+  assert.notEqual(b.code, 0, `B's stage of A's dataset must fail: ${b.out}`);
+  const bFiles = await filesUnder(cacheB);
+  assert.equal(bFiles.filter((f) => f.includes('/chunks/')).length, 0, `B's cache holds no chunk: ${bFiles.join(', ')}`);
+  const cacheA = join(rig.dir, 'stage-a');
+  const okA = await stage(rig.A, cacheA);
+  assert.equal(okA.code, 0, `A stages its own dataset: ${okA.out}`);
+  const aChunkFiles = (await filesUnder(cacheA)).filter((f) => f.includes('/chunks/'));
+  assert.equal(aChunkFiles.length, 2, 'A\'s pool holds the two chunks');
+  console.log(`figure: P-ISO4 = ${JSON.stringify({ bExit: b.code, bError: b.out.trim().split('\n').pop(), aChunksStaged: aChunkFiles.length })}`);
+  const pool = /[0-9a-f]{32}/.exec(okA.out)?.[0];
+  if (pool !== undefined) await spawnTool(process.execPath, [STAGE, 'stage', '--release-all', '--pool', pool, '--cache-dir', cacheA], rig.envFor(rig.A));
+});
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else out.push(p);
+  }
+  return out;
+}
 
 test('P-ISO2: an expired or wrong-CA client certificate is refused at the TLS handshake; the mount fails', async () => {
   const p = join(rig.dir, 'iso-bad');
