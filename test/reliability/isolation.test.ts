@@ -12,7 +12,7 @@ import { CLI, bash, sh, spawnTool } from '../integration/mount-harness.js';
 import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
 import { KisekiError } from '../../src/errors.js';
 import { CommitLayoutRequest, SetAttrRequest } from '../../src/gen/kiseki/v1/namespace.js';
-import { MiB, startTlsRig, type TlsRig } from './rel-harness.js';
+import { filesUnder, MiB, startTlsRig, type TlsRig } from './rel-harness.js';
 
 let rig: TlsRig;
 let aIno = 0;
@@ -98,16 +98,6 @@ test('P-ISO4: tenant B\'s certificate cannot stage tenant A\'s dataset; A can (c
   const pool = /[0-9a-f]{32}/.exec(okA.out)?.[0];
   if (pool !== undefined) await spawnTool(process.execPath, [STAGE, 'stage', '--release-all', '--pool', pool, '--cache-dir', cacheA], rig.envFor(rig.A));
 });
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else out.push(p);
-  }
-  return out;
-}
 
 test('P-ISO2: an expired or wrong-CA client certificate is refused at the TLS handshake; the mount fails', async () => {
   const p = join(rig.dir, 'iso-bad');
