@@ -118,7 +118,7 @@ test('P-ISO2: an expired or wrong-CA client certificate is refused at the TLS ha
   assert.equal((await readdir(p)).length, 0);
 });
 
-test('P-ISO2b: the refused mount names the certificate problem', { todo: 'bug: an expired (or wrong-CA) client certificate surfaces after ~30 s of retries as "no storage node became usable … node unreachable or busy" (KSK_ERR_UNAVAILABLE), never naming the certificate; the session treats a TLS refusal as a transient outage' }, () => {
+test('P-ISO2b: the refused mount names the certificate problem', () => {
   assert.match(refusedMountError, /certificate|expired/i);
 });
 
