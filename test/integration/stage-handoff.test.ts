@@ -84,7 +84,7 @@ test('I-CC8 stage --daemon prints only the pool id, holds the pool, and hands it
   }
 });
 
-test('an unadopted daemon: SIGTERM removes its pool; a killed one leaves an orphan the scrubber zeroes and removes', async () => {
+test('an unadopted daemon: SIGTERM or --timeout removes its pool; a killed one leaves an orphan the scrubber zeroes and removes', async () => {
   const r = await cli(['stage', '--dataset', '/small', '--daemon'], h.env());
   assert.equal(r.code, 0, r.stderr);
   const poolId = r.stdout.trim();
@@ -110,6 +110,15 @@ test('an unadopted daemon: SIGTERM removes its pool; a killed one leaves an orph
   assert.equal(gone.reason, 'lock-free');
   assert.ok(gone.bytes >= 2 * MiB, `zero-overwritten bytes: ${gone.bytes}`);
   assert.equal(existsSync(dir2), false);
+
+  // Nobody adopts within --timeout: the daemon removes its pool and exits.
+  const r3 = await cli(['stage', '--dataset', '/small', '--daemon', '--timeout', '1'], h.env());
+  const pool3 = r3.stdout.trim();
+  const dir3 = join(h.cacheDir, tenantOf(pool3), pool3);
+  const pid3 = await holderPid(pool3);
+  for (let i = 0; i < 100 && alive(pid3); i++) await sleep(50);
+  assert.equal(alive(pid3), false, 'the daemon exits when --timeout passes');
+  assert.equal(existsSync(dir3), false, 'an expired daemon removes its pool');
 });
 
 test('a workload cannot adopt a pool held by a process that does not hand over: clear error, fast', async () => {
