@@ -13,6 +13,7 @@ import { parseMountOptions, MOUNT_OPTIONS } from '../client/mount-options.js';
 import { DEFAULT_NAMESPACE } from '../client/mount-session.js';
 import { KisekiError } from '../errors.js';
 import { RunningMount } from '../fuse/kiseki-mount.js';
+import { processAlive } from '../util/process.js';
 import type { TransportStatus } from '../transport/transport-selector.js';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -117,14 +118,7 @@ async function unmountCmd(mountpoint: string, opts: { timeout: string }): Promis
   }
   if (typeof res.error === 'string') fail(res.error);
   const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(rec.pid, 0);
-    } catch {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  while (Date.now() < deadline && processAlive(rec.pid)) await new Promise((r) => setTimeout(r, 50));
   process.stdout.write(`unmounted ${abs}${res.code === 0 ? '' : ' (some data could not be flushed: see the mount log)'}\n`);
   process.exit(res.code === 0 ? 0 : 1);
 }

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { DiscoveryServiceService } from '../gen/kiseki/v1/discovery.js';
 import { kerr } from '../errors.js';
 import { projectRoot } from '../util/native.js';
+import { processAlive } from '../util/process.js';
 import { systemClock } from '../cache/clock.js';
 import { NodeChannels } from './node-channels.js';
 import { callUnary, RpcLiveness } from './rpc.js';
@@ -76,15 +77,6 @@ export interface StartEmbeddedOptions {
   timeoutMs?: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function readPid(path: string): Promise<number | null> {
   const text = await readFile(path, 'utf8').catch(() => '');
   const pid = Number(text.trim());
@@ -119,7 +111,7 @@ export async function startEmbeddedNode(opts: StartEmbeddedOptions = {}): Promis
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = await readPid(paths.lockPath);
-      if (owner !== null && alive(owner) && Date.now() < deadline) {
+      if (owner !== null && processAlive(owner) && Date.now() < deadline) {
         await sleep(100);
         const other = await reuse();
         if (other !== null) return other;

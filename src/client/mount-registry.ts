@@ -7,6 +7,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { kerr } from '../errors.js';
+import { processAlive } from '../util/process.js';
 import { embeddedPaths } from './embedded-endpoint.js';
 
 export interface MountRecord {
@@ -51,15 +52,6 @@ export async function removeRecord(mountpoint: string, env: NodeJS.ProcessEnv = 
   await Promise.all([rm(`${base}.json`, { force: true }), rm(`${base}.sock`, { force: true })]);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Records of live mounts; records whose process is gone are removed on the way. */
 export async function listRecords(env: NodeJS.ProcessEnv = process.env): Promise<MountRecord[]> {
   const dir = registryDir(env);
@@ -73,7 +65,7 @@ export async function listRecords(env: NodeJS.ProcessEnv = process.env): Promise
   for (const name of names.filter((n) => n.endsWith('.json'))) {
     try {
       const rec = JSON.parse(await readFile(join(dir, name), 'utf8')) as MountRecord;
-      if (alive(rec.pid)) out.push(rec);
+      if (processAlive(rec.pid)) out.push(rec);
       else await removeRecord(rec.mountpoint, env);
     } catch {
       // A record being rewritten or a foreign file: skip it.

@@ -3,6 +3,7 @@
 // whose URI SAN spiffe://cluster/org/<uuid> names the tenant). All three or none.
 // Unix sockets carry no TLS (the socket's 0600 mode is the authentication); TCP without TLS only
 // when the caller explicitly asks for it (`insecure`).
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ChannelCredentials, credentials, type ChannelOptions } from '@grpc/grpc-js';
 import { kerr } from '../errors.js';
@@ -46,7 +47,47 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
     read('client certificate (KISEKI_CERT_PATH)', files.certPath),
     read('client key (KISEKI_KEY_PATH)', files.keyPath),
   ]);
+  checkClientCertificate(ca, cert, files);
   return { ca, cert, key };
+}
+
+function pemCertificates(pem: Buffer, what: string): X509Certificate[] {
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    return blocks.map((b) => new X509Certificate(b));
+  } catch (err) {
+    throw kerr('InvalidArgument', `the ${what} is not a valid PEM certificate: ${(err as Error).message}`, err);
+  }
+}
+
+/**
+ * A node refuses an expired or foreign client certificate during the TLS handshake, and the client
+ * then only sees "failed to connect", as if the node were down. So the client checks its own
+ * certificate first and says what is wrong: outside its validity window, or not issued (directly or
+ * through the intermediates in the same file) by the cluster CA it trusts.
+ */
+export function checkClientCertificate(caPem: Buffer, certPem: Buffer, files: TlsFiles, now: Date = new Date()): void {
+  const where = `the client certificate KISEKI_CERT_PATH=${files.certPath}`;
+  const cas = pemCertificates(caPem, `cluster CA (KISEKI_CA_PATH=${files.caPath})`);
+  const chain = pemCertificates(certPem, `client certificate (KISEKI_CERT_PATH=${files.certPath})`);
+  const leaf = chain[0];
+  if (leaf === undefined) throw kerr('InvalidArgument', `${where} holds no PEM certificate`);
+  if (cas.length === 0) throw kerr('InvalidArgument', `the cluster CA KISEKI_CA_PATH=${files.caPath} holds no PEM certificate`);
+  if (now.getTime() > Date.parse(leaf.validTo)) {
+    throw kerr('PermissionDenied', `${where} expired on ${leaf.validTo}; the nodes will refuse it: renew it (dev clusters: scripts/make-certs.sh)`);
+  }
+  if (now.getTime() < Date.parse(leaf.validFrom)) {
+    throw kerr('PermissionDenied', `${where} is not valid before ${leaf.validFrom}; check this machine's clock`);
+  }
+  const issued = (child: X509Certificate, parent: X509Certificate) => child.checkIssued(parent) && child.verify(parent.publicKey);
+  for (let cert = leaf, rest = chain.slice(1); ;) {
+    if (cas.some((ca) => issued(cert, ca))) return;
+    const parent = rest.find((c) => issued(cert, c));
+    if (parent === undefined) break;
+    cert = parent;
+    rest = rest.filter((c) => c !== parent);
+  }
+  throw kerr('PermissionDenied', `${where} (issuer ${leaf.issuer.replace(/\n/g, ', ')}) is not issued by the cluster CA in KISEKI_CA_PATH=${files.caPath}; the nodes will refuse it: use a certificate from this cluster's CA`);
 }
 
 /** How this client authenticates on TCP: mTLS, or plaintext only when asked for by name. */

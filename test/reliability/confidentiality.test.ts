@@ -6,10 +6,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bash } from '../integration/mount-harness.js';
-import { MiB, startTlsRig, type TlsRig } from './rel-harness.js';
+import { filesUnder, MiB, startTlsRig, type TlsRig } from './rel-harness.js';
 
 let rig: TlsRig;
 const tag = randomBytes(6).toString('hex');
@@ -38,16 +38,6 @@ function occurrences(hay: Buffer, marker: string): number {
     for (let i = hay.indexOf(f); i !== -1; i = hay.indexOf(f, i + 1)) n++;
   }
   return n;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }
 
 function pcapPackets(pcap: Buffer): number {

@@ -5,7 +5,8 @@
 //   P-FUZZ2  a rogue node answering GetChunks with garbage frames → the client's transport fails with a
 //            KisekiError within a time bound, never another exception, never a wrong chunk.
 //   P-FUZZ3  the client's decoders (envelope open, metadata open, fabric messages, frame reassembly,
-//            cache policy, mount -o, tenant key file) on garbage → KisekiError or a valid result.
+//            cache policy, staging manifest, mount -o, tenant key file) on garbage → KisekiError or a
+//            valid result.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -16,6 +17,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPolicyFile, parsePolicy, POLICY_FILE } from '../../src/cache/cache-policy.js';
+import { parseManifest } from '../../src/cache/staging-manifest.js';
 import { parseMountOptions } from '../../src/client/mount-options.js';
 import { openChunk } from '../../src/crypto/envelope.js';
 import { nativeBackend } from '../../src/crypto/crypto-select.js';
@@ -207,6 +209,15 @@ export function fuzzSuite(counts: FuzzCounts): void {
       await writeFile(join(pools, POLICY_FILE), text);
       count('readPolicyFile', await kisekiOrOk(() => readPolicyFile(pools), 'readPolicyFile'));
     }), runs);
+    // Staging manifests: random text, random JSON, and a valid manifest with one field replaced.
+    const hex = 'a'.repeat(64);
+    const valid = { version: 1, namespace: 'ns', namespace_path: '/d', snapshot_time: '2026-11-21T00:00:00Z', bytes: 1, chunk_ids: [hex],
+      compositions: [{ path: '/d/f', ino: 2, size: 1, generation: 1, chunk_ids: [hex] }] };
+    const mutated = fc.tuple(fc.constantFrom(...Object.keys(valid)), fc.jsonValue()).map(([k, v]) => JSON.stringify({ ...valid, [k]: v }));
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.string(), fc.json(), mutated), async (text) => {
+      count('parseManifest', await kisekiOrOk(() => parseManifest(text, 'fuzz.manifest'), 'parseManifest'));
+    }), runs);
+    assert.doesNotThrow(() => parseManifest(JSON.stringify(valid), 'valid.manifest'), 'the unmutated manifest is valid (control)');
     const keyFile = join(dir, 'tenant.key');
     await fc.assert(fc.asyncProperty(bytes, fc.boolean(), async (content, magic) => {
       await writeFile(keyFile, magic ? Buffer.concat([Buffer.from('KSKTK1'), content]) : content, { mode: 0o600 });

@@ -8,17 +8,17 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clientCredentials } from '../helpers/certs.js';
 import { nodeRpc, rejectsWith } from '../helpers/node-rpc.js';
-import { CLI, bash, sh } from '../integration/mount-harness.js';
+import { CLI, bash, sh, spawnTool } from '../integration/mount-harness.js';
 import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
 import { KisekiError } from '../../src/errors.js';
 import { CommitLayoutRequest, SetAttrRequest } from '../../src/gen/kiseki/v1/namespace.js';
-import { MiB, startTlsRig, type TlsRig } from './rel-harness.js';
+import { filesUnder, MiB, startTlsRig, type TlsRig } from './rel-harness.js';
 
 let rig: TlsRig;
 let aIno = 0;
 let aChunks: Buffer[] = [];
 const NS = 'iso';
-let refusedMountError = '';
+const refusedMountErrors: string[] = [];
 
 before(async () => {
   rig = await startTlsRig({ nodes: 1, replicas: 1 });
@@ -77,16 +77,41 @@ test('P-ISO1: tenant B\'s certificate cannot list, read or write tenant A\'s nam
   await a.unmount();
 });
 
+test('P-ISO4: tenant B\'s certificate cannot stage tenant A\'s dataset; A can (control)', async () => {
+  const a = await rig.mount('iso-stage-a', ['--namespace', NS, '-o', 'chunk_size=1M,cache_mode=bypass']);
+  await bash(`mkdir "${a.path}/a-only" && cp "${rig.dir}/a.bin" "${a.path}/a-only/data.bin"`);
+  await a.unmount();
+  const STAGE = join(CLI, '../kiseki-client.js');
+  const stage = (tenant: string, cacheDir: string) => spawnTool(process.execPath, [STAGE, 'stage', '--dataset', '/a-only', '--namespace', NS,
+    '--data-addr', rig.dataAddr(), '--cache-dir', cacheDir, '--timeout', '30'], rig.envFor(tenant));
+  const cacheB = join(rig.dir, 'stage-b');
+  const b = await stage(rig.B, cacheB);
+  assert.notEqual(b.code, 0, `B's stage of A's dataset must fail: ${b.out}`);
+  const bFiles = await filesUnder(cacheB);
+  assert.equal(bFiles.filter((f) => f.includes('/chunks/')).length, 0, `B's cache holds no chunk: ${bFiles.join(', ')}`);
+  const cacheA = join(rig.dir, 'stage-a');
+  const okA = await stage(rig.A, cacheA);
+  assert.equal(okA.code, 0, `A stages its own dataset: ${okA.out}`);
+  const aChunkFiles = (await filesUnder(cacheA)).filter((f) => f.includes('/chunks/'));
+  assert.equal(aChunkFiles.length, 2, 'A\'s pool holds the two chunks');
+  console.log(`figure: P-ISO4 = ${JSON.stringify({ bExit: b.code, bError: b.out.trim().split('\n').pop(), aChunksStaged: aChunkFiles.length })}`);
+  const pool = /[0-9a-f]{32}/.exec(okA.out)?.[0];
+  if (pool !== undefined) await spawnTool(process.execPath, [STAGE, 'stage', '--release-all', '--pool', pool, '--cache-dir', cacheA], rig.envFor(rig.A));
+});
+
 test('P-ISO2: an expired or wrong-CA client certificate is refused at the TLS handshake; the mount fails', async () => {
   const p = join(rig.dir, 'iso-bad');
   await mkdir(p);
-  // Through the mount command (one certificate: each refused mount retries discovery for ~30 s).
-  const env = { ...rig.h.env, KISEKI_CERT_PATH: rig.certs.expired.cert, KISEKI_KEY_PATH: rig.certs.expired.key };
-  const t0 = Date.now();
-  const err = await sh(process.execPath, [CLI, 'mount', p, '--data-addr', rig.dataAddr()], { env, timeoutMs: 90_000 }).then(() => null, (e: Error) => e);
-  assert.ok(err !== null, 'the mount with an expired certificate failed');
-  refusedMountError = (err as Error & { stderr?: string }).stderr?.trim() ?? '';
-  console.log(`figure: P-ISO2 mount refused in ms = ${Date.now() - t0}: ${refusedMountError}`);
+  // Through the mount command, with each certificate.
+  for (const pair of [rig.certs.expired, rig.certs.rogue]) {
+    const env = { ...rig.h.env, KISEKI_CERT_PATH: pair.cert, KISEKI_KEY_PATH: pair.key };
+    const t0 = Date.now();
+    const err = await sh(process.execPath, [CLI, 'mount', p, '--data-addr', rig.dataAddr()], { env, timeoutMs: 90_000 }).then(() => null, (e: Error) => e);
+    assert.ok(err !== null, `the mount with ${pair.cert} failed`);
+    const msg = (err as Error & { stderr?: string }).stderr?.trim() ?? '';
+    refusedMountErrors.push(msg);
+    console.log(`figure: P-ISO2 mount refused in ms = ${Date.now() - t0}: ${msg}`);
+  }
   // Direct RPCs with both are refused at the handshake.
   for (const pair of [rig.certs.expired, rig.certs.rogue]) {
     const rpc = nodeRpc(rig.cluster.nodes[0]!.address!, clientCredentials(rig.certs, pair));
@@ -96,8 +121,10 @@ test('P-ISO2: an expired or wrong-CA client certificate is refused at the TLS ha
   assert.equal((await readdir(p)).length, 0);
 });
 
-test('P-ISO2b: the refused mount names the certificate problem', { todo: 'bug: an expired (or wrong-CA) client certificate surfaces after ~30 s of retries as "no storage node became usable … node unreachable or busy" (KSK_ERR_UNAVAILABLE), never naming the certificate; the session treats a TLS refusal as a transient outage' }, () => {
-  assert.match(refusedMountError, /certificate|expired/i);
+test('P-ISO2b: the refused mount names the certificate problem', () => {
+  assert.equal(refusedMountErrors.length, 2);
+  assert.match(refusedMountErrors[0]!, /certificate.*expired/i);
+  assert.match(refusedMountErrors[1]!, /certificate.*(CA|issuer|signed)/i);
 });
 
 test('P-ISO3: L2 cache files are 0600 and pool directories 0700, owned by the mounting user', async () => {

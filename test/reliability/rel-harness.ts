@@ -3,7 +3,7 @@
 // over TCP+TLS as tenant A (or B). Built on test/helpers (nodes, certs) and the mount harness; the
 // test process touches mounts only through child processes and async fs calls.
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeCerts, type CertSet } from '../helpers/certs.js';
 import { startCluster, type ClusterProcess } from '../helpers/node-process.js';
@@ -74,3 +74,14 @@ export async function until(check: () => Promise<boolean>, ms: number, what = 'c
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every regular file under `dir` (recursively); [] when `dir` does not exist. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}

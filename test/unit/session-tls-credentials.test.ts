@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHANNEL_OPTIONS, assertSeedsUsable, credentialsFor, tcpSecurityFromEnv, tlsFilesFromEnv } from '../../src/client/tls-credentials.js';
+import { CHANNEL_OPTIONS, assertSeedsUsable, checkClientCertificate, credentialsFor, loadTlsMaterial, tcpSecurityFromEnv, tlsFilesFromEnv } from '../../src/client/tls-credentials.js';
+import { makeCerts } from '../helpers/certs.js';
 import { KisekiError } from '../../src/errors.js';
+
+const TENANT = '22222222-2222-4222-8222-222222222222';
 
 const tcp = { kind: 'tcp', host: '127.0.0.1', port: 9100 } as const;
 const unix = { kind: 'unix', path: '/run/k.sock' } as const;
@@ -40,4 +43,27 @@ test('tls: unix sockets never use TLS; TCP needs mTLS unless insecure is asked f
 test('tls: channels accept chunk-sized messages (80 MiB), not grpc-js\'s 4 MiB default', () => {
   assert.equal(CHANNEL_OPTIONS['grpc.max_receive_message_length'], 80 * 1024 * 1024);
   assert.equal(CHANNEL_OPTIONS['grpc.max_send_message_length'], 80 * 1024 * 1024);
+});
+
+test('tls: an expired or foreign client certificate is refused before dialing, naming the problem', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ktls-'));
+  try {
+    const certs = await makeCerts(dir, { tenants: [TENANT], nodes: [] });
+    const files = (kind: 'tenant' | 'expired' | 'rogue') => ({
+      caPath: join(dir, 'ca.pem'), certPath: join(dir, `${kind}-${TENANT}.pem`), keyPath: join(dir, `${kind}-${TENANT}.key`),
+    });
+    assert.ok(certs);
+    const good = await loadTlsMaterial(files('tenant'));
+    assert.ok(good.cert.length > 0, 'a certificate issued by the cluster CA and in its validity window loads');
+    await assert.rejects(loadTlsMaterial(files('expired')),
+      (e: unknown) => KisekiError.is(e, 'PermissionDenied') && /expired on .*2020/.test(e.message) && e.message.includes('KISEKI_CERT_PATH'));
+    await assert.rejects(loadTlsMaterial(files('rogue')),
+      (e: unknown) => KisekiError.is(e, 'PermissionDenied') && /not issued by the cluster CA/.test(e.message) && /rogue CA/.test(e.message));
+    const ca = await readFile(join(dir, 'ca.pem'));
+    const cert = await readFile(join(dir, `tenant-${TENANT}.pem`));
+    assert.throws(() => checkClientCertificate(ca, cert, files('tenant'), new Date('1999-01-01T00:00:00Z')),
+      (e: unknown) => KisekiError.is(e, 'PermissionDenied') && /not valid before/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
