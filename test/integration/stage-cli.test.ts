@@ -101,15 +101,21 @@ test('stage resumes after kill -9 mid-stage: the second run fetches only what th
   await cli(['stage', '--release-all', '--pool', poolId], h.env());
 });
 
-test('stage limits: max_staging_depth and max_staging_files fail with the count found', async () => {
+test('stage limits: max_staging_depth and max_staging_files fail with the count found; several datasets go into one pool', async () => {
   const deep = await cli(['stage', '--dataset', '/data/deep', '--max-depth', '2'], h.env());
   assert.equal(deep.code, 2, deep.stderr);
   assert.match(deep.stderr, /\/data\/deep\/1\/2 is nested 3 levels deep, beyond max_staging_depth = 2/);
   const many = await cli(['stage', '--dataset', '/data', '--max-files', '3'], h.env());
   assert.equal(many.code, 2, many.stderr);
   assert.match(many.stderr, /more than max_staging_files = 3 files \(found 4 so far\)/);
-  const ok = await cli(['stage', '--dataset', '/data/deep', '--max-depth', '4', '--json'], h.env());
+  const ok = await cli(['stage', '--dataset', '/data/deep', '--dataset', '/data/set/sub', '--max-depth', '4', '--json'], h.env());
   assert.equal(ok.code, 0, ok.stderr);
+  const ev = events(ok.stdout);
+  assert.deepEqual(ev.filter((e) => e.event === 'staged').map((e) => e.namespace_path), ['/data/deep', '/data/set/sub'], 'both datasets, one pool');
+  assert.equal(ev.filter((e) => e.event === 'pool').length, 1);
+  const rows = JSON.parse((await cli(['stage', '--status', '--json', '--pool', ev[0]!.pool_id as string], h.env())).stdout) as { namespace_path: string }[];
+  assert.deepEqual(rows.map((r) => r.namespace_path).sort(), ['/data/deep', '/data/set/sub']);
+  await cli(['stage', '--release-all', '--pool', ev[0]!.pool_id as string], h.env());
   const missing = await cli(['stage', '--dataset', '/data/none'], h.env());
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot stage \/data\/none: it does not exist/);

@@ -33,13 +33,14 @@ async function holderPid(poolId: string): Promise<number> {
 }
 
 test('I-CC8 stage --daemon prints only the pool id, holds the pool, and hands it to an adopter with no orphan window', async () => {
-  // A scrubber every 50 ms for the whole test; it must never remove the staged pool.
+  // A scrubber every 50 ms for the whole test; it must never remove the staged pool. (Default grace:
+  // transitional .new- directories of pools being created are spared, as in production.)
   let scrubbing = true;
   const removed: string[] = [];
   let rounds = 0;
   const scrubber = (async () => {
     while (scrubbing) {
-      const r = await scrubCacheDir(h.cacheDir, { graceMs: 0 });
+      const r = await scrubCacheDir(h.cacheDir);
       for (const p of r.removed) removed.push(p.name);
       rounds++;
       await sleep(50);
@@ -84,13 +85,13 @@ test('I-CC8 stage --daemon prints only the pool id, holds the pool, and hands it
   }
 });
 
-test('an unadopted daemon: SIGTERM removes its pool; a killed one leaves an orphan the scrubber zeroes and removes', async () => {
+test('an unadopted daemon: SIGTERM or --timeout removes its pool; a killed one leaves an orphan the scrubber zeroes and removes', async () => {
   const r = await cli(['stage', '--dataset', '/small', '--daemon'], h.env());
   assert.equal(r.code, 0, r.stderr);
   const poolId = r.stdout.trim();
   const dir = join(h.cacheDir, tenantOf(poolId), poolId);
   const pid = await holderPid(poolId);
-  const live = await scrubCacheDir(h.cacheDir, { graceMs: 0 });
+  const live = await scrubCacheDir(h.cacheDir);
   assert.ok(live.live.some((l) => l.path === dir && l.why === 'locked'), 'a held pool is live');
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
@@ -104,12 +105,22 @@ test('an unadopted daemon: SIGTERM removes its pool; a killed one leaves an orph
   process.kill(pid2, 'SIGKILL');
   for (let i = 0; i < 100 && alive(pid2); i++) await sleep(50);
   assert.ok(existsSync(dir2), 'a killed daemon leaves its pool behind');
-  const scrub = await scrubCacheDir(h.cacheDir, { graceMs: 0 });
+  const scrub = await scrubCacheDir(h.cacheDir);
   const gone = scrub.removed.find((p) => p.name === pool2);
   assert.ok(gone, JSON.stringify(scrub));
   assert.equal(gone.reason, 'lock-free');
   assert.ok(gone.bytes >= 2 * MiB, `zero-overwritten bytes: ${gone.bytes}`);
   assert.equal(existsSync(dir2), false);
+
+  // Nobody adopts within --timeout: the daemon removes its pool and exits.
+  const r3 = await cli(['stage', '--dataset', '/small', '--daemon', '--timeout', '1'], h.env());
+  const pool3 = r3.stdout.trim();
+  assert.match(pool3, /^[0-9a-f]{32}$/);
+  const dir3 = join(h.cacheDir, readdirSync(h.cacheDir)[0]!, pool3);
+  assert.equal(r3.code, 0, r3.stderr);
+  for (let i = 0; i < 100 && existsSync(dir3); i++) await sleep(50);
+  assert.equal(existsSync(dir3), false, 'an expired daemon removes its pool');
+  assert.deepEqual((await scrubCacheDir(h.cacheDir)).live.filter((l) => l.why === 'locked'), [], 'and holds nothing any more');
 });
 
 test('a workload cannot adopt a pool held by a process that does not hand over: clear error, fast', async () => {

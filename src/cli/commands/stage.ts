@@ -275,6 +275,8 @@ async function runDaemonChild(opts: StageOptions): Promise<void> {
   };
   listen();
   process.on('SIGHUP', () => undefined);
+  // The foreground gave up (killed, e.g. by the Prolog's time limit): nobody will learn the pool id.
+  process.once('disconnect', () => { if (staging) process.exit(1); });
   let staged: { ms: MountSession; poolId: string };
   try {
     staged = await stageAll(opts, (event) => send({ kind: 'event', event }), hold);
