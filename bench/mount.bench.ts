@@ -22,7 +22,7 @@ const FILE_MB = Number(process.env.BENCH_FILE_MB ?? 256);
 const MANY = Number(process.env.BENCH_FILES ?? 10000);
 const OBJ_SECONDS = Number(process.env.BENCH_OBJ_SECONDS ?? 10);
 // Knobs for focused runs: BENCH_PEERS=comma-separated peer names; BENCH_READS_ONLY=1 (write, cold and
-// hot reads only); BENCH_KISEKI_OPTS=extra -o options for our mount; BENCH_BEFORE_ROOT=another built
+// hot reads only); BENCH_KISEKI_OPTS=extra -o options for our mount (not for kiseki-before); BENCH_BEFORE_ROOT=another built
 // checkout, mounted as peer "kiseki-before" in the same run (before/after of a change).
 const PEERS = process.env.BENCH_PEERS?.split(',').map((x) => x.trim()).filter(Boolean) ?? null;
 const READS_ONLY = process.env.BENCH_READS_ONLY === '1';
@@ -118,10 +118,10 @@ async function peers(work: string): Promise<Peer[]> {
   await new Promise<void>((ok) => node.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ok(); }));
   const env = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run'), KISEKI_CACHE_DIR: join(work, 'cache') };
   mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-  const ourMount = (name: string, root: string) => childPeer(name, work, (mnt) => spawn(process.execPath, [join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
-    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', `meta_ttl_ms=1000,cache_l1_max=1G${KISEKI_OPTS}`], { env, stdio: 'ignore' }));
-  list.push(ourMount('kiseki', ROOT));
-  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT));
+  const ourMount = (name: string, root: string, extra: string) => childPeer(name, work, (mnt) => spawn(process.execPath, [join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
+    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', `meta_ttl_ms=1000,cache_l1_max=1G${extra}`], { env, stdio: 'ignore' }));
+  list.push(ourMount('kiseki', ROOT, KISEKI_OPTS));
+  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, ''));
   nodeProcess = node;
 
   const have = (bin: string) => { try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; } };
