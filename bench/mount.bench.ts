@@ -37,6 +37,20 @@ interface Peer {
   readonly readOnlyFixture?: boolean;
   mount(): Promise<string>;
   unmount(): Promise<void>;
+  /** The daemon's pid while mounted (for its CPU time). */
+  pid?(): number | undefined;
+}
+
+/** User + system CPU seconds of a process so far (all its threads), from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 async function py(...args: string[]): Promise<Result> {
@@ -82,6 +96,7 @@ function childPeer(name: string, work: string, start: (mnt: string) => ChildProc
       await stop(child);
       child = null;
     },
+    pid: () => child?.pid,
   };
 }
 
@@ -155,8 +170,18 @@ async function measure(p: Peer): Promise<Result> {
   }
   r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
   await py('read', join(mnt, 'big'), String(1 << 20));
-  r.hot_read_1M_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
-  r.hot_read_128K_MBps = (await py('read', join(mnt, 'big'), String(128 << 10))).MBps!;
+  const cpu0 = cpuSeconds(p.pid?.());
+  const hot1M = await py('read', join(mnt, 'big'), String(1 << 20));
+  const cpu1 = cpuSeconds(p.pid?.());
+  const hot128K = await py('read', join(mnt, 'big'), String(128 << 10));
+  const cpu2 = cpuSeconds(p.pid?.());
+  r.hot_read_1M_MBps = hot1M.MBps!;
+  r.hot_read_128K_MBps = hot128K.MBps!;
+  // The daemon's CPU per GiB served: comparable across peers even when the machine is loaded.
+  if (cpu0 !== undefined && cpu1 !== undefined && cpu2 !== undefined) {
+    r.hot_read_1M_cpu_s_per_GiB = (cpu1 - cpu0) / (hot1M.bytes! / 2 ** 30);
+    r.hot_read_128K_cpu_s_per_GiB = (cpu2 - cpu1) / (hot128K.bytes! / 2 ** 30);
+  }
   if (READS_ONLY) {
     await p.unmount();
     return r;
@@ -196,8 +221,8 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
   const names = Object.keys(results);
-  const rows = ['write_fsync_MBps', 'cold_read_MBps', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
-  const cell = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const rows = ['write_fsync_MBps', 'cold_read_MBps', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'hot_read_1M_cpu_s_per_GiB', 'hot_read_128K_cpu_s_per_GiB', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
+  const cell = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
   const lines = [`| measure | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`];
   for (const row of rows) lines.push(`| ${row} | ${names.map((n) => cell(results[n]?.[row])).join(' | ')} |`);
   const k = results.kiseki ?? {};
