@@ -21,6 +21,13 @@ const C_DIR = join(ROOT, 'bench/c');
 const FILE_MB = Number(process.env.BENCH_FILE_MB ?? 256);
 const MANY = Number(process.env.BENCH_FILES ?? 10000);
 const OBJ_SECONDS = Number(process.env.BENCH_OBJ_SECONDS ?? 10);
+// Knobs for focused runs: BENCH_PEERS=comma-separated peer names; BENCH_READS_ONLY=1 (write, cold and
+// hot reads only); BENCH_KISEKI_OPTS=extra -o options for our mount (not for kiseki-before); BENCH_BEFORE_ROOT=another built
+// checkout, mounted as peer "kiseki-before" in the same run (before/after of a change).
+const PEERS = process.env.BENCH_PEERS?.split(',').map((x) => x.trim()).filter(Boolean) ?? null;
+const READS_ONLY = process.env.BENCH_READS_ONLY === '1';
+const KISEKI_OPTS = process.env.BENCH_KISEKI_OPTS ? `,${process.env.BENCH_KISEKI_OPTS}` : '';
+const BEFORE_ROOT = process.env.BENCH_BEFORE_ROOT;
 
 type Result = Record<string, number>;
 
@@ -30,6 +37,20 @@ interface Peer {
   readonly readOnlyFixture?: boolean;
   mount(): Promise<string>;
   unmount(): Promise<void>;
+  /** The daemon's pid while mounted (for its CPU time). */
+  pid?(): number | undefined;
+}
+
+/** User + system CPU seconds of a process so far (all its threads), from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 async function py(...args: string[]): Promise<Result> {
@@ -75,6 +96,7 @@ function childPeer(name: string, work: string, start: (mnt: string) => ChildProc
       await stop(child);
       child = null;
     },
+    pid: () => child?.pid,
   };
 }
 
@@ -111,9 +133,10 @@ async function peers(work: string): Promise<Peer[]> {
   await new Promise<void>((ok) => node.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ok(); }));
   const env = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run'), KISEKI_CACHE_DIR: join(work, 'cache') };
   mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-  const ours = childPeer('kiseki', work, (mnt) => spawn(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
-    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', 'meta_ttl_ms=1000,cache_l1_max=1G'], { env, stdio: 'ignore' }));
-  list.push({ ...ours, async unmount() { await ours.unmount(); } });
+  const ourMount = (name: string, root: string, extra: string) => childPeer(name, work, (mnt) => spawn(process.execPath, [join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
+    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', `meta_ttl_ms=1000,cache_l1_max=1G${extra}`], { env, stdio: 'ignore' }));
+  list.push(ourMount('kiseki', ROOT, KISEKI_OPTS));
+  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, ''));
   nodeProcess = node;
 
   const have = (bin: string) => { try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; } };
@@ -147,8 +170,22 @@ async function measure(p: Peer): Promise<Result> {
   }
   r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
   await py('read', join(mnt, 'big'), String(1 << 20));
-  r.hot_read_1M_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
-  r.hot_read_128K_MBps = (await py('read', join(mnt, 'big'), String(128 << 10))).MBps!;
+  const cpu0 = cpuSeconds(p.pid?.());
+  const hot1M = await py('read', join(mnt, 'big'), String(1 << 20));
+  const cpu1 = cpuSeconds(p.pid?.());
+  const hot128K = await py('read', join(mnt, 'big'), String(128 << 10));
+  const cpu2 = cpuSeconds(p.pid?.());
+  r.hot_read_1M_MBps = hot1M.MBps!;
+  r.hot_read_128K_MBps = hot128K.MBps!;
+  // The daemon's CPU per GiB served: comparable across peers even when the machine is loaded.
+  if (cpu0 !== undefined && cpu1 !== undefined && cpu2 !== undefined) {
+    r.hot_read_1M_cpu_s_per_GiB = (cpu1 - cpu0) / (hot1M.bytes! / 2 ** 30);
+    r.hot_read_128K_cpu_s_per_GiB = (cpu2 - cpu1) / (hot128K.bytes! / 2 ** 30);
+  }
+  if (READS_ONLY) {
+    await p.unmount();
+    return r;
+  }
   const many = join(mnt, 'many');
   if (p.readOnlyFixture !== true) {
     await py('mkfiles', many, String(MANY));
@@ -168,7 +205,7 @@ async function measure(p: Peer): Promise<Result> {
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'kiseki-mount-bench-'));
   const results: Record<string, Result> = {};
-  const list = await peers(work);
+  const list = (await peers(work)).filter((p) => PEERS === null || PEERS.includes(p.name));
   try {
     for (const p of list) {
       process.stderr.write(`measuring ${p.name}…\n`);
@@ -184,8 +221,8 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
   const names = Object.keys(results);
-  const rows = ['write_fsync_MBps', 'cold_read_MBps', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
-  const cell = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const rows = ['write_fsync_MBps', 'cold_read_MBps', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'hot_read_1M_cpu_s_per_GiB', 'hot_read_128K_cpu_s_per_GiB', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
+  const cell = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
   const lines = [`| measure | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`];
   for (const row of rows) lines.push(`| ${row} | ${names.map((n) => cell(results[n]?.[row])).join(' | ')} |`);
   const k = results.kiseki ?? {};
@@ -199,6 +236,11 @@ async function main(): Promise<void> {
     `write+fsync: kiseki / gocryptfs = ${ratio(k.write_fsync_MBps, g.write_fsync_MBps)} (target ≥ 2×)`,
     `stat/s: kiseki / C ceiling = ${ratio(k.stat_per_s, c.stat_per_s)} (target ≥ 0.7×)`,
   ];
+  const kb = results['kiseki-before'];
+  if (kb !== undefined) {
+    ratios.push(`hot read 1 MiB: kiseki-before / C ceiling = ${ratio(kb.hot_read_1M_MBps, c.hot_read_1M_MBps)}`,
+      `hot read 128 KiB: kiseki-before / C ceiling = ${ratio(kb.hot_read_128K_MBps, c.hot_read_128K_MBps)}`);
+  }
   const header = `${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${FILE_MB} MiB file, ${MANY} files, ` +
     `objects: 64 KiB, 16 workers, ${OBJ_SECONDS} s each`;
   process.stdout.write(`${header}\n\n${lines.join('\n')}\n\n${ratios.join('\n')}\n`);

@@ -32,6 +32,14 @@ class Args {
     napi_create_string_utf8(env_, s.data(), s.size(), &x);
     v_[n_++] = x;
   }
+  // Entry names and symlink targets are bytes, not text: a name that is not valid UTF-8 must reach JS
+  // unchanged, or it could never be found again.
+  void Bytes(const std::string &s) {
+    napi_value x;
+    void *copy;
+    napi_create_buffer_copy(env_, s.size(), s.data(), &copy, &x);
+    v_[n_++] = x;
+  }
   void Undef() {
     napi_value x;
     napi_get_undefined(env_, &x);
@@ -106,6 +114,8 @@ void CallJs(Napi::Env env, Napi::Function fn, Session *session, Op *op) {
     case OP_LOOKUP:
     case OP_UNLINK:
     case OP_RMDIR:
+      a.Bytes(op->name);
+      break;
     case OP_REMOVEXATTR:
       a.Str(op->name);
       break;
@@ -124,29 +134,29 @@ void CallJs(Napi::Env env, Napi::Function fn, Session *session, Op *op) {
       a.Fh(op);
       break;
     case OP_MKNOD:
-      a.Str(op->name);
+      a.Bytes(op->name);
       a.Num(static_cast<double>(op->a));
       a.Num(static_cast<double>(op->b));
       a.Num(op->umask);
       break;
     case OP_MKDIR:
-      a.Str(op->name);
+      a.Bytes(op->name);
       a.Num(static_cast<double>(op->a));
       a.Num(op->umask);
       break;
     case OP_SYMLINK:
-      a.Str(op->name);
-      a.Str(op->name2);
+      a.Bytes(op->name);
+      a.Bytes(op->name2);
       break;
     case OP_RENAME:
-      a.Str(op->name);
+      a.Bytes(op->name);
       a.Num(static_cast<double>(op->a));
-      a.Str(op->name2);
+      a.Bytes(op->name2);
       a.Int(op->flags);
       break;
     case OP_LINK:
       a.Num(static_cast<double>(op->a));
-      a.Str(op->name);
+      a.Bytes(op->name);
       break;
     case OP_OPEN:
     case OP_OPENDIR:
@@ -194,7 +204,7 @@ void CallJs(Napi::Env env, Napi::Function fn, Session *session, Op *op) {
       a.Int(op->flags);
       break;
     case OP_CREATE:
-      a.Str(op->name);
+      a.Bytes(op->name);
       a.Num(static_cast<double>(op->a));
       a.Int(op->flags);
       a.Num(op->umask);

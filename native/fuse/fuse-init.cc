@@ -134,8 +134,11 @@ Napi::Value NotifyInvalInode(const Napi::CallbackInfo &info) {
 Napi::Value NotifyInvalEntry(const Napi::CallbackInfo &info) {
   Session *s = SessionArg(info);
   if (s == nullptr || s->state() != Session::State::kRunning) return info.Env().Undefined();
-  s->NotifyInvalEntry(static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()),
-                      info[2].As<Napi::String>().Utf8Value());
+  Napi::Value name = info[2];
+  std::string bytes = name.IsBuffer()
+      ? std::string(name.As<Napi::Buffer<char>>().Data(), name.As<Napi::Buffer<char>>().Length())
+      : name.As<Napi::String>().Utf8Value();
+  s->NotifyInvalEntry(static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()), bytes);
   return info.Env().Undefined();
 }
 

@@ -18,6 +18,20 @@ namespace {
 
 using namespace layout;
 
+// A name or path as the kernel takes it: a Buffer's bytes as they are, or a string as UTF-8.
+bool BytesOf(Napi::Value v, std::string *out) {
+  if (v.IsBuffer()) {
+    auto b = v.As<Napi::Buffer<char>>();
+    out->assign(b.Data(), b.Length());
+    return true;
+  }
+  if (v.IsString()) {
+    *out = v.As<Napi::String>().Utf8Value();
+    return true;
+  }
+  return false;
+}
+
 Napi::Value Refused(Napi::Env env) { return Napi::Boolean::New(env, false); }
 Napi::Value Done(Napi::Env env) { return Napi::Boolean::New(env, true); }
 
@@ -195,14 +209,18 @@ Napi::Value ReplyXattr(const Napi::CallbackInfo &info) {
 
 // replyReadlink(id, target)
 Napi::Value ReplyReadlink(const Napi::CallbackInfo &info) {
-  std::string target = info[1].As<Napi::String>().Utf8Value();
+  std::string target;
+  if (!BytesOf(info[1], &target) || target.find('\0') != std::string::npos) {
+    Napi::TypeError::New(info.Env(), "replyReadlink expects a Buffer or string without NUL").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
   fuse_req_t req = TakeReq(info);
   if (req == nullptr) return Refused(info.Env());
   fuse_reply_readlink(req, target.c_str());
   return Done(info.Env());
 }
 
-// replyDir(id, size, plus, names: string[], entries: Float64Array[n * STRIDE]) → number of entries packed
+// replyDir(id, size, plus, names: (Buffer | string)[], entries: Float64Array[n * STRIDE]) → number of entries packed
 // (-1 if the id was stale). Packs entries in order until the next one does not fit in `size` bytes; for
 // readdirplus every packed entry with ino != 0 other than "." and ".." counts as a lookup in the kernel.
 Napi::Value ReplyDir(const Napi::CallbackInfo &info) {
@@ -220,8 +238,12 @@ Napi::Value ReplyDir(const Napi::CallbackInfo &info) {
   std::vector<char> buf(size);
   size_t pos = 0;
   uint32_t packed = 0;
+  std::string name;
   for (uint32_t i = 0; i < n; i++) {
-    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    if (!BytesOf(names.Get(i), &name) || name.empty() || name.find('\0') != std::string::npos) {
+      Napi::TypeError::New(env, "replyDir: each name must be a non-empty Buffer or string without NUL").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     const double *ent = a + static_cast<size_t>(i) * STRIDE;
     off_t next = static_cast<off_t>(ent[DIR_OFF]);
     size_t need;

@@ -3,25 +3,33 @@
 // that fails authentication) → open with content verification (I-CC1) → cache. Sequential readers
 // get the next chunks fetched in parallel ahead of them; prefetch is bounded and droppable: its
 // failures are forgotten and a real read retries from scratch.
+//
+// The cache is the only place plaintext is kept (its hits are what stats count). Reads lease the
+// bytes: a hit is a view of the cache's page, held (not copied) until the lease is released; a fetch
+// is shared by every request that asked for the chunk while it was in flight and zeroed when the
+// last of them releases it. Prefetch only warms the cache, so in bypass mode, where the cache keeps
+// nothing, no plaintext outlives the requests that use it.
 import { kerr, KisekiError } from '../errors.js';
-import type { ChunkCachePort, ChunkCrypto, ChunkPlacement } from './fs-ports.js';
+import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
 
 export interface ChunkReaderOptions {
   /** Chunks fetched ahead of a sequential reader. */
   readonly prefetchDepth: number;
   /** Most prefetches in flight across all files. */
   readonly maxPrefetchInflight: number;
-  /** Bytes of recently used plaintext kept for the many small kernel reads that hit one chunk. */
-  readonly windowBytes: number;
 }
 
-export const DEFAULT_READER_OPTIONS: ChunkReaderOptions = { prefetchDepth: 4, maxPrefetchInflight: 8, windowBytes: 64 << 20 };
+export const DEFAULT_READER_OPTIONS: ChunkReaderOptions = { prefetchDepth: 4, maxPrefetchInflight: 8 };
+
+/** How many recently warmed chunk ids prefetch remembers, so that it does not ask the cache again on every read. */
+const WARMED_MEMORY = 256;
 
 export interface ReaderStats {
   fetched: number;
   failovers: number;
   prefetched: number;
-  windowHits: number;
+  /** Leases served from the cache (L1 or L2) rather than fetched. */
+  cacheHits: number;
 }
 
 /** Per-stream read position, used to recognise sequential access. */
@@ -36,13 +44,38 @@ export class ReadPattern {
   }
 }
 
+/** One load shared by every request that joined it before it finished; `source` is released by the last lease. */
+class Flight {
+  waiters = 0;
+  private refs = 0;
+  private source: ChunkLease | null = null;
+  constructor(readonly done: Promise<void>) {}
+
+  settle(source: ChunkLease): void {
+    this.source = source;
+    this.refs = this.waiters;
+  }
+
+  lease(): ChunkLease {
+    const source = this.source!;
+    let released = false;
+    return {
+      data: source.data,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--this.refs === 0) source.release();
+      },
+    };
+  }
+}
+
 export class ChunkReader {
-  private readonly inflight = new Map<string, Promise<Buffer>>();
-  /** Insertion-ordered: the first key is the least recently used. */
-  private readonly window = new Map<string, Buffer>();
-  private windowUsed = 0;
+  private readonly inflight = new Map<string, Flight>();
+  /** Insertion-ordered ids prefetch already warmed (oldest first). */
+  private readonly warmed = new Set<string>();
   private prefetching = 0;
-  readonly stats: ReaderStats = { fetched: 0, failovers: 0, prefetched: 0, windowHits: 0 };
+  readonly stats: ReaderStats = { fetched: 0, failovers: 0, prefetched: 0, cacheHits: 0 };
 
   constructor(
     private readonly crypto: ChunkCrypto,
@@ -51,33 +84,51 @@ export class ChunkReader {
     private readonly options: ChunkReaderOptions = DEFAULT_READER_OPTIONS,
   ) {}
 
-  /** The verified plaintext of a chunk. */
-  read(chunkId: Buffer): Promise<Buffer> {
+  /** The verified plaintext of a chunk, valid until release() (call it exactly once). */
+  lease(chunkId: Buffer): Promise<ChunkLease> {
     const key = chunkId.toString('hex');
-    const near = this.window.get(key);
-    if (near !== undefined) {
-      this.stats.windowHits++;
-      this.window.delete(key);
-      this.window.set(key, near);
-      return Promise.resolve(near);
+    let flight = this.inflight.get(key);
+    if (flight === undefined) {
+      const f: Flight = new Flight(this.load(chunkId).then(
+        (source) => {
+          this.inflight.delete(key);
+          f.settle(source);
+        },
+        (err: unknown) => {
+          this.inflight.delete(key);
+          throw err;
+        },
+      ));
+      flight = f;
+      this.inflight.set(key, f);
     }
-    let p = this.inflight.get(key);
-    if (p === undefined) {
-      p = this.load(chunkId, key).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
-    }
-    return p;
+    const joined = flight;
+    joined.waiters++;
+    return joined.done.then(() => joined.lease());
   }
 
-  /** Starts fetching these chunks if capacity allows; never throws, never waits. */
+  /** A copy of the chunk's plaintext that the caller owns (for read-modify-write, not for the hot path). */
+  async read(chunkId: Buffer): Promise<Buffer> {
+    const l = await this.lease(chunkId);
+    try {
+      return Buffer.from(l.data);
+    } finally {
+      l.release();
+    }
+  }
+
+  /** Starts warming the cache with these chunks if capacity allows; never throws, never waits. */
   prefetch(chunkIds: readonly Buffer[]): void {
+    if (!this.cache.keeps()) return;
     for (const id of chunkIds) {
       const key = id.toString('hex');
-      if (this.window.has(key) || this.inflight.has(key)) continue;
+      if (this.warmed.has(key) || this.inflight.has(key)) continue;
       if (this.prefetching >= this.options.maxPrefetchInflight) return;
       this.prefetching++;
       this.stats.prefetched++;
-      this.read(id).catch(() => undefined).finally(() => this.prefetching--);
+      this.warmed.add(key);
+      if (this.warmed.size > WARMED_MEMORY) this.warmed.delete(this.warmed.values().next().value as string);
+      this.lease(id).then((l) => l.release(), () => { this.warmed.delete(key); }).finally(() => this.prefetching--);
     }
   }
 
@@ -85,24 +136,29 @@ export class ChunkReader {
     return this.options.prefetchDepth;
   }
 
-  /** Keeps plaintext this process just sealed and stored (its own write), so reading it back costs nothing. */
+  /** This process's own write, just sealed and stored: into the cache, so reading it back is a hit. */
   adopt(chunkId: Buffer, plaintext: Buffer): void {
-    this.remember(chunkId.toString('hex'), plaintext);
+    this.cache.put(chunkId, plaintext, this.cache.epoch());
   }
 
-  /** Drops every plaintext held here (cache wipe, unmount). */
+  /**
+   * Cache wipe or unmount: the reader holds no plaintext of its own (loads in flight are zeroed when
+   * their requests release them); forget what prefetch warmed, since the cache no longer has it.
+   */
   wipe(): void {
-    for (const b of this.window.values()) b.fill(0);
-    this.window.clear();
-    this.windowUsed = 0;
+    this.warmed.clear();
   }
 
-  private async load(chunkId: Buffer, key: string): Promise<Buffer> {
+  private async load(chunkId: Buffer): Promise<ChunkLease> {
     const epoch = this.cache.epoch();
     const cached = await this.cache.get(chunkId);
-    const plaintext = cached ?? (await this.fetch(chunkId, epoch));
-    this.remember(key, plaintext);
-    return plaintext;
+    if (cached !== null) {
+      this.stats.cacheHits++;
+      return cached;
+    }
+    const plaintext = await this.fetch(chunkId, epoch);
+    // The cache took its own copy; this one lives only as long as the requests that asked for it.
+    return { data: plaintext, release: () => plaintext.fill(0) };
   }
 
   private async fetch(chunkId: Buffer, epoch: number): Promise<Buffer> {
@@ -124,21 +180,5 @@ export class ChunkReader {
     const id = chunkId.toString('hex').slice(0, 16);
     if (replicas.length === 0) throw kerr('Unavailable', `chunk ${id}…: no replica placed (no nodes discovered)`);
     throw new KisekiError('TransportFailed', `chunk ${id}…: every replica failed: ${failures.join('; ')}`);
-  }
-
-  private remember(key: string, plaintext: Buffer): void {
-    if (plaintext.length > this.options.windowBytes) return;
-    const old = this.window.get(key);
-    if (old !== undefined) {
-      this.window.delete(key);
-      this.windowUsed -= old.length;
-    }
-    this.window.set(key, plaintext);
-    this.windowUsed += plaintext.length;
-    while (this.windowUsed > this.options.windowBytes) {
-      const [k, b] = this.window.entries().next().value as [string, Buffer];
-      this.window.delete(k);
-      this.windowUsed -= b.length;
-    }
   }
 }

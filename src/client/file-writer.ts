@@ -11,6 +11,7 @@ import type { Attr, ChunkRef, CommitLayoutRequest, Layout, Timespec } from '../g
 import { KisekiError, kerr } from '../errors.js';
 import { addExtent, copySpan, slotLength, spansOf, truncatePlan, type Extent } from './chunk-layout.js';
 import type { ChunkReader } from './chunk-reader.js';
+import type { ChunkLease } from './fs-ports.js';
 import type { ChunkCrypto, ChunkPlacement, Clock, NamespaceCalls } from './fs-ports.js';
 import type { SealedNames } from './sealed-names.js';
 import type { UploadLimiter } from './upload-limiter.js';
@@ -94,19 +95,40 @@ export class FileState {
     this.indexLayout();
   }
 
+  /** A copy of the bytes at [offset, offset + length) that the caller owns. */
   async read(offset: number, length: number): Promise<Buffer> {
+    const l = await this.lease(offset, length);
+    try {
+      return Buffer.from(l.data);
+    } finally {
+      l.release();
+    }
+  }
+
+  /** The bytes at [offset, offset + length), valid until release(): a view of the cached chunk when one chunk holds them. */
+  async lease(offset: number, length: number): Promise<ChunkLease> {
     const end = Math.min(offset + length, this.size);
-    if (offset >= end) return Buffer.alloc(0);
+    if (offset >= end) return unowned(Buffer.alloc(0));
     const spans = spansOf(offset, end - offset, this.chunkSize);
     if (spans.length === 1) {
       // The common kernel read (≤ 1 MiB inside one chunk): answer with a view, no copy.
       const span = spans[0]!;
       const content = await this.contentOf(span.index);
-      if (content !== null && content.length >= span.inChunk + span.length) return content.subarray(span.inChunk, span.inChunk + span.length);
+      if (content !== null && content.data.length >= span.inChunk + span.length) {
+        return { data: content.data.subarray(span.inChunk, span.inChunk + span.length), release: content.release };
+      }
+      content?.release();
     }
     const out = Buffer.allocUnsafe(end - offset);
-    await Promise.all(spans.map(async (span) => copySpan(await this.contentOf(span.index), span, out, span.inRange)));
-    return out;
+    await Promise.all(spans.map(async (span) => {
+      const content = await this.contentOf(span.index);
+      try {
+        copySpan(content?.data ?? null, span, out, span.inRange);
+      } finally {
+        content?.release();
+      }
+    }));
+    return unowned(out);
   }
 
   /** Chunk ids of committed chunks after `index`, for prefetch. */
@@ -192,21 +214,21 @@ export class FileState {
     return this.chunkAt.get(index);
   }
 
-  private async baseContent(index: number): Promise<Buffer | null> {
+  private async baseContent(index: number): Promise<ChunkLease | null> {
     if (this.layout.inlineData !== undefined) {
       if (index !== 0 || this.dropFrom === 0) return null;
       this.inlinePlain ??= this.io.names.openInline(this.ino, this.layout.inlineData);
-      return this.inlinePlain;
+      return unowned(await this.inlinePlain);
     }
     const ref = this.baseRef(index);
-    return ref?.chunkId === undefined ? null : this.io.reader.read(ref.chunkId.value);
+    return ref?.chunkId === undefined ? null : this.io.reader.lease(ref.chunkId.value);
   }
 
-  private async contentOf(index: number): Promise<Buffer | null> {
+  private async contentOf(index: number): Promise<ChunkLease | null> {
     const slot = this.dirty.get(index);
     if (slot === undefined) return this.baseContent(index);
-    if (slot.state === 'stored') return this.io.reader.read(slot.ref.chunkId!.value);
-    return slot.buf;
+    if (slot.state === 'stored') return this.io.reader.lease(slot.ref.chunkId!.value);
+    return unowned(slot.buf);
   }
 
   /** A filling slot for `index`, created by copy or read-modify-write; at most one creation in flight per slot. */
@@ -229,10 +251,13 @@ export class FileState {
     const buf = Buffer.alloc(this.chunkSize);
     if (!wholeChunk) {
       const content = previous === undefined ? await this.baseContent(index)
-        : previous.state === 'stored' ? await this.io.reader.read(previous.ref.chunkId!.value) : previous.buf;
+        : previous.state === 'stored' ? await this.io.reader.lease(previous.ref.chunkId!.value) : unowned(previous.buf);
       // Only bytes below the size are real; anything past it must read back as zeros (I-FS1).
       const valid = slotLength(index, this.size, this.chunkSize);
-      if (content !== null) content.copy(buf, 0, 0, Math.min(content.length, valid));
+      if (content !== null) {
+        content.data.copy(buf, 0, 0, Math.min(content.data.length, valid));
+        content.release();
+      }
     }
     // The byte ranges this client wrote: what a rebase re-applies over another client's newer chunk.
     const written = previous === undefined ? [] : previous.written.map(([a, b]): Extent => [a, b]);
@@ -382,7 +407,10 @@ export class FileState {
         const mine = old.state === 'stored' ? await this.io.reader.read(old.ref.chunkId!.value) : old.buf;
         const theirs = await this.baseContent(index);
         const buf = Buffer.alloc(this.chunkSize);
-        if (theirs !== null) theirs.copy(buf, 0, 0, Math.min(theirs.length, slotLength(index, fresh.size, this.chunkSize)));
+        if (theirs !== null) {
+          theirs.data.copy(buf, 0, 0, Math.min(theirs.data.length, slotLength(index, fresh.size, this.chunkSize)));
+          theirs.release();
+        }
         for (const [a, b] of old.written) mine.copy(buf, a, a, Math.min(b, mine.length));
         rebuilt.set(index, { old, slot: { state: 'filling', buf, written: old.written.map(([a, b]): Extent => [a, b]) } });
       }
@@ -392,4 +420,9 @@ export class FileState {
       return;
     }
   }
+}
+
+/** Bytes this file state owns outright (dirty slots, inline data, assembled copies): nothing to release. */
+function unowned(data: Buffer): ChunkLease {
+  return { data, release: () => undefined };
 }

@@ -8,7 +8,7 @@ import { KisekiError, kerr } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
-import type { ChunkCachePort, ChunkCrypto, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls } from './fs-ports.js';
+import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls } from './fs-ports.js';
 import { O_ACCMODE, OpenFiles, type OpenFile } from './open-files.js';
 import { SealedNames } from './sealed-names.js';
 import { UploadLimiter } from './upload-limiter.js';
@@ -237,14 +237,25 @@ export class KisekiFileSystem {
     return file;
   }
 
+  /** A copy of the bytes read that the caller owns. */
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
+    const l = await this.readLease(fh, offset, length);
+    try {
+      return Buffer.from(l.data);
+    } finally {
+      l.release();
+    }
+  }
+
+  /** The bytes read, usually a view of the cached chunk, valid until release() (the FUSE read path). */
+  async readLease(fh: number, offset: number, length: number): Promise<ChunkLease> {
     const file = this.files.get(fh);
-    const data = await file.state.read(offset, length);
-    if (file.pattern.note(offset, length) && data.length > 0) {
-      const last = Math.floor((offset + data.length - 1) / file.state.chunkSize);
+    const l = await file.state.lease(offset, length);
+    if (file.pattern.note(offset, length) && l.data.length > 0) {
+      const last = Math.floor((offset + l.data.length - 1) / file.state.chunkSize);
       this.reader.prefetch(file.state.committedAfter(last, this.reader.prefetchDepth));
     }
-    return data;
+    return l;
   }
 
   async write(fh: number, offset: number, data: Buffer): Promise<number> {

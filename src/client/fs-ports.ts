@@ -42,14 +42,22 @@ export interface MetaCrypto {
   openMeta(envelope: Envelope, id32: Buffer): Promise<Buffer>;
 }
 
+/** Plaintext bytes valid until release(); call release() exactly once, after the last use of data. */
+export interface ChunkLease {
+  readonly data: Buffer;
+  release(): void;
+}
+
 /** The cache facade as the read path uses it; faults are misses, never errors (I-CC7). */
 export interface ChunkCachePort {
   /** Wipe generation, captured before a canonical fetch and handed back to put(). */
   epoch(): number;
-  /** A copy the caller owns, or null on a miss (or in bypass mode). */
-  get(chunkId: Buffer): Promise<Buffer | null>;
+  /** A view of the cached plaintext (no copy), held until released; null on a miss (or in bypass mode). */
+  get(chunkId: Buffer): Promise<ChunkLease | null>;
   /** Only plaintext verified against chunkId (I-CC1); copied; skipped if a wipe happened since `epoch`. */
   put(chunkId: Buffer, plaintext: Buffer, epoch: number): void;
+  /** False when the cache keeps no plaintext (bypass mode, closed): warming it ahead of readers is pointless. */
+  keeps(): boolean;
 }
 
 /** The replicas of a chunk: writes go to every one of `write`, reads try `read` in order. */

@@ -21,11 +21,13 @@ export interface MountOptions {
   allowOther: boolean;
   readOnly: boolean;
   defaultPermissions: boolean;
+  /** Threads that send large read replies, so the kernel's copy leaves the JS thread (0 = on the JS thread). */
+  replyThreads?: number;
   /** The cache's own options as given, for resolveCacheConfig (mount option > env > policy, clamped). */
   cacheOptions: Record<string, string>;
 }
 
-type Kind = 'size' | 'ms' | 'flag' | 'mode' | 'path' | 'addr' | 'text';
+type Kind = 'size' | 'ms' | 'count' | 'flag' | 'mode' | 'path' | 'addr' | 'text';
 
 interface OptionSpec {
   readonly kind: Kind;
@@ -46,6 +48,7 @@ export const MOUNT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ro: { kind: 'flag', key: 'readOnly', help: 'mount read-only' },
   rw: { kind: 'flag', key: 'readOnly', help: 'mount read-write (default)' },
   default_permissions: { kind: 'flag', key: 'defaultPermissions', help: 'let the kernel check permissions from mode bits' },
+  reply_threads: { kind: 'count', key: 'replyThreads', help: 'threads sending read replies of 64 KiB and more, 0–64, default 0 (the JS thread)' },
 };
 
 /** Options of other FUSE clients that do not apply here, with the reason given to the user. */
@@ -90,6 +93,10 @@ function convert(name: string, kind: Kind, value: string | undefined): unknown {
     }
     case 'ms': {
       if (!/^\d+$/.test(value!)) throw kerr('InvalidArgument', `-o ${name}: '${value}' is not a whole number of milliseconds`);
+      return Number(value);
+    }
+    case 'count': {
+      if (!/^\d+$/.test(value!) || Number(value) > 64) throw kerr('InvalidArgument', `-o ${name}: '${value}' is not a whole number from 0 to 64`);
       return Number(value);
     }
     case 'mode':

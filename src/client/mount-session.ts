@@ -1,6 +1,6 @@
 // Composes one mounted namespace: the session (discovery, keys, policy, namespace RPCs, chunk routes),
 // the tenant keyring, the cache pool and the filesystem core, adapted to the core's ports. Closing
-// flushes dirty files, then wipes plaintext (the reader's window, the cache pool) and, with the
+// flushes dirty files, then wipes plaintext (the cache pool; the reader keeps none of its own) and, with the
 // session, the keys.
 import { resolveCacheConfig, type CacheConfig } from '../cache/cache-config.js';
 import { ChunkCache } from '../cache/chunk-cache.js';
@@ -103,7 +103,7 @@ export class MountSession {
       const fs = new KisekiFileSystem(fsDepsFor(session, cache, opts.namespaceId, readOnly), fsOptions);
       // I-CC12: key health every key_health_interval_ms; I-CC6: no successful RPC (heartbeat,
       // metadata, chunks) for max_disconnect_seconds. Either wipes the cache, and with it the
-      // reader's prefetch window; a crypto-shred also zeroes the keyring.
+      // reader's record of what prefetch warmed; a crypto-shred also zeroes the keyring.
       const triggers = cache.startWipeTriggers(() => session.probeKeyHealth());
       const unsubscribe = [
         session.onSuccessfulRpc(() => triggers.recordSuccess()),
@@ -174,15 +174,12 @@ function metaCrypto(keyring: TenantKeyring): MetaCrypto {
 function cachePort(cache: ChunkCache): ChunkCachePort {
   return {
     epoch: () => cache.epoch(),
+    // The page itself, pinned by the lease: eviction or a wipe zeroes it only after release (I-CC2).
     get: async (id) => {
       const r = await cache.get(id.toString('hex'));
-      if (r.kind !== 'hit') return null;
-      try {
-        return Buffer.from(r.data);
-      } finally {
-        r.release();
-      }
+      return r.kind === 'hit' ? { data: r.data, release: r.release } : null;
     },
+    keeps: () => cache.mode !== 'bypass' && cache.state === 'active',
     put: (id, plaintext, epoch) => {
       void cache.put(id.toString('hex'), plaintext, { epoch }).catch(() => undefined);
     },

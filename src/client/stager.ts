@@ -67,11 +67,11 @@ export interface StagerDeps {
 }
 
 /** A cache port that caches nothing: the stager pins what it fetches itself, strictly. */
-const NO_CACHE: ChunkCachePort = { epoch: () => 0, get: () => Promise.resolve(null), put: () => undefined };
+const NO_CACHE: ChunkCachePort = { epoch: () => 0, get: () => Promise.resolve(null), put: () => undefined, keeps: () => false };
 
 /** A chunk reader that goes to canonical every time, with content verification and replica failover. */
 export function canonicalReader(crypto: ChunkCrypto, placement: ChunkPlacement): ChunkReader {
-  return new ChunkReader(crypto, NO_CACHE, placement, { prefetchDepth: 0, maxPrefetchInflight: 0, windowBytes: 0 });
+  return new ChunkReader(crypto, NO_CACHE, placement, { prefetchDepth: 0, maxPrefetchInflight: 0 });
 }
 
 interface Wanted {

@@ -53,7 +53,7 @@ interface NativeFuse {
   inFlight(h: Handle): number;
   replyBufAsync(h: Handle, id: number, data: Uint8Array, token: number): boolean;
   notifyInvalInode(h: Handle, ino: number, off: number, len: number): void;
-  notifyInvalEntry(h: Handle, parent: number, name: string): void;
+  notifyInvalEntry(h: Handle, parent: number, name: Buffer | string): void;
   replyErr(id: number, errno: number): boolean;
   replyEntry(id: number, attr: Float64Array): boolean;
   replyCreate(id: number, attr: Float64Array, fh: number, openBits: number): boolean;
@@ -63,8 +63,8 @@ interface NativeFuse {
   replyWrite(id: number, count: number): boolean;
   replyStatfs(id: number, statfs: Float64Array): boolean;
   replyXattr(id: number, size: number): boolean;
-  replyReadlink(id: number, target: string): boolean;
-  replyDir(id: number, size: number, plus: boolean, names: string[], entries: Float64Array): number;
+  replyReadlink(id: number, target: Buffer | string): boolean;
+  replyDir(id: number, size: number, plus: boolean, names: Array<Buffer | string>, entries: Float64Array): number;
 }
 
 let nativeFuse: NativeFuse | null = null;
@@ -204,7 +204,7 @@ export class FuseSession {
   }
 
   /** Drop the kernel's cached name → inode binding `name` in `parent`. */
-  invalidateEntry(parent: number, name: string): void {
+  invalidateEntry(parent: number, name: Buffer | string): void {
     if (this.state_ !== 'mounted' || this.handle === null) return;
     fuseNative().notifyInvalEntry(this.handle, parent, name);
   }
@@ -397,7 +397,7 @@ export class FuseSession {
   }
 
   private replyDir(id: number, size: number, entries: DirEntry[]): boolean {
-    const names = new Array<string>(entries.length);
+    const names = new Array<Buffer | string>(entries.length);
     const packed = new Float64Array(entries.length * Slot.STRIDE);
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
@@ -411,7 +411,7 @@ export class FuseSession {
 
   private replyDirPlus(id: number, size: number, r: ReaddirplusResult): boolean {
     const { entries } = r;
-    const names = new Array<string>(entries.length);
+    const names = new Array<Buffer | string>(entries.length);
     const packed = new Float64Array(entries.length * Slot.STRIDE);
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
@@ -470,7 +470,7 @@ export class FuseSession {
       case OpCode.LOOKUP: {
         if (ops.lookup === undefined) return this.enosys(id);
         const f = ops.lookup;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as string), (e) => this.replyEntry(id, e));
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as Buffer), (e) => this.replyEntry(id, e));
       }
       case OpCode.GETATTR: {
         if (ops.getattr === undefined) return this.enosys(id);
@@ -491,40 +491,40 @@ export class FuseSession {
       case OpCode.MKNOD: {
         if (ops.mknod === undefined) return this.enosys(id);
         const f = ops.mknod;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as string, a[1] as number, a[2] as number, a[3] as number),
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as Buffer, a[1] as number, a[2] as number, a[3] as number),
           (e) => this.replyEntry(id, e));
       }
       case OpCode.MKDIR: {
         if (ops.mkdir === undefined) return this.enosys(id);
         const f = ops.mkdir;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as string, a[1] as number, a[2] as number),
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as Buffer, a[1] as number, a[2] as number),
           (e) => this.replyEntry(id, e));
       }
       case OpCode.UNLINK: {
         if (ops.unlink === undefined) return this.enosys(id);
         const f = ops.unlink;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as string), () => n.replyErr(id, 0));
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as Buffer), () => n.replyErr(id, 0));
       }
       case OpCode.RMDIR: {
         if (ops.rmdir === undefined) return this.enosys(id);
         const f = ops.rmdir;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as string), () => n.replyErr(id, 0));
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as Buffer), () => n.replyErr(id, 0));
       }
       case OpCode.SYMLINK: {
         if (ops.symlink === undefined) return this.enosys(id);
         const f = ops.symlink;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as string, a[1] as string), (e) => this.replyEntry(id, e));
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as Buffer, a[1] as Buffer), (e) => this.replyEntry(id, e));
       }
       case OpCode.RENAME: {
         if (ops.rename === undefined) return this.enosys(id);
         const f = ops.rename;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as string, a[1] as number, a[2] as string, a[3] as number),
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as Buffer, a[1] as number, a[2] as Buffer, a[3] as number),
           () => n.replyErr(id, 0));
       }
       case OpCode.LINK: {
         if (ops.link === undefined) return this.enosys(id);
         const f = ops.link;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as number, a[1] as string), (e) => this.replyEntry(id, e));
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as number, a[1] as Buffer), (e) => this.replyEntry(id, e));
       }
       case OpCode.OPEN:
       case OpCode.OPENDIR: {
@@ -630,7 +630,7 @@ export class FuseSession {
       case OpCode.CREATE: {
         if (ops.create === undefined) return this.enosys(id);
         const f = ops.create;
-        return this.run(id, () => f.call(ops, ctx, ino, a[0] as string, a[1] as number, a[2] as number, a[3] as number),
+        return this.run(id, () => f.call(ops, ctx, ino, a[0] as Buffer, a[1] as number, a[2] as number, a[3] as number),
           (r) => {
             packEntry(this.scratch, 0, r.entry);
             return n.replyCreate(id, this.scratch, r.fh, openBits(r));

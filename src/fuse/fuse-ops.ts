@@ -83,7 +83,7 @@ export interface SetattrChanges {
 
 /** readdir entry; `off` is the cookie the kernel passes back to continue after this entry. */
 export interface DirEntry {
-  name: string;
+  name: Buffer | string;
   ino: number;
   /** Only the file-type bits are used. */
   mode: number;
@@ -91,7 +91,7 @@ export interface DirEntry {
 }
 
 export interface DirEntryPlus {
-  name: string;
+  name: Buffer | string;
   off: number;
   entry: Entry | NegativeEntry;
 }
@@ -148,23 +148,28 @@ export interface ConnectionInfo {
 
 type R<T> = T | Promise<T>;
 
+/**
+ * Entry names and symlink targets are bytes as the kernel passed them (Buffers), never decoded: a name
+ * that is not valid UTF-8 must come back byte for byte in readdir and lookups. Names returned by
+ * readdir may be Buffers (sent as they are) or strings (sent as UTF-8).
+ */
 export interface FuseOperations {
   init?(conn: ConnectionInfo): void;
   destroy?(): R<void>;
-  lookup?(ctx: RequestContext, parent: number, name: string): R<Entry | NegativeEntry>;
+  lookup?(ctx: RequestContext, parent: number, name: Buffer): R<Entry | NegativeEntry>;
   /** The kernel dropped `nlookup` lookups of `ino` (already answered; batches arrive as several calls). */
   forget?(ino: number, nlookup: number): void;
   getattr?(ctx: RequestContext, ino: number, fh: number | undefined): R<AttrReply>;
   setattr?(ctx: RequestContext, ino: number, changes: SetattrChanges): R<AttrReply>;
-  readlink?(ctx: RequestContext, ino: number): R<string>;
-  mknod?(ctx: RequestContext, parent: number, name: string, mode: number, rdev: number, umask: number): R<Entry>;
-  mkdir?(ctx: RequestContext, parent: number, name: string, mode: number, umask: number): R<Entry>;
-  unlink?(ctx: RequestContext, parent: number, name: string): R<void>;
-  rmdir?(ctx: RequestContext, parent: number, name: string): R<void>;
-  symlink?(ctx: RequestContext, parent: number, name: string, target: string): R<Entry>;
+  readlink?(ctx: RequestContext, ino: number): R<Buffer | string>;
+  mknod?(ctx: RequestContext, parent: number, name: Buffer, mode: number, rdev: number, umask: number): R<Entry>;
+  mkdir?(ctx: RequestContext, parent: number, name: Buffer, mode: number, umask: number): R<Entry>;
+  unlink?(ctx: RequestContext, parent: number, name: Buffer): R<void>;
+  rmdir?(ctx: RequestContext, parent: number, name: Buffer): R<void>;
+  symlink?(ctx: RequestContext, parent: number, name: Buffer, target: Buffer): R<Entry>;
   /** flags: RENAME_NOREPLACE (1) / RENAME_EXCHANGE (2) from renameat2. */
-  rename?(ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): R<void>;
-  link?(ctx: RequestContext, ino: number, newParent: number, newName: string): R<Entry>;
+  rename?(ctx: RequestContext, parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): R<void>;
+  link?(ctx: RequestContext, ino: number, newParent: number, newName: Buffer): R<Entry>;
   open?(ctx: RequestContext, ino: number, flags: number): R<OpenReply>;
   /**
    * Return at most `size` bytes; fewer means end of file. A subarray of a larger buffer is sent without a
@@ -195,7 +200,7 @@ export interface FuseOperations {
   listxattr?(ctx: RequestContext, ino: number): R<string[]>;
   removexattr?(ctx: RequestContext, ino: number, name: string): R<void>;
   access?(ctx: RequestContext, ino: number, mask: number): R<void>;
-  create?(ctx: RequestContext, parent: number, name: string, mode: number, flags: number, umask: number): R<CreateReply>;
+  create?(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number): R<CreateReply>;
   /** May throw NotSupported (EOPNOTSUPP) for modes it does not implement. */
   fallocate?(ctx: RequestContext, ino: number, fh: number, mode: number, offset: number, length: number): R<void>;
 }

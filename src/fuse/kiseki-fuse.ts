@@ -7,7 +7,7 @@ import { FileKind, type Attr as KAttr } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
 import type { KisekiFileSystem } from '../client/filesystem.js';
 import type {
-  Attr, AttrReply, CreateReply, DirEntry, Entry, FuseOperations, NegativeEntry, OpenReply, ReaddirplusResult,
+  Attr, AttrReply, CreateReply, DirEntry, Entry, FuseOperations, NegativeEntry, OpenReply, ReaddirplusResult, ReadReply,
   RequestContext, SetattrChanges, Statfs,
 } from './fuse-ops.js';
 
@@ -21,7 +21,7 @@ export interface KisekiFuseOptions {
 }
 
 interface DirHandle {
-  entries: Array<{ name: string; attr: KAttr | null; ino: number }> | null;
+  entries: Array<{ name: Buffer | string; attr: KAttr | null; ino: number }> | null;
 }
 
 function typeBits(kind: FileKind): number {
@@ -59,9 +59,9 @@ export class KisekiFuse implements FuseOperations {
     return { ino: a.ino, generation: 0, attr: toFuseAttr(a), attrTimeout: t, entryTimeout: t };
   }
 
-  async lookup(_ctx: RequestContext, parent: number, name: string): Promise<Entry | NegativeEntry> {
+  async lookup(_ctx: RequestContext, parent: number, name: Buffer): Promise<Entry | NegativeEntry> {
     try {
-      return this.entry(await this.fs.lookup(parent, Buffer.from(name)));
+      return this.entry(await this.fs.lookup(parent, name));
     } catch (err) {
       if (KisekiError.is(err, 'NotFound')) return { ino: 0, entryTimeout: this.options.ttlSeconds };
       throw err;
@@ -85,39 +85,39 @@ export class KisekiFuse implements FuseOperations {
     return { attr: toFuseAttr(a), timeout: this.options.ttlSeconds };
   }
 
-  async readlink(_ctx: RequestContext, ino: number): Promise<string> {
-    return (await this.fs.readlink(ino)).toString();
+  readlink(_ctx: RequestContext, ino: number): Promise<Buffer> {
+    return this.fs.readlink(ino);
   }
 
-  async mknod(ctx: RequestContext, parent: number, name: string, mode: number, _rdev: number, umask: number): Promise<Entry> {
+  async mknod(ctx: RequestContext, parent: number, name: Buffer, mode: number, _rdev: number, umask: number): Promise<Entry> {
     if ((mode & fsc.S_IFMT) !== fsc.S_IFREG) throw new KisekiError('NotSupported', 'only regular files, directories and symlinks exist here', { errno: constants.errno.EPERM });
-    const { attr, file } = await this.fs.create(parent, Buffer.from(name), mode & ~umask, fsc.O_RDWR | fsc.O_EXCL, ctx);
+    const { attr, file } = await this.fs.create(parent, name, mode & ~umask, fsc.O_RDWR | fsc.O_EXCL, ctx);
     await this.fs.release(file.fh);
     return this.entry(attr);
   }
 
-  async mkdir(ctx: RequestContext, parent: number, name: string, mode: number, umask: number): Promise<Entry> {
-    return this.entry(await this.fs.mkdir(parent, Buffer.from(name), mode & ~umask, ctx));
+  async mkdir(ctx: RequestContext, parent: number, name: Buffer, mode: number, umask: number): Promise<Entry> {
+    return this.entry(await this.fs.mkdir(parent, name, mode & ~umask, ctx));
   }
 
-  unlink(_ctx: RequestContext, parent: number, name: string): Promise<void> {
-    return this.fs.unlink(parent, Buffer.from(name));
+  unlink(_ctx: RequestContext, parent: number, name: Buffer): Promise<void> {
+    return this.fs.unlink(parent, name);
   }
 
-  rmdir(_ctx: RequestContext, parent: number, name: string): Promise<void> {
-    return this.fs.rmdir(parent, Buffer.from(name));
+  rmdir(_ctx: RequestContext, parent: number, name: Buffer): Promise<void> {
+    return this.fs.rmdir(parent, name);
   }
 
-  async symlink(ctx: RequestContext, parent: number, name: string, target: string): Promise<Entry> {
-    return this.entry(await this.fs.symlink(parent, Buffer.from(name), Buffer.from(target), ctx));
+  async symlink(ctx: RequestContext, parent: number, name: Buffer, target: Buffer): Promise<Entry> {
+    return this.entry(await this.fs.symlink(parent, name, target, ctx));
   }
 
-  rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
-    return this.fs.rename(parent, Buffer.from(name), newParent, Buffer.from(newName), flags);
+  rename(_ctx: RequestContext, parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): Promise<void> {
+    return this.fs.rename(parent, name, newParent, newName, flags);
   }
 
-  async link(_ctx: RequestContext, ino: number, newParent: number, newName: string): Promise<Entry> {
-    return this.entry(await this.fs.link(ino, newParent, Buffer.from(newName)));
+  async link(_ctx: RequestContext, ino: number, newParent: number, newName: Buffer): Promise<Entry> {
+    return this.entry(await this.fs.link(ino, newParent, newName));
   }
 
   private openReply(fh: number, ino: number, generation: number, flags: number): OpenReply {
@@ -134,13 +134,14 @@ export class KisekiFuse implements FuseOperations {
     return this.openReply(file.fh, ino, file.state.generation, flags);
   }
 
-  async create(ctx: RequestContext, parent: number, name: string, mode: number, flags: number, umask: number): Promise<CreateReply> {
-    const { attr, file } = await this.fs.create(parent, Buffer.from(name), mode & ~umask, flags, ctx);
+  async create(ctx: RequestContext, parent: number, name: Buffer, mode: number, flags: number, umask: number): Promise<CreateReply> {
+    const { attr, file } = await this.fs.create(parent, name, mode & ~umask, flags, ctx);
     return { ...this.openReply(file.fh, attr.ino, file.state.generation, flags), entry: this.entry(attr) };
   }
 
-  read(_ctx: RequestContext, _ino: number, fh: number, size: number, offset: number): Promise<Uint8Array> {
-    return this.fs.read(fh, offset, size);
+  // A lease of the cached chunk: the binding sends the view and releases it once the kernel has the bytes.
+  read(_ctx: RequestContext, _ino: number, fh: number, size: number, offset: number): Promise<ReadReply> {
+    return this.fs.readLease(fh, offset, size);
   }
 
   write(_ctx: RequestContext, _ino: number, fh: number, data: Buffer, offset: number): Promise<number> {
@@ -174,7 +175,7 @@ export class KisekiFuse implements FuseOperations {
       h.entries = [
         { name: '.', attr: null, ino },
         { name: '..', attr: null, ino: 1 },
-        ...list.map((e) => ({ name: e.name.toString(), attr: e.attr, ino: e.attr.ino })),
+        ...list.map((e) => ({ name: e.name, attr: e.attr, ino: e.attr.ino })),
       ];
     }
     return h.entries;

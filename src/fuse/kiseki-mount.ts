@@ -75,6 +75,7 @@ export class RunningMount {
       const mounted = await mount(mountpoint, {
         fsname: o.options.fsname ?? 'kiseki', subtype: 'kiseki', ro: ms.readOnly,
         allowOther: o.options.allowOther, defaultPermissions: o.options.defaultPermissions,
+        ...(o.options.replyThreads !== undefined ? { replyThreads: o.options.replyThreads } : {}),
       }, ops, (msg: string) => o.log(msg));
       fuse = mounted;
       // I-CC12, I-CC6: the kernel's page cache holds plaintext of files read through the mount; a

@@ -95,7 +95,7 @@ test('FuseSession: undefined ops answer ENOSYS, KisekiErrors their errno, malfor
     ({ ino, mode, nlink: 1, uid: 0, gid: 0, size, atime: t, mtime: t, ctime: t });
   const ops: FuseOperations = {
     lookup: (_c, _p, name) => {
-      if (name === 'f') return { ino: 2, attr: attr(2, 0o100644, 10), attrTimeout: 0, entryTimeout: 0 };
+      if (name.equals(Buffer.from('f'))) return { ino: 2, attr: attr(2, 0o100644, 10), attrTimeout: 0, entryTimeout: 0 };
       throw kerr('NotFound', `no ${name}`);
     },
     getattr: (_c, ino) => ({ attr: ino === 1 ? attr(1, 0o40755) : attr(2, 0o100644, 10), timeout: 0 }),
@@ -160,7 +160,7 @@ test('I-FB3: each write payload is its own Buffer of exactly its bytes, still in
   let size = 0;
   const session = await mount(mnt, {}, {
     lookup: (_c, _p, name) => {
-      if (name !== 'f') throw kerr('NotFound', name);
+      if (!name.equals(Buffer.from('f'))) throw kerr('NotFound', name.toString());
       return { ino: 2, attr: file(size), attrTimeout: 0, entryTimeout: 0 };
     },
     getattr: (_c, ino) => ({ attr: ino === 1 ? { ...file(0), ino: 1, mode: 0o40755 } : file(size), timeout: 0 }),

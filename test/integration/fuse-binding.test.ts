@@ -212,6 +212,25 @@ for i in range(3000): open("${m}/big/entry-with-a-longish-name-%05d" % i, "w").c
     assert.ok(long.every((l) => l.startsWith('-rw-r--r-- 1 root root 0 ')));
   });
 
+  test('names are bytes: a name that is not UTF-8 (b"\\xff\\xfe") lists, opens, renames and symlinks unchanged', async () => {
+    const out = await py(`
+import os
+d = os.path.join(${JSON.stringify(m)}.encode(), b'bytes-names')
+os.mkdir(d)
+p = os.path.join(d, b'\\xff\\xfe')
+open(p, 'wb').write(b'x')
+os.symlink(b'\\xfe\\xff-target', os.path.join(d, b'l\\x80'))
+print(repr(sorted(os.listdir(d))))
+print(repr(os.readlink(os.path.join(d, b'l\\x80'))))
+os.rename(p, os.path.join(d, b'\\xc3('))
+print(repr(sorted(os.listdir(d))), open(os.path.join(d, b'\\xc3('), 'rb').read())
+for n in os.listdir(d): os.unlink(os.path.join(d, n))
+os.rmdir(d)`);
+    assert.deepEqual(out.split('\n'), [
+      "[b'l\\x80', b'\\xff\\xfe']", "b'\\xfe\\xff-target'", "[b'l\\x80', b'\\xc3('] b'x'",
+    ]);
+  });
+
   test('mknod: FIFOs are created, device nodes answer EPERM', async () => {
     await sh(`mkfifo ${m}/fifo`);
     assert.equal((await sh(`stat -c '%F' ${m}/fifo`)).trim(), 'fifo');

@@ -134,3 +134,22 @@ test('statfs answers (df)', async () => {
   const out = await sh('df', ['-P', M]);
   assert.match(out, /kiseki/);
 });
+
+test('a file name that is not UTF-8 (b"\\xff\\xfe") is created, listed, found again and removed byte for byte', async () => {
+  // CPython's Pep383Tests: names are bytes; decoding them to U+FFFD anywhere would lose the file.
+  const out = await py(`
+import os
+d = os.path.join(b'.', b'nonutf8')
+os.mkdir(d)
+p = os.path.join(d, b'\\xff\\xfe')
+with open(p, 'wb') as f: f.write(b'raw name')
+print(repr(sorted(os.listdir(d))))
+print(open(p, 'rb').read().decode())
+os.rename(p, os.path.join(d, b'\\xfe\\xff-moved'))
+print(repr(sorted(os.listdir(d))))
+print(os.path.exists(os.path.join(d, '\\ufffd\\ufffd'.encode())))
+os.unlink(os.path.join(d, b'\\xfe\\xff-moved'))
+os.rmdir(d)
+print('ok')`);
+  assert.deepEqual(out.trim().split('\n'), ["[b'\\xff\\xfe']", 'raw name', "[b'\\xfe\\xff-moved']", 'False', 'ok']);
+});

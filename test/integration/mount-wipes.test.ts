@@ -3,7 +3,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, readdir, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_POLICY } from '../../src/cache/cache-policy.js';
 import { NODE_CLI, bash, sh, spawnTool, startMountHarness, type MountHarness } from './mount-harness.js';
@@ -13,16 +12,24 @@ const CLIENT_CLI = resolve(__dirname, '../../src/cli/kiseki-client.js');
 const harnesses: MountHarness[] = [];
 after(async () => { await Promise.all(harnesses.map((h) => h.close())); });
 
+/** A directory's names; none if it is gone (a wipe removes directories while this walks them). */
+async function names(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
 /** Every L2 chunk file of every pool under the harness's cache dir. */
 async function chunkFiles(h: MountHarness): Promise<string[]> {
   const root = join(h.env.KISEKI_CACHE_DIR!, TENANT);
-  if (!existsSync(root)) return [];
   const out: string[] = [];
-  for (const pool of await readdir(root)) {
+  for (const pool of await names(root)) {
     const chunks = join(root, pool, 'chunks');
-    if (!existsSync(chunks)) continue;
-    for (const prefix of await readdir(chunks)) {
-      for (const f of await readdir(join(chunks, prefix))) if (/^[0-9a-f]{64}$/.test(f)) out.push(join(chunks, prefix, f));
+    for (const prefix of await names(chunks)) {
+      for (const f of await names(join(chunks, prefix))) if (/^[0-9a-f]{64}$/.test(f)) out.push(join(chunks, prefix, f));
     }
   }
   return out;
@@ -45,7 +52,7 @@ async function mountWithCachedFile(policy: Partial<typeof DEFAULT_POLICY>): Prom
   await writeFile(policyFile, JSON.stringify({ ...DEFAULT_POLICY, ...policy }));
   await sh(process.execPath, [NODE_CLI, 'admin', '--data-dir', join(h.dir, 'node'), 'set-policy', '--tenant', TENANT, '--file', policyFile]);
   // One mount writes; a second mount of the namespace reads, so its L2 fills from canonical (the
-  // writer keeps its own freshly sealed chunks in its reader's window instead).
+  // writer's L2 holds its own sealed chunks too).
   const writer = await h.mount('w', ['-o', 'chunk_size=1M']);
   const reader = await h.mount('r', ['-o', 'chunk_size=1M']);
   const file = join(reader.path, 'f.bin');

@@ -18,12 +18,12 @@ test('sizes accept K/M/G/T suffixes', () => {
 test('the -o table parses every documented option across several -o arguments', () => {
   const o = parseMountOptions([
     'cache_mode=pinned,cache_dir=/var/cache/k,cache_l1_max=1G', 'cache_l2_max=100G,meta_ttl_ms=500',
-    'chunk_size=8M,allow_other,ro,default_permissions,metrics_addr=127.0.0.1:9464,fsname=scratch',
+    'chunk_size=8M,allow_other,ro,default_permissions,metrics_addr=127.0.0.1:9464,fsname=scratch', 'reply_threads=2',
   ]);
   assert.deepEqual(o, {
     cacheMode: 'pinned', cacheDir: '/var/cache/k', cacheL1Max: 2 ** 30, cacheL2Max: 100 * 2 ** 30,
     metaTtlMs: 500, chunkSize: 8 << 20, allowOther: true, readOnly: true, defaultPermissions: true,
-    metricsAddr: '127.0.0.1:9464', fsname: 'scratch',
+    metricsAddr: '127.0.0.1:9464', fsname: 'scratch', replyThreads: 2,
     cacheOptions: { cache_mode: 'pinned', cache_dir: '/var/cache/k', cache_l1_max: '1G', cache_l2_max: '100G', meta_ttl_ms: '500' },
   });
   assert.equal(parseMountOptions(['ro,rw']).readOnly, false);
@@ -42,4 +42,6 @@ test('unknown, removed and malformed options are named in the error', () => {
   rejects(['ro=1'], /takes no value/);
   rejects(['cache_dir'], /needs a value/);
   rejects(['metrics_addr=9464'], /not host:port/);
+  rejects(['reply_threads=65'], /reply_threads: '65' is not a whole number from 0 to 64/);
+  rejects(['reply_threads=-1'], /reply_threads/);
 });
