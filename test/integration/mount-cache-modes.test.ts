@@ -42,7 +42,9 @@ test('I-CC13 organic mount: each L2 file is the chunk plaintext followed by its 
   const src = await readFile(join(h.dir, 'src.bin'));
   const slices = [src.subarray(0, 1 << 20), src.subarray(1 << 20, 2 << 20), src.subarray(2 << 20)];
   const chunkFiles = (await filesUnder(join(h.env.KISEKI_CACHE_DIR!, TENANT))).filter((f) => /\/chunks\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f));
-  assert.equal(chunkFiles.length, 3, 'the reader cached the three chunks');
+  // Two pools: the writer caches what it sealed, the reader what it fetched; three chunks each.
+  assert.equal(chunkFiles.length, 6, 'both mounts cached the three chunks');
+  assert.equal(new Set(chunkFiles.map((f) => f.slice(-64))).size, 3, 'three distinct chunks');
   for (const f of chunkFiles) {
     const bytes = await readFile(f);
     const plain = bytes.subarray(0, bytes.length - 4);
