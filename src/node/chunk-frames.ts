@@ -137,6 +137,18 @@ export function decodeEnvelopeView(buf: Buffer): Envelope {
   return { ...Envelope.decode(rest.finish()), ciphertext };
 }
 
+/**
+ * Envelope → the bytes Envelope.encode would give, as parts that share the ciphertext's memory: the
+ * small fields, then field 1 (ciphertext) last, which protobuf allows in any order. For writev: no
+ * copy of 1–64 MiB into a growing protobuf writer and a second one out of it.
+ */
+export function encodeEnvelopeParts(env: Envelope): Buffer[] {
+  const head = Buffer.from(Envelope.encode({ ...env, ciphertext: EMPTY }).finish());
+  if (env.ciphertext.length === 0) return [head];
+  const tag = Buffer.from(new BinaryWriter().uint32((1 << 3) | 2).uint32(env.ciphertext.length).finish());
+  return [head, tag, env.ciphertext];
+}
+
 function uint64(reader: BinaryReader, field: string): number {
   const v = BigInt(reader.uint64().toString());
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${field} exceeds 2^53`);

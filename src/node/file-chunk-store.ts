@@ -2,11 +2,11 @@
 // proto-encoded Envelope. Writes go tmp → fsync → rename → fsync dir, so a chunk file either holds a
 // whole envelope or does not exist (I-N1); a full disk leaves no tmp file behind.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KisekiError, kerr } from '../errors.js';
-import { Envelope } from '../gen/kiseki/v1/chunk.js';
-import { decodeEnvelopeView } from './chunk-frames.js';
+import type { Envelope } from '../gen/kiseki/v1/chunk.js';
+import { decodeEnvelopeView, encodeEnvelopeParts } from './chunk-frames.js';
 import type { ChunkStore, PutOutcome } from './chunk-store.js';
 import { isTenantUuid } from './identity.js';
 import { CHUNK_ID_BYTES } from './validate.js';
@@ -106,11 +106,11 @@ export class FileChunkStore implements ChunkStore {
       this.madeDirs.add(dir);
     }
     const tmp = join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
-    const bytes = Envelope.encode(envelope).finish();
+    const parts = encodeEnvelopeParts(envelope);
     let fh;
     try {
       fh = await open(tmp, 'wx', 0o600);
-      await fh.writeFile(bytes);
+      await writeAll(fh, parts);
       await fh.sync();
       await fh.close();
       fh = undefined;
@@ -122,6 +122,20 @@ export class FileChunkStore implements ChunkStore {
       throw mapWriteError(err, chunkId);
     }
     return 'stored';
+  }
+}
+
+/** writev until every byte is written (a regular file may take fewer in one call). */
+async function writeAll(fh: FileHandle, parts: Buffer[]): Promise<void> {
+  let rest = parts;
+  while (rest.length > 0) {
+    let { bytesWritten } = await fh.writev(rest);
+    if (bytesWritten === 0) throw new Error('writev wrote nothing');
+    while (rest.length > 0 && bytesWritten >= rest[0]!.length) {
+      bytesWritten -= rest[0]!.length;
+      rest = rest.slice(1);
+    }
+    if (rest.length > 0) rest = [rest[0]!.subarray(bytesWritten), ...rest.slice(1)];
   }
 }
 
