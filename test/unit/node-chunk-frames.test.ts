@@ -70,14 +70,14 @@ test('decodeEnvelopeView equals the generated decoder and shares the ciphertext 
   assert.throws(() => decodeEnvelopeView(bytes.subarray(0, 100)));
 });
 
-test('encodeEnvelopeParts: the parts decode to the same envelope as Envelope.encode, ciphertext shared not copied', () => {
+test('encodeEnvelopeParts: exactly the bytes of Envelope.encode, ciphertext shared not copied', () => {
   for (const len of [0, 1, 300, FRAME_BYTES + 7]) {
     const e = env(len);
     const parts = encodeEnvelopeParts(e);
     const bytes = Buffer.concat(parts);
-    assert.equal(bytes.length, Envelope.encode(e).finish().length, `len ${len}`);
+    assert.deepEqual(bytes, Buffer.from(Envelope.encode(e).finish()), `len ${len}`);
     assert.deepEqual(Envelope.decode(bytes), e);
     assert.deepEqual(decodeEnvelopeView(bytes), e);
-    if (len > 0) assert.equal(parts.at(-1)!.buffer, e.ciphertext.buffer, 'ciphertext is a view, not a copy');
+    if (len > 0) assert.ok(parts.includes(e.ciphertext), 'ciphertext is shared, not copied');
   }
 });
