@@ -25,25 +25,32 @@ const CHUNK = 4 * 1024 * 1024;
 const RUNS = 3;
 const T = 'be000000-0000-4000-8000-0000000000be';
 
-function cpuMs(pid: number): number {
-  const own = process.cpuUsage();
+/** CPU ms used so far by the node process `pid` (utime + stime from /proc, 10 ms ticks). */
+function nodeCpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (own.user + own.system) / 1000 + (Number(f[11]) + Number(f[12])) * 10;
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+function ownCpuMs(): number {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1000;
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-interface Figure { mbps: number; cpuMsPerGiB: number }
+interface Figure { mbps: number; cpuMsPerGiB: number; nodeCpuMsPerGiB?: number }
 
 /** Runs `op(i)` for i < n with `INFLIGHT` at once; MB/s and CPU/GiB of both processes. */
 async function measure(pid: number, n: number, op: (i: number) => Promise<unknown>): Promise<Figure> {
   const t0 = performance.now();
-  const c0 = cpuMs(pid);
+  const own0 = ownCpuMs();
+  const node0 = nodeCpuMs(pid);
   let next = 0;
   await Promise.all(Array.from({ length: INFLIGHT }, async () => {
     while (next < n) await op(next++);
   }));
   const ms = performance.now() - t0;
-  return { mbps: (n * CHUNK) / ms / 1e3, cpuMsPerGiB: (cpuMs(pid) - c0) / ((n * CHUNK) / 2 ** 30) };
+  const gib = (n * CHUNK) / 2 ** 30;
+  const nodeCpu = nodeCpuMs(pid) - node0;
+  return { mbps: (n * CHUNK) / ms / 1e3, cpuMsPerGiB: (ownCpuMs() - own0 + nodeCpu) / gib, nodeCpuMsPerGiB: nodeCpu / gib };
 }
 
 async function rawTls(certDir: string): Promise<Figure> {
@@ -122,7 +129,8 @@ async function main(): Promise<void> {
 }
 
 function row(what: string, figs: Figure[]): string {
-  return `  ${what.padEnd(58)} ${median(figs.map((f) => f.mbps)).toFixed(0).padStart(6)} MB/s  ${median(figs.map((f) => f.cpuMsPerGiB)).toFixed(0).padStart(6)} CPU ms/GiB`;
+  const node = figs[0]!.nodeCpuMsPerGiB === undefined ? '' : ` (node ${median(figs.map((f) => f.nodeCpuMsPerGiB!)).toFixed(0)})`;
+  return `  ${what.padEnd(58)} ${median(figs.map((f) => f.mbps)).toFixed(0).padStart(6)} MB/s  ${median(figs.map((f) => f.cpuMsPerGiB)).toFixed(0).padStart(6)} CPU ms/GiB${node}`;
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
