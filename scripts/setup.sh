@@ -48,5 +48,12 @@ install_npm
 case "$mode" in
   install) ;;
   test) log "tests"; exec npm test ;;
-  demo) log "mount the embedded default"; exec node dist/src/cli/kiseki-client-fuse.js mount "${KISEKI_MOUNT:-$HOME/kiseki}" ;;
+  demo)
+    mnt="${KISEKI_MOUNT:-$HOME/kiseki}"
+    mkdir -p "$mnt"
+    log "mount the embedded default at $mnt"
+    node dist/src/cli/kiseki-client-fuse.js mount "$mnt"
+    node dist/src/cli/kiseki-client-fuse.js status
+    echo "try: cp some-file $mnt/ ; ls -l $mnt ; kiseki-client cache --stats (node dist/src/cli/kiseki-client.js)"
+    echo "end: node dist/src/cli/kiseki-client-fuse.js unmount $mnt" ;;
 esac

@@ -92,7 +92,14 @@ export const POLICY_FILE = 'policy.json';
 
 export async function readPolicyFile(poolDir: string): Promise<CachePolicy> {
   const path = join(poolDir, POLICY_FILE);
-  return parsePolicy(JSON.parse(await readFile(path, 'utf8')), path);
+  const text = await readFile(path, 'utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw kerr('InvalidArgument', `cache policy from ${path} is invalid: not JSON`, err);
+  }
+  return parsePolicy(value, path);
 }
 
 /** Persists the last known policy atomically (tmp + rename), mode 0600. */

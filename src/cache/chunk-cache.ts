@@ -21,6 +21,7 @@ import { CachePool, type OpenPoolOptions } from './pool-lifecycle.js';
 import { assertChunkId, isChunkId } from './pool-layout.js';
 import type { ScrubReport } from './scrub.js';
 import { SingleFlight } from './single-flight.js';
+import { listManifests } from './staging-manifest.js';
 import { DisconnectWatcher, KeyHealthWatcher, type KeyHealth, type WipeReason } from './wipe-triggers.js';
 
 export type ChunkGet =
@@ -65,6 +66,11 @@ export interface ChunkCacheOptions {
   /** L2 watchdog and failure thresholds (see disk-health.ts). */
   disk?: Omit<DiskHealthOptions, 'clock' | 'onTransition'>;
   logger?: CacheLogger;
+  /**
+   * Accept handoff requests on the control socket (a staging daemon, ADR 0090): called when a process
+   * with KISEKI_CACHE_POOL_ID asks for this pool. The callee hands the pool over with handOff().
+   */
+  onHandoffRequest?: () => void;
 }
 
 export class ChunkCache {
@@ -125,11 +131,18 @@ export class ChunkCache {
       });
     }
     const cache = new ChunkCache(config, pool, opts);
+    if (pool?.adopted === true) {
+      // An adopted staging pool: its datasets count in this session's stats. A bad manifest costs
+      // only the figures, never the mount (I-CC7).
+      const staged = await listManifests(pool.dir).catch(() => []);
+      cache.setStaged(staged.length, staged.reduce((n, m) => n + m.manifest.bytes, 0));
+    }
     if (pool !== null && opts.statsIntervalMs !== 0) {
       try {
         await pool.startControl({
           stats: () => cache.stats(),
           wipe: async () => { await cache.wipe('manual'); return cache.stats(); },
+          ...(opts.onHandoffRequest !== undefined ? { handoff: opts.onHandoffRequest } : {}),
         }, { intervalMs: opts.statsIntervalMs ?? 1000, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) });
       } catch (err) {
         await cache.close();

@@ -12,11 +12,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { kerr } from '../errors.js';
+import { KisekiError, kerr } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { NodeCapacity } from './capacity.js';
 import type { CacheStatsSnapshot } from './cache-stats.js';
-import { ControlServer, type ControlHandlers } from './control-socket.js';
+import { ControlServer, controlRequest, type ControlHandlers } from './control-socket.js';
 import { L2Pool } from './l2-pool.js';
 import { newPoolId, parsePoolId, parseTenant } from './pool-id.js';
 import {
@@ -206,10 +206,32 @@ async function createLocked(tdir: string, id: string): Promise<PoolLock> {
   }
 }
 
+/**
+ * Adoption (ADR 0090): if the pool is held, ask its owner over control.sock to hand it over (a staging
+ * daemon writes the handoff marker, then unlocks), then wait for the lock. The marker is deleted only
+ * once we hold the lock, so the pool is never both unlocked and unmarked: no scrubber can take it.
+ */
 async function adoptLock(dir: string, timeoutMs: number): Promise<PoolLock> {
-  const lock = await PoolLock.acquire(join(dir, LOCK_FILE), { timeoutMs });
+  const path = join(dir, LOCK_FILE);
+  const first = await PoolLock.tryOpen(path);
+  let lock: PoolLock;
+  if (first.kind === 'locked' && (await first.lock.isStillAtPath())) lock = first.lock;
+  else {
+    if (first.kind === 'locked') await first.lock.release();
+    if (first.kind === 'held') await askOwnerToHandOff(dir);
+    lock = await PoolLock.acquire(path, { timeoutMs });
+  }
   await unlink(join(dir, HANDOFF_FILE)).catch(() => undefined);
   return lock;
+}
+
+/** An owner that refuses is reported at once; one that does not answer is simply waited for. */
+async function askOwnerToHandOff(dir: string): Promise<void> {
+  try {
+    await controlRequest(join(dir, CONTROL_SOCKET), 'handoff');
+  } catch (err) {
+    if (KisekiError.is(err) && err.kind === 'Internal') throw kerr('Unavailable', `cannot adopt cache pool ${dir}: it is still held by a process that refuses the handoff (${err.message})`);
+  }
 }
 
 /** Creates dir 0700 if missing; refuses a directory another (non-root) user owns. */

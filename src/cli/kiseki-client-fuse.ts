@@ -2,11 +2,13 @@
 // kiseki-client-fuse: mount / unmount / status. Argument parsing and output only; the mount itself
 // is src/fuse/kiseki-mount.ts. Like sshfs and rclone, `mount` daemonises unless -f is given, and
 // returns only once the mount is live (exit 0) or has failed (the error printed, exit 1).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
 import { formatBytes } from '../cache/cache-stats.js';
-import { askControl, controlSocketPath, listRecords, registryDir, type MountRecord } from '../client/mount-registry.js';
+import { askControl, controlSocketPath, listRecords, registryDir, removeRecord, type MountRecord } from '../client/mount-registry.js';
 import { parseMountOptions, MOUNT_OPTIONS } from '../client/mount-options.js';
 import { DEFAULT_NAMESPACE } from '../client/mount-session.js';
 import { KisekiError } from '../errors.js';
@@ -73,11 +75,46 @@ async function runDaemon(mountpoint: string): Promise<void> {
   process.exit(0);
 }
 
+/**
+ * A kiseki FUSE mount whose daemon died (kill -9, OOM) stays in the mount table and answers ENOTCONN.
+ * Detaches it (fusermount3 -uz) and drops its record; false when `abs` is no such stale mount.
+ */
+async function cleanStaleMount(abs: string): Promise<boolean> {
+  const escaped = abs.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  const isKisekiFuse = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => {
+    const f = l.split(' ');
+    return f[4] === escaped && (f[f.indexOf('-') + 1] ?? '').startsWith('fuse');
+  });
+  if (!isKisekiFuse) return false;
+  const probe = await Promise.race([
+    stat(abs).then(() => 'answers', (e: NodeJS.ErrnoException) => e.code ?? 'error'),
+    new Promise<string>((r) => setTimeout(() => r('hangs'), 2000).unref()),
+  ]);
+  if (probe !== 'ENOTCONN') return false;
+  await promisify(execFile)('fusermount3', ['-u', '-z', abs]);
+  await removeRecord(abs);
+  return true;
+}
+
 async function unmountCmd(mountpoint: string, opts: { timeout: string }): Promise<void> {
   const abs = resolve(mountpoint);
+  const stale = async (): Promise<boolean> => {
+    if (!(await cleanStaleMount(abs))) return false;
+    process.stdout.write(`removed stale mount ${abs} (its mount process had died; data not fsynced before is lost)\n`);
+    return true;
+  };
   const rec = (await listRecords()).find((r) => r.mountpoint === abs);
-  if (rec === undefined) fail(`${abs} is not a running kiseki mount of this user (see \`kiseki-client-fuse status\`)`);
-  const res = await askControl(rec.controlSocket, { op: 'unmount' }, Number(opts.timeout) * 1000);
+  if (rec === undefined) {
+    if (await stale()) process.exit(0);
+    fail(`${abs} is not a running kiseki mount of this user (see \`kiseki-client-fuse status\`)`);
+  }
+  let res: Record<string, unknown>;
+  try {
+    res = await askControl(rec.controlSocket, { op: 'unmount' }, Number(opts.timeout) * 1000);
+  } catch (err) {
+    if (await stale()) process.exit(0);
+    throw err;
+  }
   if (typeof res.error === 'string') fail(res.error);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { KisekiError } from '../errors.js';
 import { registerCacheCommand } from './commands/cache.js';
 import { registerDiscoverCommand } from './commands/discover.js';
+import { registerStageCommand } from './commands/stage.js';
 import { registerTransportCommand } from './commands/transport.js';
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerDiscoverCommand(program);
   registerCacheCommand(program);
   registerTransportCommand(program);
+  registerStageCommand(program);
   return program;
 }
 

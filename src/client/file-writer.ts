@@ -154,7 +154,10 @@ export class FileState {
     this.appendFrom = null;
     if (newSize < this.size) {
       const plan = truncatePlan(this.size, newSize, this.chunkSize);
-      for (const index of [...this.dirty.keys()]) if (index * this.chunkSize >= plan.dropFrom) this.dirty.delete(index);
+      // Only slots wholly past the new size go; the straddling slot keeps its unflushed writes below
+      // newSize (dropping it too would rebuild it from the committed chunk and lose them).
+      const gone = plan.partial === null ? plan.dropFrom : (plan.partial.index + 1) * this.chunkSize;
+      for (const index of [...this.dirty.keys()]) if (index * this.chunkSize >= gone) this.dirty.delete(index);
       if (plan.partial !== null) {
         const slot = await this.writableSlot(plan.partial.index, false);
         slot.buf.fill(0, plan.partial.keep);

@@ -69,6 +69,8 @@ export interface MountSessionOptions {
   readonly readyTimeoutMs?: number;
   /** Cache-pool tuning for tests (no scavenging, no stats publishing). */
   readonly statsIntervalMs?: number;
+  /** A staging daemon serves handoff requests for its pool (ADR 0090). */
+  readonly onHandoffRequest?: () => void;
 }
 
 export class MountSession {
@@ -89,6 +91,7 @@ export class MountSession {
     const cacheConfig = resolveCacheConfig(session.policy.policy, { mountOptions: opts.mount.cacheOptions, env: opts.env ?? process.env });
     const cache = await ChunkCache.open(cacheConfig, {
       tenant: keyring.tenantId, ...(opts.statsIntervalMs !== undefined ? { statsIntervalMs: opts.statsIntervalMs } : {}),
+      ...(opts.onHandoffRequest !== undefined ? { onHandoffRequest: opts.onHandoffRequest } : {}),
     });
     try {
       const chunkSize = opts.mount.chunkSize ?? DEFAULT_FS_OPTIONS.chunkSize;

@@ -3,7 +3,7 @@
 // carries the envelope header (ciphertext empty) and the total ciphertext length, the last sets last.
 // The assembler is an explicit state machine: awaiting-header ⇄ in-chunk.
 import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
-import { kerr } from '../errors.js';
+import { KisekiError, kerr } from '../errors.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { ChunkId } from '../gen/kiseki/v1/common.js';
 import { ChunkFrame } from '../gen/kiseki/v1/chunk_data.js';
@@ -83,9 +83,18 @@ export class FrameAssembler {
 
 /**
  * bytes → ChunkFrame with `data` a view into `buf` (no copy); grpc-js hands each message over in its
- * own buffer. Anything malformed throws (the server answers INVALID_ARGUMENT).
+ * own buffer. Anything malformed throws InvalidArgument (the server answers INVALID_ARGUMENT; the
+ * client's transport reports the node as failed), never a bare decoder exception.
  */
 export function decodeFrame(buf: Buffer): ChunkFrame {
+  try {
+    return readFrame(buf);
+  } catch (err) {
+    throw KisekiError.is(err) ? err : kerr('InvalidArgument', `malformed chunk frame: ${(err as Error).message}`, err);
+  }
+}
+
+function readFrame(buf: Buffer): ChunkFrame {
   const reader = new BinaryReader(buf);
   const frame: ChunkFrame = { chunkId: undefined, header: undefined, ciphertextLength: 0, offset: 0, data: EMPTY, last: false };
   while (reader.pos < reader.len) {

@@ -190,8 +190,10 @@ test('slurm job reads staged dataset from L2', { skip: unavailable }, async (t) 
   assert.ok(pool, `task prolog must export KISEKI_CACHE_POOL_ID:\n${out}`);
   assert.ok(hookLines(id).some((l) => l.includes(`prolog job=${id} info staged into pool ${pool}`)));
   for (const [name, sum] of files) assert.match(out, new RegExp(`^sum ${name} ${sum}$`, 'm'), `wrong bytes for ${name}`);
-  const stats = JSON.parse(readFileSync(statsFile, 'utf8')) as { l2_hits: number };
-  assert.ok(stats.l2_hits > 0, `reads must be served from the staged L2 pool: ${JSON.stringify(stats)}`);
+  // `cache --stats --json` prints an array: one object per pool (here exactly the job's pool).
+  const [stats] = JSON.parse(readFileSync(statsFile, 'utf8')) as { l2_hits: number; misses: number; pool_id: string }[];
+  assert.equal(stats?.pool_id, pool, 'the stats are those of the staged pool');
+  assert.ok(stats.l2_hits > 0 && stats.misses === 0, `reads must be served from the staged L2 pool: ${JSON.stringify(stats)}`);
 
   const leftovers = existsSync(cacheDir) ? readdirSync(cacheDir).filter((tenant) => existsSync(join(cacheDir, tenant, pool))) : [];
   assert.deepEqual(leftovers, [], 'the epilog must leave no trace of the job\'s pool');
