@@ -6,7 +6,8 @@
 //   GET   GrpcChunkTransport.getChunks([one id]) × n, KISEKI_BENCH_INFLIGHT at once
 // Prints MB/s and CPU ms per GiB of both processes (this one + the node, from /proc): on a shared,
 // loaded machine wall-clock swings, CPU per GiB much less.
-// KISEKI_BENCH_MIB bytes per figure (default 256), KISEKI_BENCH_INFLIGHT (default 4), RUNS 3, median.
+// KISEKI_BENCH_MIB bytes per figure (default 256), KISEKI_BENCH_INFLIGHT (default 4), RUNS 3, median;
+// KISEKI_BENCH_NODE_OPTIONS is passed to the node as NODE_OPTIONS.
 // Run: npx tsc -p tsconfig.json && node dist/bench/chunk-path.bench.js
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -90,8 +91,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kiseki-chunk-path-'));
   const certs = await makeCerts(join(dir, 'certs'), { tenants: [T], nodes: [1] });
   const node = await startNode({ dataDir: join(dir, 'data'), tls: { certs }, socket: true, localTenant: T,
-    // KISEKI_BENCH_NODE_PROF=<dir>: the node writes a V8 CPU profile there when it stops.
-    env: process.env.KISEKI_BENCH_NODE_PROF ? { NODE_OPTIONS: `--require ${process.env.KISEKI_BENCH_NODE_PROF}`, PC_PROF_DIR: '/tmp/pc-prof' } : {} });
+    // KISEKI_BENCH_NODE_OPTIONS: NODE_OPTIONS for the node only (e.g. --require of a profiler preload).
+    env: process.env.KISEKI_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.KISEKI_BENCH_NODE_OPTIONS } : {} });
   const paths = {
     unix: new GrpcChunkTransport({ target: `unix:${node.socketPath!}`, credentials: grpc.credentials.createInsecure() }),
     tls: new GrpcChunkTransport({ target: node.address!, credentials: clientCredentials(certs, certs.tenant(T)) }),
