@@ -146,6 +146,18 @@ export function decodeEnvelopeView(buf: Buffer): Envelope {
   return { ...Envelope.decode(rest.finish()), ciphertext };
 }
 
+/**
+ * Envelope → exactly the bytes Envelope.encode gives (field 1, the ciphertext, first; then the small
+ * fields), as parts that share the ciphertext's memory. For writev: no copy of 1–64 MiB into a
+ * growing protobuf writer and a second one out of it.
+ */
+export function encodeEnvelopeParts(env: Envelope): Buffer[] {
+  const head = Buffer.from(Envelope.encode({ ...env, ciphertext: EMPTY }).finish());
+  if (env.ciphertext.length === 0) return [head];
+  const tag = Buffer.from(new BinaryWriter().uint32((1 << 3) | 2).uint32(env.ciphertext.length).finish());
+  return [tag, env.ciphertext, head];
+}
+
 function uint64(reader: BinaryReader, field: string): number {
   const v = BigInt(reader.uint64().toString());
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${field} exceeds 2^53`);

@@ -20,6 +20,7 @@ import { Cluster, type EndpointSource, type Member } from './cluster.js';
 import { clusterChunkService } from './cluster-chunk-service.js';
 import { cachePolicyService, discoveryService, keyManagerService, tenantKeyService } from './control-services.js';
 import { FileChunkStore } from './file-chunk-store.js';
+import { widenReceiveWindows } from './http2-windows.js';
 import { type Db, openMetadataDb } from './metadata-db.js';
 import { NamespaceStore } from './namespace-store.js';
 import { PeerRepair } from './peer-repair.js';
@@ -145,6 +146,7 @@ export class NodeServer {
         ? grpc.ServerCredentials.createInsecure()
         : grpc.ServerCredentials.createSsl(o.tls!.ca, [{ private_key: o.tls!.key, cert_chain: o.tls!.cert }], true);
       const port = await bind(server, listen, creds);
+      widenReceiveWindows(server);
       this.servers.push(server);
       this.boundAddress = listen.replace(/:\d+$/, `:${port}`);
     }
@@ -156,6 +158,7 @@ export class NodeServer {
       const old = process.umask(0o177);
       try {
         await bind(server, `unix:${o.socket}`, grpc.ServerCredentials.createInsecure());
+        widenReceiveWindows(server);
       } finally {
         process.umask(old);
       }

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { KisekiError } from '../../src/errors.js';
 import { EncryptionAlgorithm, Envelope } from '../../src/gen/kiseki/v1/chunk.js';
 import { ChunkFrame } from '../../src/gen/kiseki/v1/chunk_data.js';
-import { FRAME_BYTES, FrameAssembler, decodeEnvelopeView, decodeFrame, encodeFrame, framesOf } from '../../src/node/chunk-frames.js';
+import { FRAME_BYTES, FrameAssembler, decodeEnvelopeView, decodeFrame, encodeEnvelopeParts, encodeFrame, framesOf } from '../../src/node/chunk-frames.js';
 
 function env(len: number): Envelope {
   return {
@@ -68,4 +68,16 @@ test('decodeEnvelopeView equals the generated decoder and shares the ciphertext 
   assert.deepEqual(v, Envelope.decode(bytes));
   assert.equal(v.ciphertext.buffer, bytes.buffer, 'a view, not a copy');
   assert.throws(() => decodeEnvelopeView(bytes.subarray(0, 100)));
+});
+
+test('encodeEnvelopeParts: exactly the bytes of Envelope.encode, ciphertext shared not copied', () => {
+  for (const len of [0, 1, 300, FRAME_BYTES + 7]) {
+    const e = env(len);
+    const parts = encodeEnvelopeParts(e);
+    const bytes = Buffer.concat(parts);
+    assert.deepEqual(bytes, Buffer.from(Envelope.encode(e).finish()), `len ${len}`);
+    assert.deepEqual(Envelope.decode(bytes), e);
+    assert.deepEqual(decodeEnvelopeView(bytes), e);
+    if (len > 0) assert.ok(parts.includes(e.ciphertext), 'ciphertext is shared, not copied');
+  }
 });
