@@ -5,8 +5,10 @@
 namespace kiseki::fuse {
 
 RequestTable &RequestTable::Get() {
-  static RequestTable table;
-  return table;
+  // Never destroyed: at exit() the libfuse workers and Session::OnProcessExit (an atexit handler that
+  // may run after a function-local static's destructor) still use it.
+  static RequestTable *table = new RequestTable();
+  return *table;
 }
 
 double RequestTable::Insert(fuse_req_t req, Session *owner) {
