@@ -21,6 +21,8 @@ const C_DIR = join(ROOT, 'bench/c');
 const FILE_MB = Number(process.env.BENCH_FILE_MB ?? 256);
 const MANY = Number(process.env.BENCH_FILES ?? 10000);
 const OBJ_SECONDS = Number(process.env.BENCH_OBJ_SECONDS ?? 10);
+/** BENCH_META_ONLY=1: only the metadata rows (stat, readdir, objects) against the C ceiling and gocryptfs. */
+const META_ONLY = process.env.BENCH_META_ONLY === '1';
 
 type Result = Record<string, number>;
 
@@ -123,6 +125,7 @@ async function peers(work: string): Promise<Peer[]> {
     execFileSync('gocryptfs', ['-init', '-q', '-extpass', 'echo bench', '-scryptn', '10', cipher]);
     list.push(childPeer('gocryptfs', work, (mnt) => spawn('gocryptfs', ['-f', '-q', '-extpass', 'echo bench', cipher, mnt], { stdio: 'ignore' })));
   }
+  if (META_ONLY) return list;
   if (have('bindfs')) {
     const src = join(work, 'bindfs-src');
     mkdirSync(src);
@@ -140,15 +143,17 @@ async function measure(p: Peer): Promise<Result> {
   const r: Result = {};
   let mnt = await p.mount();
   const big = join(mnt, 'big');
-  if (p.readOnlyFixture !== true) {
-    r.write_fsync_MBps = (await py('write', big, String(FILE_MB))).MBps!;
-    await p.unmount();
-    mnt = await p.mount();
+  if (!META_ONLY) {
+    if (p.readOnlyFixture !== true) {
+      r.write_fsync_MBps = (await py('write', big, String(FILE_MB))).MBps!;
+      await p.unmount();
+      mnt = await p.mount();
+    }
+    r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
+    await py('read', join(mnt, 'big'), String(1 << 20));
+    r.hot_read_1M_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
+    r.hot_read_128K_MBps = (await py('read', join(mnt, 'big'), String(128 << 10))).MBps!;
   }
-  r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
-  await py('read', join(mnt, 'big'), String(1 << 20));
-  r.hot_read_1M_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
-  r.hot_read_128K_MBps = (await py('read', join(mnt, 'big'), String(128 << 10))).MBps!;
   const many = join(mnt, 'many');
   if (p.readOnlyFixture !== true) {
     await py('mkfiles', many, String(MANY));

@@ -54,18 +54,20 @@ export class KisekiFuse implements FuseOperations {
     return this.openedGeneration.keys();
   }
 
-  private entry(a: KAttr): Entry {
-    const t = this.options.ttlSeconds;
+  /** I-CC5: what the client cached for ageMs may stay in the kernel only for the rest of the TTL. */
+  private timeout(ageMs: number): number {
+    return Math.max(0, this.options.ttlSeconds - ageMs / 1000);
+  }
+
+  private entry(a: KAttr, ageMs = 0): Entry {
+    const t = this.timeout(ageMs);
     return { ino: a.ino, generation: 0, attr: toFuseAttr(a), attrTimeout: t, entryTimeout: t };
   }
 
   async lookup(_ctx: RequestContext, parent: number, name: string): Promise<Entry | NegativeEntry> {
-    try {
-      return this.entry(await this.fs.lookup(parent, Buffer.from(name)));
-    } catch (err) {
-      if (KisekiError.is(err, 'NotFound')) return { ino: 0, entryTimeout: this.options.ttlSeconds };
-      throw err;
-    }
+    const e = await this.fs.lookupAged(parent, Buffer.from(name));
+    if (e.attr === null) return { ino: 0, entryTimeout: this.timeout(e.ageMs) };
+    return this.entry(e.attr, e.ageMs);
   }
 
   forget(): void {
@@ -73,7 +75,8 @@ export class KisekiFuse implements FuseOperations {
   }
 
   async getattr(_ctx: RequestContext, ino: number): Promise<AttrReply> {
-    return { attr: toFuseAttr(await this.fs.getattr(ino)), timeout: this.options.ttlSeconds };
+    const a = await this.fs.getattrAged(ino);
+    return { attr: toFuseAttr(a.attr), timeout: this.timeout(a.ageMs) };
   }
 
   async setattr(_ctx: RequestContext, ino: number, c: SetattrChanges): Promise<AttrReply> {

@@ -8,6 +8,7 @@
 // another tenant's rows — the same namespace_id of another tenant is another namespace.
 import { constants } from 'node:os';
 import { KisekiError, kerr } from '../errors.js';
+import { GroupCommit } from './group-commit.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
 import {
   type Attr, type ChunkRef, type CommitLayoutRequest, type CreateRequest, type DirEntry, FileKind, type Layout,
@@ -78,8 +79,11 @@ function timespecOf(t: Timespec | undefined, field: string): Timespec {
 
 export class NamespaceStore {
   private readonly q;
+  /** Concurrent mutations share one transaction and one fsync (I-N6). */
+  readonly group: GroupCommit;
 
   constructor(private readonly db: Db, private readonly now: () => Timespec = wallClock, private readonly nowMs: () => number = Date.now) {
+    this.group = new GroupCommit(db);
     this.q = {
       ns: db.prepare<[string, string], NsRow>('SELECT ns, read_only, chunk_size FROM namespaces WHERE tenant = ? AND ns_id = ?'),
       insertNs: db.prepare('INSERT INTO namespaces (tenant, ns_id, chunk_size, next_ino) VALUES (?, ?, ?, 2)'),
