@@ -14,6 +14,12 @@ export const PREFETCH_AFTER_MISSES = 8;
 /** Directories bigger than this are not listed ahead of lookups (the listing would cost more than it saves). */
 export const PREFETCH_MAX_ENTRIES = 65_536;
 
+/** Taken before a fetch: its results are stored only if no own change happened since, aged from `at`. */
+export interface FetchTicket {
+  readonly changes: number;
+  readonly at: number;
+}
+
 export type CachedLookup = { kind: 'entry'; attr: Attr; ageMs: number } | { kind: 'absent'; ageMs: number } | { kind: 'miss' };
 
 export class DentryCache {
@@ -32,8 +38,8 @@ export class DentryCache {
     return this.entries.ttlMs;
   }
 
-  epoch(): number {
-    return this.changes;
+  begin(): FetchTicket {
+    return { changes: this.changes, at: this.entries.now() };
   }
 
   private static key(parent: number, hex: string): string {
@@ -68,29 +74,29 @@ export class DentryCache {
     return n === PREFETCH_AFTER_MISSES;
   }
 
-  /** A fetched entry, stored only if no own change happened since `epoch`. */
-  fetched(parent: number, nameKey: Buffer, attr: Attr, epoch: number): void {
-    if (epoch !== this.changes) return;
-    this.entries.put(DentryCache.key(parent, nameKey.toString('hex')), attr.ino);
-    this.attrs.put(attr.ino, attr);
+  /** A fetched entry, stored only if no own change happened since the ticket was taken. */
+  fetched(parent: number, nameKey: Buffer, attr: Attr, t: FetchTicket): void {
+    if (t.changes !== this.changes) return;
+    this.entries.put(DentryCache.key(parent, nameKey.toString('hex')), attr.ino, t.at);
+    this.attrs.put(attr.ino, attr, t.at);
   }
 
-  fetchedAttr(attr: Attr, epoch: number): void {
-    if (epoch === this.changes) this.attrs.put(attr.ino, attr);
+  fetchedAttr(attr: Attr, t: FetchTicket): void {
+    if (t.changes === this.changes) this.attrs.put(attr.ino, attr, t.at);
   }
 
-  /** A complete listing of `parent` fetched under `epoch`. */
-  listing(parent: number, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, complete: boolean, epoch: number): void {
+  /** A listing of `parent` (complete = every entry) fetched under the ticket. */
+  listing(parent: number, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, complete: boolean, t: FetchTicket): void {
     this.misses.delete(parent);
-    if (epoch !== this.changes) return;
+    if (t.changes !== this.changes) return;
     const names = new Set<string>();
     for (const e of list) {
       const hex = e.nameKey.toString('hex');
       names.add(hex);
-      this.entries.put(DentryCache.key(parent, hex), e.attr.ino);
-      this.attrs.put(e.attr.ino, e.attr);
+      this.entries.put(DentryCache.key(parent, hex), e.attr.ino, t.at);
+      this.attrs.put(e.attr.ino, e.attr, t.at);
     }
-    if (complete) this.listed.put(parent, names);
+    if (complete) this.listed.put(parent, names, t.at);
   }
 
   /** Write-through of an own namespace change that created (parent, nameKey) → attr. */

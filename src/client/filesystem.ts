@@ -157,7 +157,7 @@ export class KisekiFileSystem {
       if (c.kind === 'absent') return { attr: null, ageMs: c.ageMs };
       if (d.noteMiss(parent)) this.prefetch(parent, d);
     }
-    const epoch = d?.epoch() ?? 0;
+    const ticket = d?.begin();
     let attr: Attr;
     try {
       attr = KisekiFileSystem.attrOf(await this.deps.ns.lookup({ namespaceId: this.nsId, parent, nameKey }), 'lookup');
@@ -165,7 +165,7 @@ export class KisekiFileSystem {
       if (KisekiError.is(err, 'NotFound')) return { attr: null, ageMs: 0 };
       throw err;
     }
-    if (d !== null && !this.states.has(attr.ino)) d.fetched(parent, nameKey, attr, epoch);
+    if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, attr, ticket);
     return { attr: this.overlay(attr), ageMs: 0 };
   }
 
@@ -180,15 +180,16 @@ export class KisekiFileSystem {
       const hit = d.attr(ino);
       if (hit !== null) return hit;
     }
-    const epoch = d?.epoch() ?? 0;
+    const ticket = d?.begin();
     const attr = KisekiFileSystem.attrOf(await this.deps.ns.getAttr({ namespaceId: this.nsId, ino }), 'getattr');
-    if (d !== null && !this.states.has(ino)) d.fetchedAttr(attr, epoch);
+    if (d !== null && ticket !== undefined && !this.states.has(ino)) d.fetchedAttr(attr, ticket);
     return { attr: this.overlay(attr), ageMs: 0 };
   }
 
   /** Every entry of a directory with its attributes (paged from the node; names opened and checked). */
   async readdir(ino: number): Promise<DirEntryPlus[]> {
-    const epoch = this.dentries?.epoch() ?? 0;
+    const d = this.dentries;
+    const ticket = d?.begin();
     const out: DirEntryPlus[] = [];
     const keys: Buffer[] = [];
     let cursor: Buffer = Buffer.alloc(0);
@@ -203,7 +204,7 @@ export class KisekiFileSystem {
       if (res.eof || last === undefined) break;
       cursor = last.cookie;
     }
-    this.dentries?.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, attr: e.attr })), true, epoch);
+    if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, attr: e.attr })), true, ticket);
     return out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
   }
 
@@ -211,15 +212,15 @@ export class KisekiFileSystem {
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
     const run = (async () => {
-      const epoch = d.epoch();
+      const ticket = d.begin();
       const list: Array<{ nameKey: Buffer; attr: Attr }> = [];
       let cursor: Buffer = Buffer.alloc(0);
       for (;;) {
         const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit: READDIR_PAGE });
         for (const e of res.entries) list.push({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') });
         const last = res.entries[res.entries.length - 1];
-        if (res.eof || last === undefined) return d.listing(dir, list, true, epoch);
-        if (list.length >= PREFETCH_MAX_ENTRIES) return d.listing(dir, list, false, epoch);
+        if (res.eof || last === undefined) return d.listing(dir, list, true, ticket);
+        if (list.length >= PREFETCH_MAX_ENTRIES) return d.listing(dir, list, false, ticket);
         cursor = last.cookie;
       }
     })()

@@ -24,7 +24,7 @@ function cache(ttlMs: number, clock: ManualClock): DentryCache {
 test('I-CC3: a fetched entry is served with its age inside the TTL and never after it', () => {
   const clock = new ManualClock();
   const d = cache(1000, clock);
-  d.fetched(1, key('a'), attr(5, 10), d.epoch());
+  d.fetched(1, key('a'), attr(5, 10), d.begin());
   clock.advance(400);
   const hit = d.lookup(1, key('a'));
   assert.equal(hit.kind, 'entry');
@@ -38,20 +38,20 @@ test('I-CC3: a fetched entry is served with its age inside the TTL and never aft
 test('I-CC5: a complete listing answers absent names (cached ENOENT) only within the TTL', () => {
   const clock = new ManualClock();
   const d = cache(1000, clock);
-  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.epoch());
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
   clock.advance(999);
   const absent = d.lookup(1, key('b'));
   assert.deepEqual(absent, { kind: 'absent', ageMs: 999 });
   clock.advance(2);
   assert.equal(d.lookup(1, key('b')).kind, 'miss');
-  d.listing(2, [{ nameKey: key('a'), attr: attr(6) }], false, d.epoch());
+  d.listing(2, [{ nameKey: key('a'), attr: attr(6) }], false, d.begin());
   assert.equal(d.lookup(2, key('b')).kind, 'miss', 'a partial listing proves nothing about other names');
 });
 
 test('I-CC3: own creates, removals and attribute changes are written through at once', () => {
   const clock = new ManualClock();
   const d = cache(1000, clock);
-  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.epoch());
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
   d.added(1, key('n'), attr(9, 3));
   const made = d.lookup(1, key('n'));
   assert.equal(made.kind === 'entry' ? made.attr.ino : -1, 9, 'an own create is visible, not a cached ENOENT');
@@ -66,10 +66,23 @@ test('I-CC3: own creates, removals and attribute changes are written through at 
   assert.equal(d.lookup(1, key('m')).kind, 'miss', 'after a rename the directory listing is no longer trusted');
 });
 
+test('I-CC5: a slow fetch is aged from when it started, not from when it was stored', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  const t = d.begin();
+  clock.advance(700); // the listing took 700 ms
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, t);
+  const hit = d.lookup(1, key('a'));
+  assert.equal(hit.kind === 'entry' ? hit.ageMs : -1, 700);
+  clock.advance(301);
+  assert.equal(d.lookup(1, key('a')).kind, 'miss');
+  assert.equal(d.lookup(1, key('b')).kind, 'miss');
+});
+
 test('a fetch that raced with an own change is not stored', () => {
   const clock = new ManualClock();
   const d = cache(1000, clock);
-  const before = d.epoch();
+  const before = d.begin();
   d.changed(5);
   d.fetched(1, key('a'), attr(5, 1), before);
   d.fetchedAttr(attr(5, 1), before);
@@ -81,7 +94,7 @@ test('a fetch that raced with an own change is not stored', () => {
 test('an unlink of an entry the cache never saw drops every cached attribute (hard links keep nlink right)', () => {
   const clock = new ManualClock();
   const d = cache(1000, clock);
-  d.fetchedAttr(attr(7), d.epoch());
+  d.fetchedAttr(attr(7), d.begin());
   d.removed(1, key('z'));
   assert.equal(d.attr(7), null);
 });
@@ -92,14 +105,14 @@ test('the directory is listed ahead after a run of lookup misses, once per listi
   for (let i = 0; i < PREFETCH_AFTER_MISSES + 3; i++) fired.push(d.noteMiss(1));
   assert.equal(fired.filter(Boolean).length, 1);
   assert.equal(fired.indexOf(true), PREFETCH_AFTER_MISSES - 1);
-  d.listing(1, [], true, d.epoch());
+  d.listing(1, [], true, d.begin());
   assert.equal(d.noteMiss(1), false, 'the count restarts after a listing');
 });
 
 test('ttl 0 caches nothing', () => {
   const d = cache(0, new ManualClock());
-  d.fetched(1, key('a'), attr(5), d.epoch());
-  d.listing(1, [], true, d.epoch());
+  d.fetched(1, key('a'), attr(5), d.begin());
+  d.listing(1, [], true, d.begin());
   assert.equal(d.lookup(1, key('a')).kind, 'miss');
   assert.equal(d.lookup(1, key('b')).kind, 'miss');
 });
