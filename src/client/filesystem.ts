@@ -324,7 +324,9 @@ export class KisekiFileSystem {
         ino: attr.ino, generation: attr.generation, size: 0, chunkSize: attr.chunkSize, chunks: [], inlineData: undefined,
       }));
     }
-    const file = await this.openState(attr.ino, flags & ~fsc.O_EXCL, !this.states.has(attr.ino));
+    // A file this call made is already empty: O_TRUNC would only commit an empty layout again.
+    const openFlags = flags & ~fsc.O_EXCL & ~(res.created ? fsc.O_TRUNC : 0);
+    const file = await this.openState(attr.ino, openFlags, !this.states.has(attr.ino));
     return { attr: this.overlay(file.state.size === attr.size ? attr : { ...attr, size: file.state.size }), file };
   }
 

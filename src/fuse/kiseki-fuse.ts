@@ -14,6 +14,14 @@ import type {
 /** st_blksize: tools size their buffers from it (cp uses max(128 KiB, st_blksize)); 1 MiB = max_write. */
 const BLKSIZE = 1 << 20;
 const O_ACCMODE = 3;
+/**
+ * Smallest packed directory entry (struct fuse_dirent 24 bytes + a name padded to 8), and the same
+ * with the fuse_entry_out (128 bytes) of readdirplus: no reply of `size` bytes holds more entries than
+ * size / this, so only those are handed to the binding (each reply would otherwise convert the whole
+ * rest of the directory: quadratic in its length).
+ */
+const MIN_DIRENT = 32;
+const MIN_DIRENT_PLUS = 160;
 
 export interface KisekiFuseOptions {
   /** Attribute and entry timeouts given to the kernel (meta_ttl_ms / 1000; 0 = no kernel caching). */
@@ -183,17 +191,17 @@ export class KisekiFuse implements FuseOperations {
     return h.entries;
   }
 
-  async readdir(_ctx: RequestContext, ino: number, fh: number, _size: number, offset: number): Promise<DirEntry[]> {
+  async readdir(_ctx: RequestContext, ino: number, fh: number, size: number, offset: number): Promise<DirEntry[]> {
     const list = await this.listing(ino, fh, offset);
-    return list.slice(offset).map((e, i) => ({
+    return list.slice(offset, offset + Math.ceil(size / MIN_DIRENT)).map((e, i) => ({
       name: e.name, ino: e.ino, mode: e.attr === null ? fsc.S_IFDIR : typeBits(e.attr.kind), off: offset + i + 1,
     }));
   }
 
-  async readdirplus(_ctx: RequestContext, ino: number, fh: number, _size: number, offset: number): Promise<ReaddirplusResult> {
+  async readdirplus(_ctx: RequestContext, ino: number, fh: number, size: number, offset: number): Promise<ReaddirplusResult> {
     const list = await this.listing(ino, fh, offset);
     return {
-      entries: list.slice(offset).map((e, i) => ({
+      entries: list.slice(offset, offset + Math.ceil(size / MIN_DIRENT_PLUS)).map((e, i) => ({
         name: e.name, off: offset + i + 1,
         entry: e.attr === null ? { ino: 0, entryTimeout: 0 } : this.entry(e.attr),
       })),

@@ -30,7 +30,7 @@ export function namespaceService(h: HandlerFactory, store: NamespaceStore, clust
     lookup: u(tenantsOnly, (req, ctx) => ({ attr: store.lookup(...scope(req, ctx), req.parent, req.nameKey) })),
     getAttr: u(tenantsOnly, (req, ctx) => ({ attr: store.getAttr(...scope(req, ctx), req.ino) })),
     readDirPlus: u(tenantsOnly, (req, ctx) => store.readDirPlus(...scope(req, ctx), req.ino, req.cursor, req.limit)),
-    create: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.create(t, ns, req) }))),
+    create: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => store.createEntry(t, ns, req))),
     mkDir: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.mkdir(t, ns, req) }))),
     symlink: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.symlink(t, ns, req) }))),
     readLink: u(tenantsOnly, (req, ctx) => ({ sealedTarget: store.readLink(...scope(req, ctx), req.ino) })),

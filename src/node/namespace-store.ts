@@ -232,6 +232,11 @@ export class NamespaceStore {
   }
 
   create(tenant: string, nsId: string, req: CreateRequest): Attr {
+    return this.createEntry(tenant, nsId, req).attr;
+  }
+
+  /** create, also saying whether the inode was made by this call (false: an existing file). */
+  createEntry(tenant: string, nsId: string, req: CreateRequest): { attr: Attr; created: boolean } {
     const nameKey = nameKeyOf(req.nameKey, 'name_key');
     const sealed = this.sealedName(req.sealedName, 'sealed_name');
     return this.tx(() => {
@@ -244,14 +249,14 @@ export class NamespaceStore {
         const row = this.inode(ns, existing.ino);
         if (row.kind === FileKind.FILE_KIND_DIRECTORY) throw err('IsDirectory', 'the name is a directory');
         if (row.kind !== FileKind.FILE_KIND_REGULAR) throw err('AlreadyExists', 'the name exists and is not a regular file');
-        return toAttr(row);
+        return { attr: toAttr(row), created: false };
       }
       const chunkSize = req.chunkSize === 0 ? nsRow.chunk_size : chunkSizeOf(req.chunkSize, 'chunk_size');
       const row = this.newInode(ns, { kind: FileKind.FILE_KIND_REGULAR, mode: req.mode, uid: req.uid, gid: req.gid, size: 0, nlink: 1, chunkSize, parent: parent.ino });
       this.q.insertDirent.run(ns, parent.ino, nameKey, row.ino, sealed);
       this.touch(parent, { m: true, c: true });
       this.save(ns, parent);
-      return toAttr(row);
+      return { attr: toAttr(row), created: true };
     });
   }
 
