@@ -30,6 +30,8 @@ export interface KisekiFuseOptions {
 
 interface DirHandle {
   entries: Array<{ name: string; attr: KAttr | null; ino: number }> | null;
+  /** performance.now() when the listing was asked for: later replies age its attributes (I-CC5). */
+  listedAt: number;
 }
 
 function typeBits(kind: FileKind): number {
@@ -172,7 +174,7 @@ export class KisekiFuse implements FuseOperations {
 
   opendir(): OpenReply {
     const fh = this.nextDirFh++;
-    this.dirs.set(fh, { entries: null });
+    this.dirs.set(fh, { entries: null, listedAt: 0 });
     return { fh };
   }
 
@@ -181,6 +183,7 @@ export class KisekiFuse implements FuseOperations {
     const h = this.dirs.get(fh);
     if (h === undefined) throw kerr('InvalidArgument', `no open directory with handle ${fh}`);
     if (h.entries === null || offset === 0) {
+      h.listedAt = performance.now();
       const list = await this.fs.readdir(ino);
       h.entries = [
         { name: '.', attr: null, ino },
@@ -200,10 +203,11 @@ export class KisekiFuse implements FuseOperations {
 
   async readdirplus(_ctx: RequestContext, ino: number, fh: number, size: number, offset: number): Promise<ReaddirplusResult> {
     const list = await this.listing(ino, fh, offset);
+    const ageMs = performance.now() - (this.dirs.get(fh)?.listedAt ?? 0);
     return {
       entries: list.slice(offset, offset + Math.ceil(size / MIN_DIRENT_PLUS)).map((e, i) => ({
         name: e.name, off: offset + i + 1,
-        entry: e.attr === null ? { ino: 0, entryTimeout: 0 } : this.entry(e.attr),
+        entry: e.attr === null ? { ino: 0, entryTimeout: 0 } : this.entry(e.attr, ageMs),
       })),
     };
   }
