@@ -66,6 +66,14 @@ export class DentryCache {
     return a.kind === 'hit' ? { attr: a.value, ageMs: a.ageMs } : null;
   }
 
+  /**
+   * True when a hit of this age came from a listing past half its TTL: listing the directory again
+   * in the background now keeps a walk over it served from the cache without a stall at expiry.
+   */
+  refreshDue(parent: number, ageMs: number): boolean {
+    return ageMs * 2 > this.ttlMs && this.listed.get(parent).kind === 'hit';
+  }
+
   /** Counts a lookup that went to the node; true when the directory should now be listed ahead. */
   noteMiss(parent: number): boolean {
     const n = (this.misses.get(parent) ?? 0) + 1;

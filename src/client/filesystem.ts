@@ -153,6 +153,7 @@ export class KisekiFileSystem {
         await listing;
         c = d.lookup(parent, nameKey);
       }
+      if (c.kind !== 'miss' && d.refreshDue(parent, c.ageMs)) this.prefetch(parent, d);
       if (c.kind === 'entry' && !this.states.has(c.attr.ino)) return { attr: c.attr, ageMs: c.ageMs };
       if (c.kind === 'absent') return { attr: null, ageMs: c.ageMs };
       if (d.noteMiss(parent)) this.prefetch(parent, d);

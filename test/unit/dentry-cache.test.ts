@@ -109,6 +109,18 @@ test('the directory is listed ahead after a run of lookup misses, once per listi
   assert.equal(d.noteMiss(1), false, 'the count restarts after a listing');
 });
 
+test('a listing past half its TTL is due for a background refresh; a single fetched entry is not', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
+  d.fetched(2, key('b'), attr(6), d.begin());
+  clock.advance(500);
+  assert.equal(d.refreshDue(1, 500), false);
+  clock.advance(1);
+  assert.equal(d.refreshDue(1, 501), true);
+  assert.equal(d.refreshDue(2, 501), false);
+});
+
 test('ttl 0 caches nothing', () => {
   const d = cache(0, new ManualClock());
   d.fetched(1, key('a'), attr(5), d.begin());
