@@ -9,7 +9,7 @@
 import type { Attr } from '../gen/kiseki/v1/namespace.js';
 import type { MetaCache } from '../cache/meta-cache.js';
 
-/** Lookup misses in one directory (since its last listing) after which the whole directory is listed. */
+/** Lookups in one directory that missed the cache but found a name (since its last listing) after which the whole directory is listed. */
 export const PREFETCH_AFTER_MISSES = 8;
 /** Directories bigger than this are not listed ahead of lookups (the listing would cost more than it saves). */
 export const PREFETCH_MAX_ENTRIES = 65_536;
@@ -74,7 +74,7 @@ export class DentryCache {
     return ageMs * 2 > this.ttlMs && this.listed.get(parent).kind === 'hit';
   }
 
-  /** Counts a lookup that went to the node; true when the directory should now be listed ahead. */
+  /** Counts a lookup that missed the cache and found the name at the node; true when the directory should now be listed ahead. */
   noteMiss(parent: number): boolean {
     const n = (this.misses.get(parent) ?? 0) + 1;
     this.misses.set(parent, n);

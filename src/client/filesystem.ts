@@ -140,8 +140,8 @@ export class KisekiFileSystem {
   /**
    * lookup with the age of the answer (I-CC5: the kernel may cache it only for the rest of the TTL).
    * Served from the dentry cache within meta_ttl_ms (I-CC3), except for files this client has open
-   * (their size and mtime move with its own writes). After a few misses in one directory the whole
-   * directory is listed once, so a walk over its names costs one ReadDirPlus instead of one RPC each.
+   * (their size and mtime move with its own writes). After a few names found in one directory by
+   * asking the node, the whole directory is listed once, so a walk over its names costs one ReadDirPlus instead of one RPC each.
    */
   async lookupAged(parent: number, name: Buffer): Promise<AgedAttr<Attr | null>> {
     const nameKey = await this.names.nameKey(parent, name);
@@ -156,7 +156,6 @@ export class KisekiFileSystem {
       if (c.kind !== 'miss' && d.refreshDue(parent, c.ageMs)) this.prefetch(parent, d);
       if (c.kind === 'entry' && !this.states.has(c.attr.ino)) return { attr: c.attr, ageMs: c.ageMs };
       if (c.kind === 'absent') return { attr: null, ageMs: c.ageMs };
-      if (d.noteMiss(parent)) this.prefetch(parent, d);
     }
     const ticket = d?.begin();
     let attr: Attr;
@@ -167,6 +166,9 @@ export class KisekiFileSystem {
       throw err;
     }
     if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, attr, ticket);
+    // Only names that exist count: a walk over a directory lists it, a writer creating new names does
+    // not (listing a directory that keeps changing under its own creates would be wasted, again and again).
+    if (d !== null && d.noteMiss(parent)) this.prefetch(parent, d);
     return { attr: this.overlay(attr), ageMs: 0 };
   }
 
