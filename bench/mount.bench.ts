@@ -28,6 +28,8 @@ const PEERS = process.env.BENCH_PEERS?.split(',').map((x) => x.trim()).filter(Bo
 const READS_ONLY = process.env.BENCH_READS_ONLY === '1';
 const KISEKI_OPTS = process.env.BENCH_KISEKI_OPTS ? `,${process.env.BENCH_KISEKI_OPTS}` : '';
 const BEFORE_ROOT = process.env.BENCH_BEFORE_ROOT;
+/** BENCH_META_ONLY=1: only the metadata rows (stat, readdir, objects) against the C ceiling and gocryptfs. */
+const META_ONLY = process.env.BENCH_META_ONLY === '1';
 
 type Result = Record<string, number>;
 
@@ -146,6 +148,7 @@ async function peers(work: string): Promise<Peer[]> {
     execFileSync('gocryptfs', ['-init', '-q', '-extpass', 'echo bench', '-scryptn', '10', cipher]);
     list.push(childPeer('gocryptfs', work, (mnt) => spawn('gocryptfs', ['-f', '-q', '-extpass', 'echo bench', cipher, mnt], { stdio: 'ignore' })));
   }
+  if (META_ONLY) return list;
   if (have('bindfs')) {
     const src = join(work, 'bindfs-src');
     mkdirSync(src);
@@ -163,24 +166,26 @@ async function measure(p: Peer): Promise<Result> {
   const r: Result = {};
   let mnt = await p.mount();
   const big = join(mnt, 'big');
-  if (p.readOnlyFixture !== true) {
-    r.write_fsync_MBps = (await py('write', big, String(FILE_MB))).MBps!;
-    await p.unmount();
-    mnt = await p.mount();
-  }
-  r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
-  await py('read', join(mnt, 'big'), String(1 << 20));
-  const cpu0 = cpuSeconds(p.pid?.());
-  const hot1M = await py('read', join(mnt, 'big'), String(1 << 20));
-  const cpu1 = cpuSeconds(p.pid?.());
-  const hot128K = await py('read', join(mnt, 'big'), String(128 << 10));
-  const cpu2 = cpuSeconds(p.pid?.());
-  r.hot_read_1M_MBps = hot1M.MBps!;
-  r.hot_read_128K_MBps = hot128K.MBps!;
-  // The daemon's CPU per GiB served: comparable across peers even when the machine is loaded.
-  if (cpu0 !== undefined && cpu1 !== undefined && cpu2 !== undefined) {
-    r.hot_read_1M_cpu_s_per_GiB = (cpu1 - cpu0) / (hot1M.bytes! / 2 ** 30);
-    r.hot_read_128K_cpu_s_per_GiB = (cpu2 - cpu1) / (hot128K.bytes! / 2 ** 30);
+  if (!META_ONLY) {
+    if (p.readOnlyFixture !== true) {
+      r.write_fsync_MBps = (await py('write', big, String(FILE_MB))).MBps!;
+      await p.unmount();
+      mnt = await p.mount();
+    }
+    r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
+    await py('read', join(mnt, 'big'), String(1 << 20));
+    const cpu0 = cpuSeconds(p.pid?.());
+    const hot1M = await py('read', join(mnt, 'big'), String(1 << 20));
+    const cpu1 = cpuSeconds(p.pid?.());
+    const hot128K = await py('read', join(mnt, 'big'), String(128 << 10));
+    const cpu2 = cpuSeconds(p.pid?.());
+    r.hot_read_1M_MBps = hot1M.MBps!;
+    r.hot_read_128K_MBps = hot128K.MBps!;
+    // The daemon's CPU per GiB served: comparable across peers even when the machine is loaded.
+    if (cpu0 !== undefined && cpu1 !== undefined && cpu2 !== undefined) {
+      r.hot_read_1M_cpu_s_per_GiB = (cpu1 - cpu0) / (hot1M.bytes! / 2 ** 30);
+      r.hot_read_128K_cpu_s_per_GiB = (cpu2 - cpu1) / (hot128K.bytes! / 2 ** 30);
+    }
   }
   if (READS_ONLY) {
     await p.unmount();

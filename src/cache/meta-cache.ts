@@ -44,11 +44,19 @@ export class MetaCache<K, V> {
     return { kind: 'miss' };
   }
 
-  /** Records a value just fetched from canonical. */
-  put(key: K, value: V): void {
+  /** Now on this cache's clock: taken before a fetch, it is the fetchedAt to hand to put(). */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /**
+   * Records a value fetched from canonical. `fetchedAt` (default now) is when the fetch started, so
+   * that a slow fetch does not extend the staleness bound (I-CC5).
+   */
+  put(key: K, value: V, fetchedAt = this.#clock.now()): void {
     if (this.ttlMs === 0) return;
     this.#entries.delete(key);
-    this.#entries.set(key, { value, fetchedAt: this.#clock.now() });
+    this.#entries.set(key, { value, fetchedAt });
     if (this.#entries.size > this.maxEntries) this.#entries.delete(this.#entries.keys().next().value as K);
   }
 

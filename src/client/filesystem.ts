@@ -7,6 +7,7 @@ import { FileKind, type Attr, type Layout, type StatFsResponse, type Timespec } 
 import { KisekiError, kerr } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
+import { PREFETCH_MAX_ENTRIES, type DentryCache } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls } from './fs-ports.js';
 import { O_ACCMODE, OpenFiles, type OpenFile } from './open-files.js';
@@ -24,6 +25,8 @@ export interface FsDeps {
   readonly namespaceId: string;
   readonly readOnly: boolean;
   readonly clock?: Clock;
+  /** Names and attributes cached for meta_ttl_ms (I-CC3); absent = every lookup asks the node. */
+  readonly dentries?: DentryCache;
 }
 
 export interface FsOptions {
@@ -52,6 +55,15 @@ export interface DirEntryPlus {
   readonly attr: Attr;
 }
 
+/** A lookup or getattr answer with the age of what it is based on (0 = just fetched), or null = no such name. */
+export interface AgedAttr<A = Attr> {
+  readonly attr: A;
+  readonly ageMs: number;
+}
+
+/** ReadDirPlus page size (the node's maximum): fewer round trips per large directory. */
+const READDIR_PAGE = 4096;
+
 export type TimeSet = Timespec | 'now';
 
 export interface SetAttrInput {
@@ -77,10 +89,14 @@ export class KisekiFileSystem {
   private readonly states = new Map<number, FileState>();
   private readonly io: FileIo;
   private readonly clock: Clock;
+  private readonly dentries: DentryCache | null;
+  /** Directories being listed ahead of lookups: a lookup that misses waits for the listing. */
+  private readonly prefetching = new Map<number, Promise<void>>();
   private closed = false;
 
   constructor(private readonly deps: FsDeps, readonly options: FsOptions = DEFAULT_FS_OPTIONS) {
     this.clock = deps.clock ?? (() => performance.now());
+    this.dentries = deps.dentries ?? null;
     this.names = new SealedNames(deps.metaCrypto, deps.namespaceId);
     this.reader = new ChunkReader(deps.chunkCrypto, deps.cache, deps.placement, options.reader);
     this.io = {
@@ -116,28 +132,105 @@ export class KisekiFileSystem {
   }
 
   async lookup(parent: number, name: Buffer): Promise<Attr> {
+    const e = await this.lookupAged(parent, name);
+    if (e.attr === null) throw kerr('NotFound', `no entry named '${name.toString()}' in directory ${parent}`);
+    return e.attr;
+  }
+
+  /**
+   * lookup with the age of the answer (I-CC5: the kernel may cache it only for the rest of the TTL).
+   * Served from the dentry cache within meta_ttl_ms (I-CC3), except for files this client has open
+   * (their size and mtime move with its own writes). After a few names found in one directory by
+   * asking the node, the whole directory is listed once, so a walk over its names costs one ReadDirPlus instead of one RPC each.
+   */
+  async lookupAged(parent: number, name: Buffer): Promise<AgedAttr<Attr | null>> {
     const nameKey = await this.names.nameKey(parent, name);
-    const res = await this.deps.ns.lookup({ namespaceId: this.nsId, parent, nameKey });
-    return this.overlay(KisekiFileSystem.attrOf(res, 'lookup'));
+    const d = this.dentries;
+    if (d !== null) {
+      let c = d.lookup(parent, nameKey);
+      const listing = c.kind === 'miss' ? this.prefetching.get(parent) : undefined;
+      if (listing !== undefined) {
+        await listing;
+        c = d.lookup(parent, nameKey);
+      }
+      if (c.kind !== 'miss' && d.refreshDue(parent, c.ageMs)) this.prefetch(parent, d);
+      if (c.kind === 'entry' && !this.states.has(c.attr.ino)) return { attr: c.attr, ageMs: c.ageMs };
+      if (c.kind === 'absent') return { attr: null, ageMs: c.ageMs };
+    }
+    const ticket = d?.begin();
+    let attr: Attr;
+    try {
+      attr = KisekiFileSystem.attrOf(await this.deps.ns.lookup({ namespaceId: this.nsId, parent, nameKey }), 'lookup');
+    } catch (err) {
+      if (KisekiError.is(err, 'NotFound')) return { attr: null, ageMs: 0 };
+      throw err;
+    }
+    if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, attr, ticket);
+    // Only names that exist count: a walk over a directory lists it, a writer creating new names does
+    // not (listing a directory that keeps changing under its own creates would be wasted, again and again).
+    if (d !== null && d.noteMiss(parent)) this.prefetch(parent, d);
+    return { attr: this.overlay(attr), ageMs: 0 };
   }
 
   async getattr(ino: number): Promise<Attr> {
-    const res = await this.deps.ns.getAttr({ namespaceId: this.nsId, ino });
-    return this.overlay(KisekiFileSystem.attrOf(res, 'getattr'));
+    return (await this.getattrAged(ino)).attr;
+  }
+
+  /** getattr with the age of the answer; cached attributes as for lookupAged (I-CC3, I-CC5). */
+  async getattrAged(ino: number): Promise<AgedAttr> {
+    const d = this.dentries;
+    if (d !== null && !this.states.has(ino)) {
+      const hit = d.attr(ino);
+      if (hit !== null) return hit;
+    }
+    const ticket = d?.begin();
+    const attr = KisekiFileSystem.attrOf(await this.deps.ns.getAttr({ namespaceId: this.nsId, ino }), 'getattr');
+    if (d !== null && ticket !== undefined && !this.states.has(ino)) d.fetchedAttr(attr, ticket);
+    return { attr: this.overlay(attr), ageMs: 0 };
   }
 
   /** Every entry of a directory with its attributes (paged from the node; names opened and checked). */
   async readdir(ino: number): Promise<DirEntryPlus[]> {
+    const d = this.dentries;
+    const ticket = d?.begin();
     const out: DirEntryPlus[] = [];
+    const keys: Buffer[] = [];
     let cursor: Buffer = Buffer.alloc(0);
     for (;;) {
-      const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino, cursor, limit: 1024 });
-      const names = await Promise.all(res.entries.map((e) => this.names.openName(ino, e.nameKey, e.sealedName)));
-      res.entries.forEach((e, i) => out.push({ name: names[i]!, attr: this.overlay(KisekiFileSystem.attrOf(e, 'readdir')) }));
+      const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino, cursor, limit: READDIR_PAGE });
+      const names = await this.names.openNames(ino, res.entries);
+      res.entries.forEach((e, i) => {
+        keys.push(e.nameKey);
+        out.push({ name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') });
+      });
       const last = res.entries[res.entries.length - 1];
-      if (res.eof || last === undefined) return out;
+      if (res.eof || last === undefined) break;
       cursor = last.cookie;
     }
+    if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, attr: e.attr })), true, ticket);
+    return out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
+  }
+
+  /** Lists a directory's name_keys and attributes into the dentry cache (no names are opened). */
+  private prefetch(dir: number, d: DentryCache): void {
+    if (this.prefetching.has(dir)) return;
+    const run = (async () => {
+      const ticket = d.begin();
+      const list: Array<{ nameKey: Buffer; attr: Attr }> = [];
+      let cursor: Buffer = Buffer.alloc(0);
+      for (;;) {
+        const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit: READDIR_PAGE });
+        for (const e of res.entries) list.push({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') });
+        const last = res.entries[res.entries.length - 1];
+        if (res.eof || last === undefined) return d.listing(dir, list, true, ticket);
+        if (list.length >= PREFETCH_MAX_ENTRIES) return d.listing(dir, list, false, ticket);
+        cursor = last.cookie;
+      }
+    })()
+      // A failed listing only means the lookups keep asking the node one by one.
+      .catch(() => undefined)
+      .finally(() => this.prefetching.delete(dir));
+    this.prefetching.set(dir, run);
   }
 
   async mkdir(parent: number, name: Buffer, mode: number, who: Caller): Promise<Attr> {
@@ -145,19 +238,29 @@ export class KisekiFileSystem {
     const nameKey = await this.names.nameKey(parent, name);
     const sealedName = await this.names.sealName(nameKey, name);
     const res = await this.deps.ns.mkDir({ namespaceId: this.nsId, parent, nameKey, sealedName, mode: mode & 0o7777, uid: who.uid, gid: who.gid });
-    return KisekiFileSystem.attrOf(res, 'mkdir');
+    const attr = KisekiFileSystem.attrOf(res, 'mkdir');
+    this.dentries?.added(parent, nameKey, attr);
+    return attr;
   }
 
   async rmdir(parent: number, name: Buffer): Promise<void> {
     this.writable('rmdir');
     const nameKey = await this.names.nameKey(parent, name);
-    await this.deps.ns.rmDir({ namespaceId: this.nsId, parent, nameKey });
+    try {
+      await this.deps.ns.rmDir({ namespaceId: this.nsId, parent, nameKey });
+    } finally {
+      this.dentries?.removed(parent, nameKey);
+    }
   }
 
   async unlink(parent: number, name: Buffer): Promise<void> {
     this.writable('unlink');
     const nameKey = await this.names.nameKey(parent, name);
-    await this.deps.ns.unlink({ namespaceId: this.nsId, parent, nameKey });
+    try {
+      await this.deps.ns.unlink({ namespaceId: this.nsId, parent, nameKey });
+    } finally {
+      this.dentries?.removed(parent, nameKey);
+    }
   }
 
   async rename(parent: number, name: Buffer, newParent: number, newName: Buffer, flags: number): Promise<void> {
@@ -168,10 +271,14 @@ export class KisekiFileSystem {
     const [nameKey, newNameKey] = await Promise.all([this.names.nameKey(parent, name), this.names.nameKey(newParent, newName)]);
     const newSealedName = await this.names.sealName(newNameKey, newName);
     const exchangedSealedName = (flags & RENAME_EXCHANGE) !== 0 ? await this.names.sealName(nameKey, name) : undefined;
-    await this.deps.ns.rename({
-      namespaceId: this.nsId, parent, nameKey, newNamespaceId: this.nsId, newParent, newNameKey, newSealedName,
-      flags, exchangedSealedName,
-    });
+    try {
+      await this.deps.ns.rename({
+        namespaceId: this.nsId, parent, nameKey, newNamespaceId: this.nsId, newParent, newNameKey, newSealedName,
+        flags, exchangedSealedName,
+      });
+    } finally {
+      this.dentries?.renamed(parent, nameKey, newParent, newNameKey);
+    }
   }
 
   async symlink(parent: number, name: Buffer, target: Buffer, who: Caller): Promise<Attr> {
@@ -182,7 +289,9 @@ export class KisekiFileSystem {
     const res = await this.deps.ns.symlink({
       namespaceId: this.nsId, parent, nameKey, sealedName, sealedTarget, uid: who.uid, gid: who.gid, targetLength: target.length,
     });
-    return KisekiFileSystem.attrOf(res, 'symlink');
+    const attr = KisekiFileSystem.attrOf(res, 'symlink');
+    this.dentries?.added(parent, nameKey, attr);
+    return attr;
   }
 
   async readlink(ino: number): Promise<Buffer> {
@@ -195,7 +304,9 @@ export class KisekiFileSystem {
     const nameKey = await this.names.nameKey(newParent, newName);
     const sealedName = await this.names.sealName(nameKey, newName);
     const res = await this.deps.ns.link({ namespaceId: this.nsId, ino, newParent, nameKey, sealedName });
-    return this.overlay(KisekiFileSystem.attrOf(res, 'link'));
+    const attr = KisekiFileSystem.attrOf(res, 'link');
+    this.dentries?.added(newParent, nameKey, attr);
+    return this.overlay(attr);
   }
 
   /** Creates (or with exclusive = false opens an existing) regular file and opens it. */
@@ -208,6 +319,7 @@ export class KisekiFileSystem {
       exclusive: (flags & fsc.O_EXCL) !== 0, chunkSize: this.options.chunkSize,
     });
     const attr = KisekiFileSystem.attrOf(res, 'create');
+    this.dentries?.added(parent, nameKey, attr);
     if (attr.kind !== FileKind.FILE_KIND_REGULAR) throw kerr('IsDirectory', 'create: the name exists and is not a regular file');
     // An empty file's layout follows from its attributes (no chunks, no inline data): no GetLayout.
     if (attr.size === 0 && !this.states.has(attr.ino)) {
@@ -215,7 +327,9 @@ export class KisekiFileSystem {
         ino: attr.ino, generation: attr.generation, size: 0, chunkSize: attr.chunkSize, chunks: [], inlineData: undefined,
       }));
     }
-    const file = await this.openState(attr.ino, flags & ~fsc.O_EXCL, !this.states.has(attr.ino));
+    // A file this call made is already empty: O_TRUNC would only commit an empty layout again.
+    const openFlags = flags & ~fsc.O_EXCL & ~(res.created ? fsc.O_TRUNC : 0);
+    const file = await this.openState(attr.ino, openFlags, !this.states.has(attr.ino));
     return { attr: this.overlay(file.state.size === attr.size ? attr : { ...attr, size: file.state.size }), file };
   }
 
@@ -280,7 +394,7 @@ export class KisekiFileSystem {
     try {
       await state.flush();
     } finally {
-      if (state.openCount === 0 && !state.isDirty) this.states.delete(state.ino);
+      if (state.openCount === 0 && !state.isDirty) this.forgetState(state.ino);
     }
   }
 
@@ -291,7 +405,7 @@ export class KisekiFileSystem {
     if (set.size !== undefined) {
       const s = state ?? (await this.stateFor(ino, false));
       attr = await s.truncate(set.size);
-      if (s.openCount === 0 && !s.isDirty) this.states.delete(ino);
+      if (s.openCount === 0 && !s.isDirty) this.forgetState(ino);
     } else if (state?.isDirty === true && set.mtime !== undefined) {
       // Pending data would stamp its own mtime at commit, after (and over) the one asked for now.
       await state.flush();
@@ -310,7 +424,14 @@ export class KisekiFileSystem {
       });
       attr = KisekiFileSystem.attrOf(res, 'setattr');
     }
+    if (attr !== null) this.dentries?.changed(ino, attr);
     return this.overlay(attr ?? (await this.getattr(ino)));
+  }
+
+  /** Drops a file's content state; its committed size and mtime may differ from anything cached. */
+  private forgetState(ino: number): void {
+    this.states.delete(ino);
+    this.dentries?.changed(ino);
   }
 
   async setxattr(ino: number, name: string, value: Buffer, flags: number): Promise<void> {
@@ -318,6 +439,7 @@ export class KisekiFileSystem {
     const nameKey = await this.names.xattrKey(ino, name);
     const [sealedName, sealedValue] = await Promise.all([this.names.sealXattrName(nameKey, name), this.names.sealXattrValue(ino, nameKey, value)]);
     await this.deps.ns.setXattr({ namespaceId: this.nsId, ino, nameKey, sealedName, sealedValue, flags });
+    this.dentries?.changed(ino);
   }
 
   async getxattr(ino: number, name: string): Promise<Buffer> {
@@ -335,6 +457,7 @@ export class KisekiFileSystem {
     this.writable('removexattr');
     const nameKey = await this.names.xattrKey(ino, name);
     await this.deps.ns.removeXattr({ namespaceId: this.nsId, ino, nameKey });
+    this.dentries?.changed(ino);
   }
 
   statfs(): Promise<StatFsResponse> {

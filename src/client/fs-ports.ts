@@ -10,7 +10,7 @@ export interface NamespaceCalls {
   lookup(req: ns.LookupRequest): Promise<ns.EntryResponse>;
   getAttr(req: ns.GetAttrRequest): Promise<ns.AttrResponse>;
   readDirPlus(req: ns.ReadDirPlusRequest): Promise<ns.ReadDirPlusResponse>;
-  create(req: ns.CreateRequest): Promise<ns.EntryResponse>;
+  create(req: ns.CreateRequest): Promise<ns.CreateResponse>;
   mkDir(req: ns.MkDirRequest): Promise<ns.EntryResponse>;
   symlink(req: ns.SymlinkRequest): Promise<ns.EntryResponse>;
   readLink(req: ns.ReadLinkRequest): Promise<ns.ReadLinkResponse>;

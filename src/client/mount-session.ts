@@ -16,6 +16,7 @@ import { transportForNode, type TransportSelector, type TransportStatus } from '
 import { formatSeed } from './seeds.js';
 import type { Session, TransportFactory } from './session.js';
 import { credentialsFor } from './tls-credentials.js';
+import { DentryCache } from './dentry-cache.js';
 import { DEFAULT_FS_OPTIONS, KisekiFileSystem, type FsDeps, type FsOptions } from './filesystem.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkPlacement, MetaCrypto } from './fs-ports.js';
 import type { MountOptions } from './mount-options.js';
@@ -153,6 +154,7 @@ export function fsDepsFor(session: Session, cache: ChunkCache, namespaceId: stri
   return {
     ns: session.namespace, chunkCrypto: chunkCrypto(keyring), metaCrypto: metaCrypto(keyring),
     cache: cachePort(cache), placement: placement(session), namespaceId, readOnly,
+    dentries: new DentryCache(cache.createMetaCache(), cache.createMetaCache(), cache.createMetaCache(1024)),
   };
 }
 

@@ -65,6 +65,11 @@ export class SealedNames {
     return name;
   }
 
+  /** The names of a ReadDirPlus page, in order; names already known cost no crypto at all. */
+  openNames(parent: number, entries: ReadonlyArray<{ nameKey: Buffer; sealedName?: Envelope | undefined }>): Promise<Buffer[]> {
+    return Promise.all(entries.map((e) => this.openName(parent, e.nameKey, e.sealedName)));
+  }
+
   /** Symlink targets get a fresh random id: equal targets must not look equal to the node. */
   sealTarget(target: Buffer): Promise<Envelope> {
     return this.meta.sealMeta(randomBytes(32), target);

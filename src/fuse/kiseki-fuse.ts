@@ -14,6 +14,14 @@ import type {
 /** st_blksize: tools size their buffers from it (cp uses max(128 KiB, st_blksize)); 1 MiB = max_write. */
 const BLKSIZE = 1 << 20;
 const O_ACCMODE = 3;
+/**
+ * Smallest packed directory entry (struct fuse_dirent 24 bytes + a name padded to 8), and the same
+ * with the fuse_entry_out (128 bytes) of readdirplus: no reply of `size` bytes holds more entries than
+ * size / this, so only those are handed to the binding (each reply would otherwise convert the whole
+ * rest of the directory: quadratic in its length).
+ */
+const MIN_DIRENT = 32;
+const MIN_DIRENT_PLUS = 160;
 
 export interface KisekiFuseOptions {
   /** Attribute and entry timeouts given to the kernel (meta_ttl_ms / 1000; 0 = no kernel caching). */
@@ -22,6 +30,8 @@ export interface KisekiFuseOptions {
 
 interface DirHandle {
   entries: Array<{ name: Buffer | string; attr: KAttr | null; ino: number }> | null;
+  /** performance.now() when the listing was asked for: later replies age its attributes (I-CC5). */
+  listedAt: number;
 }
 
 function typeBits(kind: FileKind): number {
@@ -54,18 +64,20 @@ export class KisekiFuse implements FuseOperations {
     return this.openedGeneration.keys();
   }
 
-  private entry(a: KAttr): Entry {
-    const t = this.options.ttlSeconds;
+  /** I-CC5: what the client cached for ageMs may stay in the kernel only for the rest of the TTL. */
+  private timeout(ageMs: number): number {
+    return Math.max(0, this.options.ttlSeconds - ageMs / 1000);
+  }
+
+  private entry(a: KAttr, ageMs = 0): Entry {
+    const t = this.timeout(ageMs);
     return { ino: a.ino, generation: 0, attr: toFuseAttr(a), attrTimeout: t, entryTimeout: t };
   }
 
   async lookup(_ctx: RequestContext, parent: number, name: Buffer): Promise<Entry | NegativeEntry> {
-    try {
-      return this.entry(await this.fs.lookup(parent, name));
-    } catch (err) {
-      if (KisekiError.is(err, 'NotFound')) return { ino: 0, entryTimeout: this.options.ttlSeconds };
-      throw err;
-    }
+    const e = await this.fs.lookupAged(parent, name);
+    if (e.attr === null) return { ino: 0, entryTimeout: this.timeout(e.ageMs) };
+    return this.entry(e.attr, e.ageMs);
   }
 
   forget(): void {
@@ -73,7 +85,8 @@ export class KisekiFuse implements FuseOperations {
   }
 
   async getattr(_ctx: RequestContext, ino: number): Promise<AttrReply> {
-    return { attr: toFuseAttr(await this.fs.getattr(ino)), timeout: this.options.ttlSeconds };
+    const a = await this.fs.getattrAged(ino);
+    return { attr: toFuseAttr(a.attr), timeout: this.timeout(a.ageMs) };
   }
 
   async setattr(_ctx: RequestContext, ino: number, c: SetattrChanges): Promise<AttrReply> {
@@ -162,7 +175,7 @@ export class KisekiFuse implements FuseOperations {
 
   opendir(): OpenReply {
     const fh = this.nextDirFh++;
-    this.dirs.set(fh, { entries: null });
+    this.dirs.set(fh, { entries: null, listedAt: 0 });
     return { fh };
   }
 
@@ -171,6 +184,7 @@ export class KisekiFuse implements FuseOperations {
     const h = this.dirs.get(fh);
     if (h === undefined) throw kerr('InvalidArgument', `no open directory with handle ${fh}`);
     if (h.entries === null || offset === 0) {
+      h.listedAt = performance.now();
       const list = await this.fs.readdir(ino);
       h.entries = [
         { name: '.', attr: null, ino },
@@ -181,19 +195,20 @@ export class KisekiFuse implements FuseOperations {
     return h.entries;
   }
 
-  async readdir(_ctx: RequestContext, ino: number, fh: number, _size: number, offset: number): Promise<DirEntry[]> {
+  async readdir(_ctx: RequestContext, ino: number, fh: number, size: number, offset: number): Promise<DirEntry[]> {
     const list = await this.listing(ino, fh, offset);
-    return list.slice(offset).map((e, i) => ({
+    return list.slice(offset, offset + Math.ceil(size / MIN_DIRENT)).map((e, i) => ({
       name: e.name, ino: e.ino, mode: e.attr === null ? fsc.S_IFDIR : typeBits(e.attr.kind), off: offset + i + 1,
     }));
   }
 
-  async readdirplus(_ctx: RequestContext, ino: number, fh: number, _size: number, offset: number): Promise<ReaddirplusResult> {
+  async readdirplus(_ctx: RequestContext, ino: number, fh: number, size: number, offset: number): Promise<ReaddirplusResult> {
     const list = await this.listing(ino, fh, offset);
+    const ageMs = performance.now() - (this.dirs.get(fh)?.listedAt ?? 0);
     return {
-      entries: list.slice(offset).map((e, i) => ({
+      entries: list.slice(offset, offset + Math.ceil(size / MIN_DIRENT_PLUS)).map((e, i) => ({
         name: e.name, off: offset + i + 1,
-        entry: e.attr === null ? { ino: 0, entryTimeout: 0 } : this.entry(e.attr),
+        entry: e.attr === null ? { ino: 0, entryTimeout: 0 } : this.entry(e.attr, ageMs),
       })),
     };
   }

@@ -14,6 +14,12 @@ export function namespaceService(h: HandlerFactory, store: NamespaceStore, clust
     if (!c.isLeader) throw new RedirectToLeader(c.leader.address);
     return [tenantOf(ctx), namespaceIdOf(req.namespaceId)];
   };
+  /** A namespace change, group-committed with the others that arrive meanwhile (I-N6). */
+  const mutate = <Req extends { namespaceId?: { value: string } | undefined }, Res>(req: Req, ctx: CallContext,
+    fn: (tenant: string, ns: string) => Res): Promise<Res> => {
+    const [t, ns] = scope(req, ctx);
+    return store.group.run(() => fn(t, ns));
+  };
   const u = h.unary.bind(h);
   return {
     openNamespace: u(tenantsOnly, (req, ctx) => {
@@ -24,21 +30,21 @@ export function namespaceService(h: HandlerFactory, store: NamespaceStore, clust
     lookup: u(tenantsOnly, (req, ctx) => ({ attr: store.lookup(...scope(req, ctx), req.parent, req.nameKey) })),
     getAttr: u(tenantsOnly, (req, ctx) => ({ attr: store.getAttr(...scope(req, ctx), req.ino) })),
     readDirPlus: u(tenantsOnly, (req, ctx) => store.readDirPlus(...scope(req, ctx), req.ino, req.cursor, req.limit)),
-    create: u(tenantsOnly, (req, ctx) => ({ attr: store.create(...scope(req, ctx), req) })),
-    mkDir: u(tenantsOnly, (req, ctx) => ({ attr: store.mkdir(...scope(req, ctx), req) })),
-    symlink: u(tenantsOnly, (req, ctx) => ({ attr: store.symlink(...scope(req, ctx), req) })),
+    create: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => store.createEntry(t, ns, req))),
+    mkDir: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.mkdir(t, ns, req) }))),
+    symlink: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.symlink(t, ns, req) }))),
     readLink: u(tenantsOnly, (req, ctx) => ({ sealedTarget: store.readLink(...scope(req, ctx), req.ino) })),
-    link: u(tenantsOnly, (req, ctx) => ({ attr: store.link(...scope(req, ctx), req) })),
-    unlink: u(tenantsOnly, (req, ctx) => ({ nlink: store.unlink(...scope(req, ctx), req.parent, req.nameKey) })),
-    rmDir: u(tenantsOnly, (req, ctx) => { store.rmdir(...scope(req, ctx), req.parent, req.nameKey); return {}; }),
-    rename: u(tenantsOnly, (req, ctx) => { store.rename(...scope(req, ctx), req); return {}; }),
-    setAttr: u(tenantsOnly, (req, ctx) => ({ attr: store.setAttr(...scope(req, ctx), req) })),
+    link: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.link(t, ns, req) }))),
+    unlink: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ nlink: store.unlink(t, ns, req.parent, req.nameKey) }))),
+    rmDir: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => { store.rmdir(t, ns, req.parent, req.nameKey); return {}; })),
+    rename: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => { store.rename(t, ns, req); return {}; })),
+    setAttr: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.setAttr(t, ns, req) }))),
     getLayout: u(tenantsOnly, (req, ctx) => store.getLayout(...scope(req, ctx), req.ino)),
-    commitLayout: u(tenantsOnly, (req, ctx) => ({ attr: store.commitLayout(...scope(req, ctx), req) })),
-    setXattr: u(tenantsOnly, (req, ctx) => { store.setXattr(...scope(req, ctx), req); return {}; }),
+    commitLayout: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.commitLayout(t, ns, req) }))),
+    setXattr: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => { store.setXattr(t, ns, req); return {}; })),
     getXattr: u(tenantsOnly, (req, ctx) => ({ sealedValue: store.getXattr(...scope(req, ctx), req.ino, req.nameKey) })),
     listXattr: u(tenantsOnly, (req, ctx) => ({ sealedNames: store.listXattr(...scope(req, ctx), req.ino) })),
-    removeXattr: u(tenantsOnly, (req, ctx) => { store.removeXattr(...scope(req, ctx), req.ino, req.nameKey); return {}; }),
+    removeXattr: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => { store.removeXattr(t, ns, req.ino, req.nameKey); return {}; })),
     statFs: u(tenantsOnly, async (req, ctx) => {
       const [t, ns] = scope(req, ctx);
       const used = store.inodeCount(t, ns);

@@ -8,6 +8,7 @@
 // another tenant's rows — the same namespace_id of another tenant is another namespace.
 import { constants } from 'node:os';
 import { KisekiError, kerr } from '../errors.js';
+import { GroupCommit } from './group-commit.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
 import {
   type Attr, type ChunkRef, type CommitLayoutRequest, type CreateRequest, type DirEntry, FileKind, type Layout,
@@ -78,8 +79,11 @@ function timespecOf(t: Timespec | undefined, field: string): Timespec {
 
 export class NamespaceStore {
   private readonly q;
+  /** Concurrent mutations share one transaction and one fsync (I-N6). */
+  readonly group: GroupCommit;
 
   constructor(private readonly db: Db, private readonly now: () => Timespec = wallClock, private readonly nowMs: () => number = Date.now) {
+    this.group = new GroupCommit(db);
     this.q = {
       ns: db.prepare<[string, string], NsRow>('SELECT ns, read_only, chunk_size FROM namespaces WHERE tenant = ? AND ns_id = ?'),
       insertNs: db.prepare('INSERT INTO namespaces (tenant, ns_id, chunk_size, next_ino) VALUES (?, ?, ?, 2)'),
@@ -228,6 +232,11 @@ export class NamespaceStore {
   }
 
   create(tenant: string, nsId: string, req: CreateRequest): Attr {
+    return this.createEntry(tenant, nsId, req).attr;
+  }
+
+  /** create, also saying whether the inode was made by this call (false: an existing file). */
+  createEntry(tenant: string, nsId: string, req: CreateRequest): { attr: Attr; created: boolean } {
     const nameKey = nameKeyOf(req.nameKey, 'name_key');
     const sealed = this.sealedName(req.sealedName, 'sealed_name');
     return this.tx(() => {
@@ -240,14 +249,14 @@ export class NamespaceStore {
         const row = this.inode(ns, existing.ino);
         if (row.kind === FileKind.FILE_KIND_DIRECTORY) throw err('IsDirectory', 'the name is a directory');
         if (row.kind !== FileKind.FILE_KIND_REGULAR) throw err('AlreadyExists', 'the name exists and is not a regular file');
-        return toAttr(row);
+        return { attr: toAttr(row), created: false };
       }
       const chunkSize = req.chunkSize === 0 ? nsRow.chunk_size : chunkSizeOf(req.chunkSize, 'chunk_size');
       const row = this.newInode(ns, { kind: FileKind.FILE_KIND_REGULAR, mode: req.mode, uid: req.uid, gid: req.gid, size: 0, nlink: 1, chunkSize, parent: parent.ino });
       this.q.insertDirent.run(ns, parent.ino, nameKey, row.ino, sealed);
       this.touch(parent, { m: true, c: true });
       this.save(ns, parent);
-      return toAttr(row);
+      return { attr: toAttr(row), created: true };
     });
   }
 

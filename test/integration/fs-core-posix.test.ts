@@ -128,6 +128,16 @@ test('O_EXCL create of an existing name fails with EEXIST; O_TRUNC empties', asy
   assert.equal((await fs.getattr(ino)).size, 0);
 });
 
+test('create with O_TRUNC: a new file commits nothing more; an existing one through create is emptied', async () => {
+  const made = await fs.create(1, n('trunc-new'), 0o644, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, who);
+  await fs.release(made.file.fh);
+  assert.equal((await fs.getattr(made.attr.ino)).generation, made.attr.generation, 'no layout commit for a file the call made');
+  await writeFile_(fs, 'trunc-old', n('some bytes'));
+  const again = await fs.create(1, n('trunc-old'), 0o644, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, who);
+  await fs.release(again.file.fh);
+  assert.equal((await fs.getattr(again.attr.ino)).size, 0);
+});
+
 test('O_APPEND through two clients loses no record (generation guard rebase)', async () => {
   const ino = await writeFile_(fs, 'log', Buffer.alloc(0));
   const b = await h.open('core', ['cache_mode=bypass']);

@@ -1,0 +1,86 @@
+// The client's dentry/attribute cache in process against a real kiseki-node: a walk over a
+// directory's names is answered from one listing (the node can even be down), absent names are a
+// cached ENOENT, another client's change shows after meta_ttl_ms, own changes show at once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants as fsc } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KisekiError } from '../../src/errors.js';
+import { PREFETCH_AFTER_MISSES } from '../../src/client/dentry-cache.js';
+import type { KisekiFileSystem } from '../../src/client/filesystem.js';
+import { startCore, type CoreHarness } from './fs-core-harness.js';
+import type { NodeProcess } from '../helpers/node-process.js';
+
+const who = { uid: 1000, gid: 1000 };
+const n = (s: string) => Buffer.from(s);
+const FILES = 40;
+
+let h: CoreHarness;
+/** The node as restarted by the first test (h.node is the killed one). */
+let restarted: NodeProcess | null = null;
+
+before(async () => {
+  h = await startCore();
+});
+after(async () => {
+  await restarted?.stop();
+  await h.close();
+});
+
+async function makeDir(fs: KisekiFileSystem, name: string): Promise<number> {
+  const dir = (await fs.mkdir(1, n(name), 0o755, who)).ino;
+  for (let i = 0; i < FILES; i++) {
+    const { file } = await fs.create(dir, n(`f${i}`), 0o644, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, who);
+    await fs.release(file.fh);
+  }
+  return dir;
+}
+
+test('I-CC3 a lookup walk lists the directory once; the rest (and absent names) is answered without the node', async () => {
+  const maker = await h.open('walk');
+  const dir = await makeDir(maker.fs, 'd');
+  const reader = (await h.open('walk', ['meta_ttl_ms=60000'])).fs;
+  for (let i = 0; i < PREFETCH_AFTER_MISSES; i++) await reader.lookup(dir, n(`f${i}`));
+  await reader.lookupAged(dir, n(`f${PREFETCH_AFTER_MISSES}`)); // waits for the listing the misses started
+  await h.node.kill9();
+  try {
+    for (let i = 0; i < FILES; i++) {
+      const e = await reader.lookupAged(dir, n(`f${i}`));
+      assert.ok(e.attr !== null && e.attr.size === 0, `f${i} from the cache`);
+      assert.ok(e.ageMs >= 0 && e.ageMs < 60000);
+    }
+    const absent = await reader.lookupAged(dir, n('nope'));
+    assert.equal(absent.attr, null, 'a complete listing answers ENOENT');
+    await assert.rejects(reader.lookup(dir, n('nope')), (e) => KisekiError.is(e, 'NotFound'));
+  } finally {
+    restarted = await h.node.restart();
+  }
+});
+
+test('I-CC5 another client\'s create and write show after meta_ttl_ms; own writes show at once', async () => {
+  const a = (await h.open('coherence', ['meta_ttl_ms=400'])).fs;
+  const b = (await h.open('coherence')).fs;
+  const dir = await makeDir(a, 'd');
+  for (let i = 0; i < FILES; i++) await a.lookup(dir, n(`f${i}`));
+  await a.readdir(dir);
+  const { file } = await b.create(dir, n('late'), 0o644, fsc.O_WRONLY | fsc.O_CREAT, who);
+  await b.write(file.fh, 0, Buffer.alloc(10, 1));
+  await b.release(file.fh);
+  const t0 = performance.now();
+  let seen = await a.lookupAged(dir, n('late'));
+  while (seen.attr === null) {
+    assert.ok(performance.now() - t0 < 1000, 'visible once the 400 ms TTL ran out');
+    await sleep(50);
+    seen = await a.lookupAged(dir, n('late'));
+  }
+  assert.equal(seen.attr.size, 10);
+  // Own write to a cached file: the size after close is the new one, not the cached 0.
+  const f0 = await a.lookup(dir, n('f0'));
+  const w = await a.open(f0.ino, fsc.O_WRONLY);
+  await a.write(w.fh, 0, Buffer.alloc(1234, 7));
+  await a.release(w.fh);
+  assert.equal((await a.lookup(dir, n('f0'))).size, 1234);
+  assert.equal((await a.getattr(f0.ino)).size, 1234);
+  await a.unlink(dir, n('f1'));
+  await assert.rejects(a.lookup(dir, n('f1')), (e) => KisekiError.is(e, 'NotFound'));
+});

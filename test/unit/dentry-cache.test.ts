@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/cache/clock.js';
+import { MetaCache } from '../../src/cache/meta-cache.js';
+import { DentryCache, PREFETCH_AFTER_MISSES } from '../../src/client/dentry-cache.js';
+import { FileKind, type Attr } from '../../src/gen/kiseki/v1/namespace.js';
+
+const key = (s: string) => Buffer.alloc(32, s);
+
+function attr(ino: number, size = 0): Attr {
+  return {
+    ino, kind: FileKind.FILE_KIND_REGULAR, mode: 0o644, uid: 0, gid: 0, size, nlink: 1, atime: undefined, mtime: undefined,
+    ctime: undefined, generation: 1, chunkSize: 1 << 20,
+  };
+}
+
+function cache(ttlMs: number, clock: ManualClock): DentryCache {
+  return new DentryCache(
+    new MetaCache<string, number>({ ttlMs, clock }), new MetaCache<number, Attr>({ ttlMs, clock }),
+    new MetaCache<number, Set<string>>({ ttlMs, clock }),
+  );
+}
+
+test('I-CC3: a fetched entry is served with its age inside the TTL and never after it', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  d.fetched(1, key('a'), attr(5, 10), d.begin());
+  clock.advance(400);
+  const hit = d.lookup(1, key('a'));
+  assert.equal(hit.kind, 'entry');
+  assert.equal(hit.kind === 'entry' ? hit.ageMs : -1, 400, 'the age lets the kernel keep it only for the rest of the TTL');
+  assert.equal(hit.kind === 'entry' ? hit.attr.size : -1, 10);
+  clock.advance(601);
+  assert.equal(d.lookup(1, key('a')).kind, 'miss');
+  assert.equal(d.attr(5), null);
+});
+
+test('I-CC5: a complete listing answers absent names (cached ENOENT) only within the TTL', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
+  clock.advance(999);
+  const absent = d.lookup(1, key('b'));
+  assert.deepEqual(absent, { kind: 'absent', ageMs: 999 });
+  clock.advance(2);
+  assert.equal(d.lookup(1, key('b')).kind, 'miss');
+  d.listing(2, [{ nameKey: key('a'), attr: attr(6) }], false, d.begin());
+  assert.equal(d.lookup(2, key('b')).kind, 'miss', 'a partial listing proves nothing about other names');
+});
+
+test('I-CC3: own creates, removals and attribute changes are written through at once', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
+  d.added(1, key('n'), attr(9, 3));
+  const made = d.lookup(1, key('n'));
+  assert.equal(made.kind === 'entry' ? made.attr.ino : -1, 9, 'an own create is visible, not a cached ENOENT');
+  d.removed(1, key('a'));
+  assert.equal(d.lookup(1, key('a')).kind, 'absent', 'an own unlink is a cached ENOENT in a listed directory');
+  assert.equal(d.attr(5), null, 'the unlinked inode\'s nlink changed: its attributes are dropped');
+  d.changed(9, attr(9, 77));
+  assert.equal(d.attr(9)?.attr.size, 77);
+  d.changed(9);
+  assert.equal(d.attr(9), null);
+  d.renamed(1, key('n'), 1, key('m'));
+  assert.equal(d.lookup(1, key('m')).kind, 'miss', 'after a rename the directory listing is no longer trusted');
+});
+
+test('I-CC5: a slow fetch is aged from when it started, not from when it was stored', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  const t = d.begin();
+  clock.advance(700); // the listing took 700 ms
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, t);
+  const hit = d.lookup(1, key('a'));
+  assert.equal(hit.kind === 'entry' ? hit.ageMs : -1, 700);
+  clock.advance(301);
+  assert.equal(d.lookup(1, key('a')).kind, 'miss');
+  assert.equal(d.lookup(1, key('b')).kind, 'miss');
+});
+
+test('a fetch that raced with an own change is not stored', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  const before = d.begin();
+  d.changed(5);
+  d.fetched(1, key('a'), attr(5, 1), before);
+  d.fetchedAttr(attr(5, 1), before);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5, 1) }], true, before);
+  assert.equal(d.lookup(1, key('a')).kind, 'miss');
+  assert.equal(d.attr(5), null);
+});
+
+test('an unlink of an entry the cache never saw drops every cached attribute (hard links keep nlink right)', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  d.fetchedAttr(attr(7), d.begin());
+  d.removed(1, key('z'));
+  assert.equal(d.attr(7), null);
+});
+
+test('the directory is listed ahead after a run of lookup misses, once per listing', () => {
+  const d = cache(1000, new ManualClock());
+  const fired: boolean[] = [];
+  for (let i = 0; i < PREFETCH_AFTER_MISSES + 3; i++) fired.push(d.noteMiss(1));
+  assert.equal(fired.filter(Boolean).length, 1);
+  assert.equal(fired.indexOf(true), PREFETCH_AFTER_MISSES - 1);
+  d.listing(1, [], true, d.begin());
+  assert.equal(d.noteMiss(1), false, 'the count restarts after a listing');
+});
+
+test('a listing past half its TTL is due for a background refresh; a single fetched entry is not', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
+  d.fetched(2, key('b'), attr(6), d.begin());
+  clock.advance(500);
+  assert.equal(d.refreshDue(1, 500), false);
+  clock.advance(1);
+  assert.equal(d.refreshDue(1, 501), true);
+  assert.equal(d.refreshDue(2, 501), false);
+});
+
+test('ttl 0 caches nothing', () => {
+  const d = cache(0, new ManualClock());
+  d.fetched(1, key('a'), attr(5), d.begin());
+  d.listing(1, [], true, d.begin());
+  assert.equal(d.lookup(1, key('a')).kind, 'miss');
+  assert.equal(d.lookup(1, key('b')).kind, 'miss');
+});
