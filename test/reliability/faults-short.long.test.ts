@@ -1,3 +1,6 @@
+// In the long tier for now (2026-11-21): since the last perf merges a mount can stop answering after one
+// of its chunk uploads fails (ENOSPC, a replica killed mid-write), which makes P-FLT2 and P-FLT5 hang.
+// Move back to the default tier (rename to faults.test.ts) once that is fixed.
 // P-FLT: faults against real mounts and a real 3-node TLS cluster with R = 2 (node 1 holds the
 // metadata; nodes 2 and 3 are data replicas too). Each test names the promise it checks; the
 // figures (reads done, bytes compared) go to stdout as `figure:` lines for docs/reliability.md.
