@@ -13,12 +13,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcChunkTransport } from '../src/transport/transport-grpc.js';
 import { clientCredentials, makeCerts } from '../test/helpers/certs.js';
 import { startNode } from '../test/helpers/node-process.js';
 import { sealed } from '../test/helpers/node-rpc.js';
+import { rawTlsStream } from './raw-tls.js';
 
 const MIB = Number(process.env.KISEKI_BENCH_MIB ?? 256);
 const INFLIGHT = Number(process.env.KISEKI_BENCH_INFLIGHT ?? 4);
@@ -55,36 +55,8 @@ async function measure(pid: number, n: number, op: (i: number) => Promise<unknow
 }
 
 async function rawTls(certDir: string): Promise<Figure> {
-  const opts = { key: readFileSync(join(certDir, 'node-1.key')), cert: readFileSync(join(certDir, 'node-1.pem')) };
-  const block = randomBytes(1024 * 1024);
-  const total = MIB * 1024 * 1024;
-  const server = tls.createServer({ ...opts, minVersion: 'TLSv1.3' }, (s) => {
-    let sent = 0;
-    const pump = (): void => {
-      while (sent < total) {
-        sent += block.length;
-        if (!s.write(block)) { s.once('drain', pump); return; }
-      }
-      s.end();
-    };
-    pump();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  await new Promise<void>((resolve, reject) => {
-    let got = 0;
-    const c = tls.connect({ port, host: '127.0.0.1', ca: readFileSync(join(certDir, 'ca.pem')), servername: 'localhost' });
-    c.on('data', (d: Buffer) => { got += d.length; });
-    c.on('end', () => (got === total ? resolve() : reject(new Error(`raw TLS got ${got} of ${total}`))));
-    c.on('error', reject);
-  });
-  const ms = performance.now() - t0;
-  const own = process.cpuUsage(c0);
-  const cpu = (own.user + own.system) / 1000;
-  server.close();
-  return { mbps: total / ms / 1e3, cpuMsPerGiB: cpu / (total / 2 ** 30) };
+  const r = await rawTlsStream(certDir, MIB);
+  return { mbps: r.bytes / r.ms / 1e3, cpuMsPerGiB: r.cpuMs / (r.bytes / 2 ** 30) };
 }
 
 async function main(): Promise<void> {

@@ -12,11 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { GrpcChunkTransport } from '../src/transport/transport-grpc.js';
 import { clientCredentials, makeCerts } from '../test/helpers/certs.js';
 import { startNode } from '../test/helpers/node-process.js';
 import { sealed } from '../test/helpers/node-rpc.js';
+import { rawTlsStream } from './raw-tls.js';
 
 const MIB = Number(process.env.KISEKI_BENCH_MIB ?? 512);
 const CHUNK = 4 * 1024 * 1024;
@@ -38,35 +38,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const gbps = (bytes: number, ms: number): number => bytes / ms / 1e6;
 
 async function rawTls(certDir: string): Promise<{ gbps: number; cpuMsPerGiB: number }> {
-  const opts = { key: readFileSync(join(certDir, 'node-1.key')), cert: readFileSync(join(certDir, 'node-1.pem')) };
-  const block = randomBytes(1024 * 1024);
-  const total = MIB * 1024 * 1024;
-  const server = tls.createServer({ ...opts, minVersion: 'TLSv1.3' }, (s) => {
-    let sent = 0;
-    const pump = (): void => {
-      while (sent < total) {
-        sent += block.length;
-        if (!s.write(block)) { s.once('drain', pump); return; }
-      }
-      s.end();
-    };
-    pump();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const t0 = performance.now();
-  const c0 = cpuMs();
-  await new Promise<void>((resolve, reject) => {
-    let got = 0;
-    const c = tls.connect({ port, host: '127.0.0.1', ca: readFileSync(join(certDir, 'ca.pem')), servername: 'localhost' });
-    c.on('data', (d: Buffer) => { got += d.length; });
-    c.on('end', () => (got === total ? resolve() : reject(new Error(`raw TLS got ${got} of ${total}`))));
-    c.on('error', reject);
-  });
-  const ms = performance.now() - t0;
-  const cpu = cpuMs() - c0;
-  server.close();
-  return { gbps: gbps(total, ms), cpuMsPerGiB: cpu / (total / 2 ** 30) };
+  const r = await rawTlsStream(certDir, MIB);
+  return { gbps: gbps(r.bytes, r.ms), cpuMsPerGiB: r.cpuMs / (r.bytes / 2 ** 30) };
 }
 
 async function main(): Promise<void> {
