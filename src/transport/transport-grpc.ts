@@ -1,6 +1,12 @@
 // ChunkTransport over gRPC ChunkDataService (TCP+TLS, or a node's unix socket): the fallback data
 // path that is always there. Frames of ≤ 1 MiB (chunk-frames.ts), one copy per direction: frames
 // are encoded straight from the envelope's ciphertext and decoded as views of the received message.
+//
+// GETs and PUTs travel on two separate HTTP/2 connections, so that each connection carries bulk data
+// one way only. Node's HTTP/2 stops reading its socket while one of its own writes is pending: with
+// chunks going up (PUT) and coming down (GET) on one connection, both peers filled each other's
+// socket buffers, each waited for its write before reading again, and every call on the connection
+// hung for good (seen as a mount that stopped answering reads after a write).
 import * as grpc from '@grpc/grpc-js';
 import { type ErrorKind, KisekiError, kerr } from '../errors.js';
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
@@ -20,6 +26,8 @@ export const CHUNK_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': 80 * 1024 * 1024,
   'grpc.max_send_message_length': 80 * 1024 * 1024,
   'grpc-node.flow_control_window': 16 * 1024 * 1024,
+  // A connection of this transport's own: grpc-js would otherwise share one among equal channels.
+  'grpc.use_local_subchannel_pool': 1,
 };
 
 const FastClient = grpc.makeGenericClientConstructor({
@@ -51,12 +59,17 @@ type CallState = 'open' | 'closing' | 'closed';
 
 export class GrpcChunkTransport implements ChunkTransport {
   readonly name = 'tcp-tls' as const;
-  private readonly client: ChunkDataServiceClient;
+  /** Downloads: chunks flow node → client only. */
+  private readonly getClient: ChunkDataServiceClient;
+  /** Uploads: chunks flow client → node only. */
+  private readonly putClient: ChunkDataServiceClient;
   private state: CallState = 'open';
   private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(opts: GrpcTransportOptions) {
-    this.client = new FastClient(opts.target, opts.credentials, { ...CHUNK_CHANNEL_OPTIONS, ...opts.channelOptions });
+    const options = { ...CHUNK_CHANNEL_OPTIONS, ...opts.channelOptions };
+    this.getClient = new FastClient(opts.target, opts.credentials, options);
+    this.putClient = new FastClient(opts.target, opts.credentials, options);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -75,7 +88,7 @@ export class GrpcChunkTransport implements ChunkTransport {
     if (closed) return Promise.reject(closed);
     if (chunkIds.length === 0) return Promise.resolve([]);
     return this.track(new Promise<Envelope[]>((resolve, reject) => {
-      const call = this.client.getChunks({ chunkIds: chunkIds.map((value) => ({ value })) });
+      const call = this.getClient.getChunks({ chunkIds: chunkIds.map((value) => ({ value })) });
       const assembler = new FrameAssembler();
       const out: Envelope[] = [];
       let failed = false;
@@ -124,7 +137,7 @@ export class GrpcChunkTransport implements ChunkTransport {
         wakeWriter?.();
         if (err) reject(err); else resolve();
       };
-      const call = this.client.putChunks((err) => settle(err ? transportError(err, 'putChunks') : null));
+      const call = this.putClient.putChunks((err) => settle(err ? transportError(err, 'putChunks') : null));
       const onAbort = (): void => { settle(kerr('Closed', 'putChunks aborted')); call.cancel(); };
       signal?.addEventListener('abort', onAbort, { once: true });
       // Back-pressure: wait for 'drain', or for the call to end early (then stop writing).
@@ -149,7 +162,8 @@ export class GrpcChunkTransport implements ChunkTransport {
     if (this.state === 'closed') return;
     this.state = 'closing';
     await Promise.allSettled([...this.inflight]);
-    this.client.close();
+    this.getClient.close();
+    this.putClient.close();
     this.state = 'closed';
   }
 }

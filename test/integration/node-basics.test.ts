@@ -162,3 +162,33 @@ test('GrpcChunkTransport: an aborted call rejects with Closed, close() drains an
   await t.close();
   await assert.rejects(t.getChunks([randomBytes(32)]), (e) => KisekiError.is(e, 'Closed'));
 });
+
+test('GrpcChunkTransport: chunks going up and coming down at the same time never stall the transport', async () => {
+  // Regression: on one HTTP/2 connection, concurrent PUTs and GETs of MiB-sized chunks filled both
+  // socket buffers while Node's HTTP/2 on each side waited for its own write before reading again:
+  // every call on the connection hung for good. Each direction now has a connection of its own.
+  const t = new GrpcChunkTransport({ target: `unix:${node.socketPath}`, credentials: grpc.credentials.createInsecure() });
+  try {
+    const stored = Array.from({ length: 8 }, () => sealed(randomBytes(4 * 1024 * 1024)));
+    await t.putChunks(stored);
+    let moved = 0;
+    const work = Promise.all(Array.from({ length: 8 }, async (_, w) => {
+      for (let round = 0; round < 4; round++) {
+        const [back] = await t.getChunks([stored[(w + round) % stored.length]!.chunkId!.value]);
+        assert.ok(back!.ciphertext.equals(stored[(w + round) % stored.length]!.ciphertext));
+        await t.putChunks([sealed(randomBytes(4 * 1024 * 1024))]);
+        moved += 2;
+      }
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    const stall = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`stalled after ${moved} of 64 transfers`)), 60_000); });
+    try {
+      await Promise.race([work, stall]);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(moved, 64);
+  } finally {
+    await t.close();
+  }
+});

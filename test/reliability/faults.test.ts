@@ -1,6 +1,3 @@
-// In the long tier for now (2026-11-21): since the last perf merges a mount can stop answering after one
-// of its chunk uploads fails (ENOSPC, a replica killed mid-write), which makes P-FLT2 and P-FLT5 hang.
-// Move back to the default tier (rename to faults.test.ts) once that is fixed.
 // P-FLT: faults against real mounts and a real 3-node TLS cluster with R = 2 (node 1 holds the
 // metadata; nodes 2 and 3 are data replicas too). Each test names the promise it checks; the
 // figures (reads done, bytes compared) go to stdout as `figure:` lines for docs/reliability.md.
@@ -126,7 +123,7 @@ test('P-FLT4: the client kill -9ed mid-write → fsynced data intact, unmount cl
 
 const run = promisify(execFile);
 
-test('P-FLT5: the node\'s disk full → ENOSPC to the writer, nothing lost', { todo: 'bug (regression of the last perf merges, 2026-11-21): after the oversized write fails with ENOSPC, the writing mount stops answering reads and writes of every file (a fresh mount of the same node reads keep.bin intact, so nothing is lost on the node); reads here are bounded by timeout(1) so the hang fails this test instead of stalling the suite' }, async (t) => {
+test('P-FLT5: the node\'s disk full → ENOSPC to the writer, nothing lost', async (t) => {
   const small = join(rig.dir, 'tiny');
   await mkdir(small, { recursive: true });
   try {
