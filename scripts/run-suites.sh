@@ -116,8 +116,6 @@ else record "sqlite3 integrity_check" fail "$res"; fi
   echo "|---|---|---|"
   printf '%s\n' "${RESULTS[@]}"
   echo
-  echo "Known causes: \`test_os.Pep383Tests.test_listdir\` creates a name with a byte that is not UTF-8;"
-  echo "the FUSE binding hands names to JavaScript as UTF-8 strings, so the byte comes back as U+FFFD."
   echo "Skips are the suites' own (no FIFOs or device nodes here: mkfifo/mknod answer EPERM; root-only"
   echo "or platform-specific cases). dbench throughput is low because each small random write rewrites"
   echo "its whole 4 MiB chunk at the next flush and every flush commits on the node with fsync."
