@@ -9,6 +9,7 @@
 // is shared by every request that asked for the chunk while it was in flight and zeroed when the
 // last of them releases it. Prefetch only warms the cache, so in bypass mode, where the cache keeps
 // nothing, no plaintext outlives the requests that use it.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { kerr, KisekiError } from '../errors.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
 
@@ -17,9 +18,21 @@ export interface ChunkReaderOptions {
   readonly prefetchDepth: number;
   /** Most prefetches in flight across all files. */
   readonly maxPrefetchInflight: number;
+  /**
+   * How long a read keeps trying its replicas again while none can serve it for a passing reason
+   * (nodes restarting, connections dropped), before EIO. A definite answer — the chunk is missing,
+   * damaged, or not ours — ends it at once.
+   */
+  readonly unreachableRetryMs: number;
 }
 
-export const DEFAULT_READER_OPTIONS: ChunkReaderOptions = { prefetchDepth: 4, maxPrefetchInflight: 8 };
+export const DEFAULT_READER_OPTIONS: ChunkReaderOptions = { prefetchDepth: 4, maxPrefetchInflight: 8, unreachableRetryMs: 8_000 };
+
+/** First pause before trying the replicas again; doubles up to the second figure. */
+const RETRY_PAUSE_MS = [100, 1_000] as const;
+
+/** Failures that trying again cannot change. */
+const DEFINITE: ReadonlySet<string> = new Set(['NotFound', 'Integrity', 'PermissionDenied', 'InvalidArgument', 'KeyDestroyed']);
 
 /** How many recently warmed chunk ids prefetch remembers, so that it does not ask the cache again on every read. */
 const WARMED_MEMORY = 256;
@@ -162,23 +175,32 @@ export class ChunkReader {
   }
 
   private async fetch(chunkId: Buffer, epoch: number): Promise<Buffer> {
-    const replicas = this.placement.route(chunkId).read;
-    const failures: string[] = [];
-    for (const transport of replicas) {
-      try {
-        const [envelope] = await transport.getChunks([chunkId]);
-        if (envelope === undefined) throw kerr('TransportFailed', 'empty reply');
-        const plaintext = await this.crypto.open(envelope, chunkId);
-        this.stats.fetched++;
-        this.cache.put(chunkId, plaintext, epoch);
-        return plaintext;
-      } catch (err) {
-        this.stats.failovers++;
-        failures.push(`${transport.name}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
     const id = chunkId.toString('hex').slice(0, 16);
-    if (replicas.length === 0) throw kerr('Unavailable', `chunk ${id}…: no replica placed (no nodes discovered)`);
-    throw new KisekiError('TransportFailed', `chunk ${id}…: every replica failed: ${failures.join('; ')}`);
+    const deadline = performance.now() + this.options.unreachableRetryMs;
+    for (let pause: number = RETRY_PAUSE_MS[0]; ; pause = Math.min(pause * 2, RETRY_PAUSE_MS[1])) {
+      const { read: replicas, write: placed } = this.placement.route(chunkId);
+      if (replicas.length === 0) throw kerr('Unavailable', `chunk ${id}…: no replica placed (no nodes discovered)`);
+      const failures: string[] = [];
+      let definite = false;
+      for (const transport of replicas) {
+        try {
+          const [envelope] = await transport.getChunks([chunkId]);
+          if (envelope === undefined) throw kerr('TransportFailed', 'empty reply');
+          const plaintext = await this.crypto.open(envelope, chunkId);
+          this.stats.fetched++;
+          this.cache.put(chunkId, plaintext, epoch);
+          return plaintext;
+        } catch (err) {
+          this.stats.failovers++;
+          // A node the chunk was never placed on says NotFound whatever happens to the others.
+          definite ||= KisekiError.is(err) && DEFINITE.has(err.kind) && (err.kind !== 'NotFound' || placed.includes(transport));
+          failures.push(`${transport.name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      if (definite || performance.now() + pause > deadline) {
+        throw new KisekiError('TransportFailed', `chunk ${id}…: every replica failed: ${failures.join('; ')}`);
+      }
+      await sleep(pause);
+    }
   }
 }

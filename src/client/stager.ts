@@ -11,7 +11,7 @@ import type { Layout } from '../gen/kiseki/v1/namespace.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { listManifests, manifestPath, readManifest, writeManifest, type StagedComposition, type StagingManifest } from '../cache/staging-manifest.js';
 import { kerr } from '../errors.js';
-import { ChunkReader } from './chunk-reader.js';
+import { ChunkReader, DEFAULT_READER_OPTIONS } from './chunk-reader.js';
 import { FileKind, type Attr, type KisekiFileSystem } from './filesystem.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkPlacement } from './fs-ports.js';
 
@@ -71,7 +71,7 @@ const NO_CACHE: ChunkCachePort = { epoch: () => 0, get: () => Promise.resolve(nu
 
 /** A chunk reader that goes to canonical every time, with content verification and replica failover. */
 export function canonicalReader(crypto: ChunkCrypto, placement: ChunkPlacement): ChunkReader {
-  return new ChunkReader(crypto, NO_CACHE, placement, { prefetchDepth: 0, maxPrefetchInflight: 0 });
+  return new ChunkReader(crypto, NO_CACHE, placement, { ...DEFAULT_READER_OPTIONS, prefetchDepth: 0, maxPrefetchInflight: 0 });
 }
 
 interface Wanted {

@@ -55,7 +55,12 @@ export class FileChunkStore implements ChunkStore {
       if (isErrno(err, 'ENOENT')) return null;
       throw kerr('Internal', `reading chunk ${chunkId.toString('hex')} failed`, err);
     }
-    const env = decodeEnvelopeView(bytes);
+    let env: Envelope;
+    try {
+      env = decodeEnvelopeView(bytes);
+    } catch (err) {
+      throw kerr('Integrity', `stored chunk file ${file} is damaged (${(err as Error).message})`, err);
+    }
     if (!env.chunkId?.value.equals(chunkId)) {
       throw kerr('Integrity', `stored chunk file ${file} does not hold chunk ${chunkId.toString('hex')}`);
     }

@@ -47,6 +47,8 @@ export function statusOf(err: unknown): { code: grpc.status; errno: number; deta
       case 'NoSpace': return grpc.status.RESOURCE_EXHAUSTED;
       case 'StaleGeneration': return grpc.status.ABORTED;
       case 'Unavailable': return grpc.status.UNAVAILABLE;
+      // A stored chunk that is not what it should be: the client reads another replica or fails at once.
+      case 'Integrity': return grpc.status.DATA_LOSS;
       case 'PermissionDenied': return err.errno === E.EPERM ? grpc.status.FAILED_PRECONDITION : grpc.status.PERMISSION_DENIED;
       case 'NotEmpty': case 'NotDirectory': case 'IsDirectory': case 'CrossDevice': case 'ReadOnly':
       case 'NoData': case 'KeyDestroyed': case 'NotSupported':

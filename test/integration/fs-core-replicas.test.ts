@@ -14,6 +14,7 @@ import { fsDepsFor, grpcTransportFactory, MountSession } from '../../src/client/
 import { placeChunk } from '../../src/client/placement.js';
 import { Session } from '../../src/client/session.js';
 import type { ChunkTransport } from '../../src/transport/transport.js';
+import { processAlive } from '../../src/util/process.js';
 import { makeCerts } from '../helpers/certs.js';
 import { startCluster, type ClusterProcess } from '../helpers/node-process.js';
 
@@ -117,4 +118,23 @@ test('reads fail over to the next replica when a node is killed', async () => {
   await ms.fs.release(f.fh);
   assert.equal(sha(Buffer.concat(parts)), sha(data));
   assert.ok(ms.fs.reader.stats.failovers >= Math.max(firsts[0]!, firsts[1]!), `failovers ${ms.fs.reader.stats.failovers}`);
+});
+
+test('every replica of a chunk unreachable for a moment (both restarting) → the read waits for them and returns the exact bytes', async () => {
+  // The node the test above killed comes back first; then both replicas of one chunk go down at once.
+  for (const i of [1, 2]) if (!processAlive(cluster.nodes[i]!.pid)) cluster.nodes[i] = await cluster.nodes[i]!.restart();
+  const k = chunkIds.findIndex((c) => placeChunk(c, [1, 2, 3], 2).write.every((id) => id !== 1));
+  assert.ok(k >= 0, 'some chunk lives on nodes 2 and 3 only');
+  const ms = await client();
+  const f = await ms.fs.open(ino, fsc.O_RDONLY);
+  await Promise.all([cluster.nodes[1]!.kill9(), cluster.nodes[2]!.kill9()]);
+  const started = performance.now();
+  const read = ms.fs.read(f.fh, k * MiB, MiB);
+  await new Promise((r) => setTimeout(r, 1500));
+  [cluster.nodes[1], cluster.nodes[2]] = await Promise.all([cluster.nodes[1]!.restart(), cluster.nodes[2]!.restart()]);
+  const got = await read;
+  const waited = performance.now() - started;
+  await ms.fs.release(f.fh);
+  assert.equal(sha(got), sha(data.subarray(k * MiB, (k + 1) * MiB)));
+  assert.ok(waited >= 1500, `the read waited for the replicas (${Math.round(waited)} ms)`);
 });

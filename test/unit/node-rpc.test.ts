@@ -24,7 +24,7 @@ test('every POSIX refusal maps to the status namespace.proto promises, with its 
     [kerr('NoSpace', 'x'), grpc.status.RESOURCE_EXHAUSTED, E.ENOSPC],
     [kerr('InvalidArgument', 'x'), grpc.status.INVALID_ARGUMENT, E.EINVAL],
     [new KisekiError('InvalidArgument', 'x', { errno: E.ENAMETOOLONG }), grpc.status.INVALID_ARGUMENT, E.ENAMETOOLONG],
-    [kerr('Integrity', 'x'), grpc.status.INTERNAL, E.EIO],
+    [kerr('Integrity', 'x'), grpc.status.DATA_LOSS, E.EIO],
   ];
   for (const [err, code, errno] of cases) {
     const s = statusOf(err);
