@@ -23,13 +23,15 @@ const FILE_MB = Number(process.env.BENCH_FILE_MB ?? 256);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const L2_L1_MAX = process.env.BENCH_L2_L1_MAX ?? '64M';
 const KISEKI_OPTS = process.env.BENCH_KISEKI_OPTS ? `,${process.env.BENCH_KISEKI_OPTS}` : '';
+/** BENCH_CPU_PROF=<dir>: run both of our mounts under node --cpu-prof, profiles written there at unmount. */
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 const SIZES = [1 << 20, 128 << 10] as const;
 const CHUNK = 4 << 20; // the mount's default chunk size
 
 interface Sample { MBps: number; cpuPerGiB: number | undefined }
 
-async function cacheStats(env: NodeJS.ProcessEnv, cacheDir: string): Promise<CacheStatsSnapshot> {
-  const { stdout } = await run(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-client.js'), 'cache', '--stats', '--json', '--cache-dir', cacheDir], { env });
+async function cacheStats(cacheDir: string): Promise<CacheStatsSnapshot> {
+  const { stdout } = await run(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-client.js'), 'cache', '--stats', '--json', '--cache-dir', cacheDir]);
   const all = JSON.parse(stdout) as CacheStatsSnapshot[];
   if (all.length !== 1) throw new Error(`expected one live pool under ${cacheDir}, found ${all.length}`);
   return all[0]!;
@@ -67,13 +69,14 @@ async function main(): Promise<void> {
   // Short: the pools' control.sock paths must fit in 108 bytes for live stats.
   const work = await mkdtemp('/tmp/kcb-');
   const node = await startBenchNode(work);
+  const prof = CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF)}`] : [];
   const base = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run') };
   mkdirSync(base.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
   const envL1 = { ...base, KISEKI_CACHE_DIR: join(work, 'c1') };
   const envL2 = { ...base, KISEKI_CACHE_DIR: join(work, 'c2') };
   const ceiling = ceilingPeer(work, FILE_MB);
-  const l1 = kisekiPeer('kiseki L1', work, `meta_ttl_ms=1000,cache_l1_max=1G${KISEKI_OPTS}`, envL1);
-  const l2 = kisekiPeer('kiseki L2', work, `meta_ttl_ms=1000,cache_l1_max=${L2_L1_MAX}${KISEKI_OPTS}`, envL2);
+  const l1 = kisekiPeer('kiseki L1', work, `meta_ttl_ms=1000,cache_l1_max=1G${KISEKI_OPTS}`, envL1, ROOT, prof);
+  const l2 = kisekiPeer('kiseki L2', work, `meta_ttl_ms=1000,cache_l1_max=${L2_L1_MAX}${KISEKI_OPTS}`, envL2, ROOT, prof);
   const mounted: Peer[] = [];
   const samples: Record<string, Record<number, Sample[]>> = {};
   const counters: string[] = [];
@@ -109,11 +112,11 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const bs of SIZES) {
         for (const c of cases) {
-          const before = c.peer === l2 ? await cacheStats(envL2, envL2.KISEKI_CACHE_DIR) : null;
+          const before = c.peer === l2 ? await cacheStats(envL2.KISEKI_CACHE_DIR) : null;
           const s = await sample(c.peer, c.what, bs, c.many);
           ((samples[c.name] ??= {})[bs] ??= []).push(s);
           if (before !== null) {
-            const after = await cacheStats(envL2, envL2.KISEKI_CACHE_DIR);
+            const after = await cacheStats(envL2.KISEKI_CACHE_DIR);
             counters.push(`round ${round + 1} ${bs >> 10} KiB: l2_hits +${after.l2_hits - before.l2_hits} (file has ${want} chunks), ` +
               `l1_hits +${after.l1_hits - before.l1_hits}, misses +${after.misses - before.misses}, errors +${after.errors - before.errors}`);
           }

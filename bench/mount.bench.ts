@@ -102,9 +102,12 @@ export function childPeer(name: string, work: string, start: (mnt: string) => Ch
   };
 }
 
-/** Our mount (the build under root) in the foreground, over startBenchNode(work)'s socket, with -o options. */
-export function kisekiPeer(name: string, work: string, options: string, env: NodeJS.ProcessEnv, root = ROOT): Peer {
-  return childPeer(name, work, (mnt) => spawn(process.execPath, [join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
+/**
+ * Our mount (the build under root) in the foreground, over startBenchNode(work)'s socket, with -o
+ * options; nodeArgs go to node itself (e.g. --cpu-prof).
+ */
+export function kisekiPeer(name: string, work: string, options: string, env: NodeJS.ProcessEnv, root = ROOT, nodeArgs: string[] = []): Peer {
+  return childPeer(name, work, (mnt) => spawn(process.execPath, [...nodeArgs, join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
     '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', options], { env, stdio: 'ignore' }));
 }
 
