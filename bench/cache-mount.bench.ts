@@ -25,6 +25,8 @@ const L2_L1_MAX = process.env.BENCH_L2_L1_MAX ?? '64M';
 const KISEKI_OPTS = process.env.BENCH_KISEKI_OPTS ? `,${process.env.BENCH_KISEKI_OPTS}` : '';
 /** BENCH_CPU_PROF=<dir>: run both of our mounts under node --cpu-prof, profiles written there at unmount. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+/** BENCH_BEFORE_ROOT=<another built checkout>: its mounts measured too, as "kiseki-before" (before/after in one run). */
+const BEFORE_ROOT = process.env.BENCH_BEFORE_ROOT;
 const SIZES = [1 << 20, 128 << 10] as const;
 const CHUNK = 4 << 20; // the mount's default chunk size
 
@@ -72,52 +74,69 @@ async function main(): Promise<void> {
   const prof = CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF)}`] : [];
   const base = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run') };
   mkdirSync(base.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-  const envL1 = { ...base, KISEKI_CACHE_DIR: join(work, 'c1') };
-  const envL2 = { ...base, KISEKI_CACHE_DIR: join(work, 'c2') };
   const ceiling = ceilingPeer(work, FILE_MB);
-  const l1 = kisekiPeer('kiseki L1', work, `meta_ttl_ms=1000,cache_l1_max=1G${KISEKI_OPTS}`, envL1, ROOT, prof);
-  const l2 = kisekiPeer('kiseki L2', work, `meta_ttl_ms=1000,cache_l1_max=${L2_L1_MAX}${KISEKI_OPTS}`, envL2, ROOT, prof);
+  // Our build, and optionally another built checkout (BENCH_BEFORE_ROOT) as "kiseki-before", each as
+  // an L1 mount and an L2 mount with their own cache directories.
+  const builds = [{ tag: 'kiseki', root: ROOT }, ...(BEFORE_ROOT !== undefined ? [{ tag: 'kiseki-before', root: resolve(BEFORE_ROOT) }] : [])].map((b, i) => {
+    const l1Dir = join(work, `c1${i}`);
+    const l2Dir = join(work, `c2${i}`);
+    return {
+      ...b, l2Dir,
+      l1: kisekiPeer(`${b.tag} L1`, work, `meta_ttl_ms=1000,cache_l1_max=1G${KISEKI_OPTS}`, { ...base, KISEKI_CACHE_DIR: l1Dir }, b.root, prof),
+      l2: kisekiPeer(`${b.tag} L2`, work, `meta_ttl_ms=1000,cache_l1_max=${L2_L1_MAX}${KISEKI_OPTS}`, { ...base, KISEKI_CACHE_DIR: l2Dir }, b.root, prof),
+    };
+  });
   const mounted: Peer[] = [];
   const samples: Record<string, Record<number, Sample[]>> = {};
   const counters: string[] = [];
-  try {
-    const cMnt = await ceiling.mount();
-    mounted.push(ceiling);
-    const l1Mnt = await l1.mount();
-    mounted.push(l1);
-    const l2Mnt = await l2.mount();
-    mounted.push(l2);
-    // Written through the L2 mount: its own writes are cached, so every chunk lands in its L2 pool.
-    await py('write', join(l2Mnt, 'big'), String(FILE_MB));
-    const chunks = await chunksDir(envL2.KISEKI_CACHE_DIR);
-    const want = Math.ceil((FILE_MB << 20) / CHUNK);
+  const want = Math.ceil((FILE_MB << 20) / CHUNK);
+  /** Waits until the L2 pool under cacheDir holds every chunk of the file; returns its chunks/ directory. */
+  const filled = async (cacheDir: string): Promise<string> => {
+    const chunks = await chunksDir(cacheDir);
     for (let i = 0; (await countFiles(chunks)) < want; i++) {
       if (i > 600) throw new Error(`the L2 pool holds ${await countFiles(chunks)} of ${want} chunks after 60 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const bindfs = childPeer('bindfs', work, (mnt) => spawn('bindfs', ['-f', chunks, mnt], { stdio: 'ignore' }));
-    const bMnt = await bindfs.mount();
-    mounted.push(bindfs);
-
-    const cases: { name: string; peer: Peer; what: string; many?: boolean }[] = [
-      { name: 'C ceiling', peer: ceiling, what: join(cMnt, 'big') },
-      { name: 'kiseki L1 hit', peer: l1, what: join(l1Mnt, 'big') },
-      { name: 'kiseki L2 hit', peer: l2, what: join(l2Mnt, 'big') },
-      { name: 'bindfs over the L2 pool', peer: bindfs, what: bMnt, many: true },
-    ];
-    // Warm-up: fills our L1 mount's L1 from canonical, and reads everything once.
+    return chunks;
+  };
+  try {
+    const cMnt = await ceiling.mount();
+    mounted.push(ceiling);
+    const cases: { name: string; peer: Peer; what: string; many?: boolean; statsOf?: string }[] = [{ name: 'C ceiling', peer: ceiling, what: join(cMnt, 'big') }];
+    let bMnt = '';
+    let bindfs: Peer | null = null;
+    for (const [i, b] of builds.entries()) {
+      const l1Mnt = await b.l1.mount();
+      mounted.push(b.l1);
+      const l2Mnt = await b.l2.mount();
+      mounted.push(b.l2);
+      // Written through the first L2 mount: its own writes are cached, so every chunk lands in its L2
+      // pool; other builds' L2 mounts fill theirs with one (cold) read.
+      if (i === 0) await py('write', join(l2Mnt, 'big'), String(FILE_MB));
+      else await py('read', join(l2Mnt, 'big'), String(1 << 20));
+      const chunks = await filled(b.l2Dir);
+      if (i === 0) {
+        const peer = childPeer('bindfs', work, (mnt) => spawn('bindfs', ['-f', chunks, mnt], { stdio: 'ignore' }));
+        bMnt = await peer.mount();
+        mounted.push(peer);
+        bindfs = peer;
+      }
+      cases.push({ name: `${b.tag} L1 hit`, peer: b.l1, what: join(l1Mnt, 'big') }, { name: `${b.tag} L2 hit`, peer: b.l2, what: join(l2Mnt, 'big'), statsOf: b.l2Dir });
+    }
+    cases.push({ name: 'bindfs over the L2 pool', peer: bindfs!, what: bMnt, many: true });
+    // Warm-up: fills the L1 mounts' L1 from canonical, and reads everything once.
     for (const c of cases) await py(c.many === true ? 'readfiles' : 'read', c.what, String(1 << 20));
-    await py('read', join(l1Mnt, 'big'), String(1 << 20));
+    for (const c of cases) if (c.name.endsWith('L1 hit')) await py('read', c.what, String(1 << 20));
 
     for (let round = 0; round < ROUNDS; round++) {
       for (const bs of SIZES) {
         for (const c of cases) {
-          const before = c.peer === l2 ? await cacheStats(envL2.KISEKI_CACHE_DIR) : null;
+          const before = c.statsOf !== undefined ? await cacheStats(c.statsOf) : null;
           const s = await sample(c.peer, c.what, bs, c.many);
           ((samples[c.name] ??= {})[bs] ??= []).push(s);
           if (before !== null) {
-            const after = await cacheStats(envL2.KISEKI_CACHE_DIR);
-            counters.push(`round ${round + 1} ${bs >> 10} KiB: l2_hits +${after.l2_hits - before.l2_hits} (file has ${want} chunks), ` +
+            const after = await cacheStats(c.statsOf!);
+            counters.push(`${c.name}, round ${round + 1}, ${bs >> 10} KiB: l2_hits +${after.l2_hits - before.l2_hits} (file has ${want} chunks), ` +
               `l1_hits +${after.l1_hits - before.l1_hits}, misses +${after.misses - before.misses}, errors +${after.errors - before.errors}`);
           }
           process.stderr.write(`round ${round + 1} ${c.name} ${bs >> 10} KiB: ${s.MBps.toFixed(0)} MB/s\n`);
@@ -150,8 +169,10 @@ async function main(): Promise<void> {
       ratios.push(`${label} ${bs >> 10} KiB: ${a} / ${b} = ${med.toFixed(2)}× of medians (per round ${per.map((r) => `${r.toFixed(2)}×`).join(', ')}; target ≥ ${target}×)`);
     }
   };
-  ratioLine('L2 hit', 'kiseki L2 hit', 'bindfs over the L2 pool', 0.8);
-  ratioLine('L1 hit', 'kiseki L1 hit', 'C ceiling', 0.9);
+  for (const b of builds) {
+    ratioLine('L2 hit', `${b.tag} L2 hit`, 'bindfs over the L2 pool', 0.8);
+    ratioLine('L1 hit', `${b.tag} L1 hit`, 'C ceiling', 0.9);
+  }
   const header = `${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${FILE_MB} MiB file, ${ROUNDS} rounds, ` +
     `L2 mount cache_l1_max=${L2_L1_MAX}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after`;
   process.stdout.write(`${header}\n\n${lines.join('\n')}\n\n${ratios.join('\n')}\n\nL2 mount counters per measured read:\n${counters.join('\n')}\n`);
