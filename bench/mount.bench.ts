@@ -31,9 +31,9 @@ const BEFORE_ROOT = process.env.BENCH_BEFORE_ROOT;
 /** BENCH_META_ONLY=1: only the metadata rows (stat, readdir, objects) against the C ceiling and gocryptfs. */
 const META_ONLY = process.env.BENCH_META_ONLY === '1';
 
-type Result = Record<string, number>;
+export type Result = Record<string, number>;
 
-interface Peer {
+export interface Peer {
   readonly name: string;
   /** The C ceiling serves a fixed in-memory file and directory; it cannot be written. */
   readonly readOnlyFixture?: boolean;
@@ -44,7 +44,7 @@ interface Peer {
 }
 
 /** User + system CPU seconds of a process so far (all its threads), from /proc/<pid>/stat. */
-function cpuSeconds(pid: number | undefined): number | undefined {
+export function cpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -55,7 +55,7 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-async function py(...args: string[]): Promise<Result> {
+export async function py(...args: string[]): Promise<Result> {
   const { stdout } = await run('python3', [PY, ...args], { maxBuffer: 1 << 20, timeout: 900_000 });
   return JSON.parse(stdout) as Result;
 }
@@ -74,7 +74,7 @@ async function fusermountU(path: string): Promise<void> {
   await run('fusermount3', ['-u', path]).catch(async () => run('fusermount3', ['-uz', path]).catch(() => undefined));
 }
 
-function stop(child: ChildProcess | null): Promise<void> {
+export function stop(child: ChildProcess | null): Promise<void> {
   if (child === null || child.exitCode !== null) return Promise.resolve();
   return new Promise((r) => {
     child.once('exit', () => r());
@@ -82,7 +82,7 @@ function stop(child: ChildProcess | null): Promise<void> {
   });
 }
 
-function childPeer(name: string, work: string, start: (mnt: string) => ChildProcess): Peer {
+export function childPeer(name: string, work: string, start: (mnt: string) => ChildProcess): Peer {
   const mnt = join(work, `${name.replace(/\W+/g, '-')}-mnt`);
   mkdirSync(mnt, { recursive: true });
   let child: ChildProcess | null = null;
@@ -103,10 +103,19 @@ function childPeer(name: string, work: string, start: (mnt: string) => ChildProc
 }
 
 /**
+ * Our mount (the build under root) in the foreground, over startBenchNode(work)'s socket, with -o
+ * options; nodeArgs go to node itself (e.g. --cpu-prof).
+ */
+export function kisekiPeer(name: string, work: string, options: string, env: NodeJS.ProcessEnv, root = ROOT, nodeArgs: string[] = []): Peer {
+  return childPeer(name, work, (mnt) => spawn(process.execPath, [...nodeArgs, join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
+    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', options], { env, stdio: 'ignore' }));
+}
+
+/**
  * The C ceiling binary: the fuse helper's bench/c/ll.c when present, else the same source from
  * research/fuse-bindings.md Appendix C (where it was measured first).
  */
-function buildCeiling(work: string): string {
+export function buildCeiling(work: string): string {
   let src = join(C_DIR, 'll.c');
   if (!existsSync(src)) {
     const doc = readFileSync(process.env.KISEKI_FUSE_RESEARCH ?? '/work/shared/research/fuse-bindings.md', 'utf8');
@@ -122,21 +131,31 @@ function buildCeiling(work: string): string {
   return out;
 }
 
+/** The C ceiling mounted with an in-memory file `big` of fileMb MiB and a directory `many` of MANY files. */
+export function ceilingPeer(work: string, fileMb: number): Peer {
+  const ll3 = buildCeiling(work);
+  return { ...childPeer('C ceiling', work, (mnt) => spawn(ll3, ['-f', mnt], {
+    env: { ...process.env, BIG_MB: String(fileMb), MANY: String(MANY), TMO: '1' }, stdio: 'ignore',
+  })), readOnlyFixture: true };
+}
+
 let nodeProcess: ChildProcess | null = null;
+
+/** A kiseki-node on the unix socket <work>/node.sock with its data under <work>/node, once it is ready. */
+export async function startBenchNode(work: string): Promise<ChildProcess> {
+  const node = spawn(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-node.js'), '--data-dir', join(work, 'node'), '--socket', join(work, 'node.sock')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((ok) => node.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ok(); }));
+  return node;
+}
 
 async function peers(work: string): Promise<Peer[]> {
   const list: Peer[] = [];
-  const ll3 = buildCeiling(work);
-  list.push({ ...childPeer('C ceiling', work, (mnt) => spawn(ll3, ['-f', mnt], {
-    env: { ...process.env, BIG_MB: String(FILE_MB), MANY: String(MANY), TMO: '1' }, stdio: 'ignore',
-  })), readOnlyFixture: true });
+  list.push(ceilingPeer(work, FILE_MB));
 
-  const node = spawn(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-node.js'), '--data-dir', join(work, 'node'), '--socket', join(work, 'node.sock')], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise<void>((ok) => node.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ok(); }));
+  const node = await startBenchNode(work);
   const env = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run'), KISEKI_CACHE_DIR: join(work, 'cache') };
   mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-  const ourMount = (name: string, root: string, extra: string) => childPeer(name, work, (mnt) => spawn(process.execPath, [join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
-    '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', `meta_ttl_ms=1000,cache_l1_max=1G${extra}`], { env, stdio: 'ignore' }));
+  const ourMount = (name: string, root: string, extra: string) => kisekiPeer(name, work, `meta_ttl_ms=1000,cache_l1_max=1G${extra}`, env, root);
   list.push(ourMount('kiseki', ROOT, KISEKI_OPTS));
   if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, ''));
   nodeProcess = node;
@@ -254,7 +273,10 @@ async function main(): Promise<void> {
   writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), header, results, ratios }, null, 2));
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+// Other benches import the peers and helpers above (bench/cache-mount.bench.ts).
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,5 +1,7 @@
 #include "crypto/primitives.h"
 
+#include "crypto/crc32-fold.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -7,7 +9,7 @@
 #include <climits>
 #include <memory>
 
-// zlib's crc32_z is exported by the node binary (deps/zlib, with its SIMD folding); declaring it here
+// zlib's crc32_z is exported by the node binary (deps/zlib, built without its SIMD CRC); declaring it here
 // avoids pulling in zconf.h's prefix macros.
 extern "C" unsigned long crc32_z(unsigned long crc, const unsigned char* buf, size_t len);
 
@@ -90,6 +92,7 @@ OpenStatus GcmOpen(const uint8_t* key, const uint8_t* nonce, const uint8_t* aad,
 }
 
 uint32_t Crc32(uint32_t prev, const uint8_t* data, size_t len) {
+  if (len >= 64 && Crc32FoldAvailable()) return Crc32Fold(prev, data, len, crc32_z);
   return static_cast<uint32_t>(crc32_z(prev, data, len));
 }
 

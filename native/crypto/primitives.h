@@ -27,7 +27,8 @@ enum class OpenStatus { kOk, kAuthFailed, kError };
 OpenStatus GcmOpen(const uint8_t* key, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, const uint8_t* in,
                    size_t len, const uint8_t* tag, uint8_t* out);
 
-// IEEE CRC-32 (zlib's, exported by the node binary), continuing from prev.
+// IEEE CRC-32 (zlib's), continuing from prev: PCLMULQDQ folding where the CPU has it (crc32-fold.h),
+// else zlib's crc32_z exported by the node binary.
 uint32_t Crc32(uint32_t prev, const uint8_t* data, size_t len);
 
 // Constant-time equality of two 32-byte ids.

@@ -169,6 +169,19 @@ export class ChunkCache {
     return this.pool?.scavenged ?? Promise.resolve(null);
   }
 
+  /**
+   * The L1 part of get(), synchronous: a hit (counted) or null, in which case the caller uses get()
+   * (which looks at L1 again, uncounted, then L2). Lets the hot read path skip a promise chain.
+   * Null too when there is no L1 (bypass) or the cache is not active: get() counts those.
+   */
+  peekL1(chunkId: string): ChunkGet & { kind: 'hit' } | null {
+    if (this.#l1 === null || this.#state !== 'active') return null;
+    const inL1 = this.#l1.get(chunkId);
+    if (inL1 === null) return null;
+    this.#counters.l1_hits++;
+    return hit('l1', inL1) as ChunkGet & { kind: 'hit' };
+  }
+
   async get(chunkId: string): Promise<ChunkGet> {
     if (this.#l1 === null || this.#state !== 'active') {
       this.#counters.bypasses++;
@@ -176,11 +189,8 @@ export class ChunkCache {
     }
     try {
       if (!isChunkId(chunkId)) throw kerr('InvalidArgument', `bad chunk id ${chunkId.slice(0, 80)}`);
-      const inL1 = this.#l1.get(chunkId);
-      if (inL1 !== null) {
-        this.#counters.l1_hits++;
-        return hit('l1', inL1);
-      }
+      const inL1 = this.peekL1(chunkId);
+      if (inL1 !== null) return inL1;
       const pool = this.pool;
       if (pool === null) return this.#miss();
       const epoch = this.#epoch;

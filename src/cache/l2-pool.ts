@@ -3,10 +3,11 @@
 // under the final name. Every read verifies the trailer; anything wrong (short, CRC mismatch, I/O
 // error) deletes the entry and reports 'corrupt' so the caller goes to canonical (I-CC7, I-CC13).
 // Admission (capacity check and eviction) is serialised; file writes then run concurrently.
-import { mkdir, open, readFile, readdir, rename, lstat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, lstat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { kerr } from '../errors.js';
+import { BufferRecycler } from './buffer-recycler.js';
 import { assertCrcAvailable, checkTrailer, crcTrailer, TRAILER_BYTES } from './crc-trailer.js';
 import type { NodeCapacity } from './capacity.js';
 import { UsageWeightedLru, type EvictionPolicy } from './eviction.js';
@@ -38,6 +39,25 @@ export interface L2Options {
 
 interface L2Entry { fileBytes: number; pinned: boolean }
 
+/** Zeroed read buffers kept for reuse: a few chunks' worth (prefetch keeps about four in flight). */
+const RECYCLED_BYTES = 32 << 20;
+
+/** Reads up to buf.length bytes of the file at path into buf; returns how many it got. */
+async function readInto(path: string, buf: Buffer): Promise<number> {
+  const h = await open(path, 'r');
+  try {
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesRead } = await h.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return n;
+  } finally {
+    await h.close();
+  }
+}
+
 export class L2Pool {
   readonly dir: string;
   readonly #opts: L2Options;
@@ -47,6 +67,9 @@ export class L2Pool {
   #used = 0;
   #reserved = 0;
   #admission: Promise<unknown> = Promise.resolve();
+  readonly #buffers = new BufferRecycler(RECYCLED_BYTES);
+  /** Page's onFree: the backing is already zeroed. */
+  readonly #giveBack = (b: Buffer): void => this.#buffers.give(b);
   #epoch = 0;
   #evictions = 0;
 
@@ -95,22 +118,32 @@ export class L2Pool {
   async get(id: string): Promise<L2Read> {
     const entry = this.#index.get(id);
     if (entry === undefined) return { kind: 'miss' };
-    let file: Buffer;
+    // The index knows the file's size: one read into a recycled buffer of that size (no new
+    // allocation per hit; see buffer-recycler.ts). A file shorter than indexed is corrupt.
+    const file = this.#buffers.take(entry.fileBytes);
+    let got: number;
     try {
-      file = await readFile(this.path(id));
+      got = await readInto(this.path(id), file);
     } catch (err) {
+      this.#recycle(file);
       await this.#discard(id);
       const reason = `read failed: ${(err as Error).message}`;
       return (err as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'corrupt', reason } : { kind: 'io-error', reason };
     }
-    const check = checkTrailer(file);
+    const check = got < file.length ? { kind: 'corrupt' as const, reason: `short file (${got} of ${file.length} bytes)` } : checkTrailer(file);
     if (check.kind === 'corrupt') {
-      file.fill(0);
+      this.#recycle(file);
       await this.#discard(id);
       return check;
     }
     if (!entry.pinned) this.#eviction.touch(id);
-    return { kind: 'hit', page: new Page(check.data, file) };
+    return { kind: 'hit', page: new Page(check.data, file, this.#giveBack) };
+  }
+
+  /** I-CC2: zeroed before it is kept for reuse. */
+  #recycle(b: Buffer): void {
+    b.fill(0);
+    this.#buffers.give(b);
   }
 
   /**
@@ -158,6 +191,7 @@ export class L2Pool {
     await Promise.allSettled([...this.#writes.values()]);
     this.#index.clear();
     this.#eviction.clear();
+    this.#buffers.clear();
     this.#used = 0;
     return shredTree(join(this.dir, CHUNKS_DIR), { keepRoot: true });
   }

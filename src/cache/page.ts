@@ -7,12 +7,15 @@ export class Page {
   readonly bytes: Buffer;
   /** All memory zeroed on last release (bytes, or a larger buffer bytes is a view of, e.g. with a trailer). */
   readonly #backing: Buffer;
+  /** Called with the zeroed backing after the last release (a BufferRecycler takes it back). */
+  readonly #onFree: ((backing: Buffer) => void) | null;
   #refs = 1;
 
   /** Takes ownership of backing (bytes must be a view of it) with one reference, the creator's. */
-  constructor(bytes: Buffer, backing: Buffer = bytes) {
+  constructor(bytes: Buffer, backing: Buffer = bytes, onFree: ((backing: Buffer) => void) | null = null) {
     this.bytes = bytes;
     this.#backing = backing;
+    this.#onFree = onFree;
   }
 
   /** Copies data into a new cache-owned page, so the caller's buffer is never zeroed by the cache. */
@@ -39,6 +42,9 @@ export class Page {
   /** I-CC2: the last release overwrites the plaintext with zeros. Extra releases are ignored. */
   release(): void {
     if (this.#refs === 0) return;
-    if (--this.#refs === 0) this.#backing.fill(0);
+    if (--this.#refs === 0) {
+      this.#backing.fill(0);
+      this.#onFree?.(this.#backing);
+    }
   }
 }

@@ -99,6 +99,12 @@ export class ChunkReader {
 
   /** The verified plaintext of a chunk, valid until release() (call it exactly once). */
   lease(chunkId: Buffer): Promise<ChunkLease> {
+    // An L1 hit needs no flight: the page is leased at once (the hot read path's per-request cost).
+    const hot = this.cache.peek?.(chunkId) ?? null;
+    if (hot !== null) {
+      this.stats.cacheHits++;
+      return Promise.resolve(hot);
+    }
     const key = chunkId.toString('hex');
     let flight = this.inflight.get(key);
     if (flight === undefined) {

@@ -54,6 +54,8 @@ export interface ChunkCachePort {
   epoch(): number;
   /** A view of the cached plaintext (no copy), held until released; null on a miss (or in bypass mode). */
   get(chunkId: Buffer): Promise<ChunkLease | null>;
+  /** Optional synchronous memory-tier lookup: a lease on a hit, null otherwise (then get() decides). */
+  peek?(chunkId: Buffer): ChunkLease | null;
   /** Only plaintext verified against chunkId (I-CC1); copied; skipped if a wipe happened since `epoch`. */
   put(chunkId: Buffer, plaintext: Buffer, epoch: number): void;
   /** False when the cache keeps no plaintext (bypass mode, closed): warming it ahead of readers is pointless. */

@@ -181,6 +181,7 @@ function cachePort(cache: ChunkCache): ChunkCachePort {
       const r = await cache.get(id.toString('hex'));
       return r.kind === 'hit' ? { data: r.data, release: r.release } : null;
     },
+    peek: (id) => cache.peekL1(id.toString('hex')),
     keeps: () => cache.mode !== 'bypass' && cache.state === 'active',
     put: (id, plaintext, epoch) => {
       void cache.put(id.toString('hex'), plaintext, { epoch }).catch(() => undefined);

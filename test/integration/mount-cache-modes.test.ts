@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { crc32 } from '../../src/crypto/crc32.js';
 import { bash, startMountHarness, type MountHarness } from './mount-harness.js';
+import { until } from './mount-cache-fixtures.js';
 
 const TENANT = '00000000-0000-0000-0000-000000000001';
 const harnesses: MountHarness[] = [];
@@ -41,8 +42,11 @@ test('I-CC13 organic mount: each L2 file is the chunk plaintext followed by its 
   await bash(`head -c 2500000 /dev/urandom > '${h.dir}/src.bin' && cp '${h.dir}/src.bin' '${w.path}/f.bin' && cmp '${h.dir}/src.bin' '${r.path}/f.bin'`);
   const src = await readFile(join(h.dir, 'src.bin'));
   const slices = [src.subarray(0, 1 << 20), src.subarray(1 << 20, 2 << 20), src.subarray(2 << 20)];
-  const chunkFiles = (await filesUnder(join(h.env.KISEKI_CACHE_DIR!, TENANT))).filter((f) => /\/chunks\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f));
-  // Two pools: the writer caches what it sealed, the reader what it fetched; three chunks each.
+  const listChunkFiles = async () => (await filesUnder(join(h.env.KISEKI_CACHE_DIR!, TENANT))).filter((f) => /\/chunks\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f));
+  // Two pools: the writer caches what it sealed, the reader what it fetched; three chunks each. The
+  // L2 writes finish in the background, after the reads that caused them.
+  await until(async () => (await listChunkFiles()).length >= 6, 10_000);
+  const chunkFiles = await listChunkFiles();
   assert.equal(chunkFiles.length, 6, 'both mounts cached the three chunks');
   assert.equal(new Set(chunkFiles.map((f) => f.slice(-64))).size, 3, 'three distinct chunks');
   for (const f of chunkFiles) {

@@ -2,46 +2,19 @@
 // stays unreachable past max_disconnect_seconds, each wipe every cached plaintext byte of the mount.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readdir, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DEFAULT_POLICY } from '../../src/cache/cache-policy.js';
 import { NODE_CLI, bash, sh, spawnTool, startMountHarness, type MountHarness } from './mount-harness.js';
+import { TENANT, l2Files, until } from './mount-cache-fixtures.js';
 
-const TENANT = '00000000-0000-0000-0000-000000000001'; // the node's local tenant on its unix socket
 const CLIENT_CLI = resolve(__dirname, '../../src/cli/kiseki-client.js');
 const harnesses: MountHarness[] = [];
 after(async () => { await Promise.all(harnesses.map((h) => h.close())); });
 
-/** A directory's names; none if it is gone (a wipe removes directories while this walks them). */
-async function names(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
 /** Every L2 chunk file of every pool under the harness's cache dir. */
 async function chunkFiles(h: MountHarness): Promise<string[]> {
-  const root = join(h.env.KISEKI_CACHE_DIR!, TENANT);
-  const out: string[] = [];
-  for (const pool of await names(root)) {
-    const chunks = join(root, pool, 'chunks');
-    for (const prefix of await names(chunks)) {
-      for (const f of await names(join(chunks, prefix))) if (/^[0-9a-f]{64}$/.test(f)) out.push(join(chunks, prefix, f));
-    }
-  }
-  return out;
-}
-
-async function until(pred: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await pred()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return pred();
+  return [...(await l2Files(h.env.KISEKI_CACHE_DIR!)).values()];
 }
 
 /** A mount whose policy has short wipe intervals, with a 3-chunk file written and read back. */
