@@ -141,7 +141,8 @@ export async function sendBulkRaw(open: () => Socket, bytes: Buffer, settleMs: n
       } catch (e) {
         out.malformedReply = (e as Error).message;
       }
-      if (out.replies.some((r) => r.id === KSB_PING_ID)) { clearTimeout(timer); resolve(); }
+      // Requests run concurrently: the PONG can overtake earlier answers, so give those a moment.
+      if (out.replies.some((r) => r.id === KSB_PING_ID)) { clearTimeout(timer); setTimeout(resolve, 150); }
     });
     s.on('error', () => undefined);
     s.on('close', () => { out.closed = true; clearTimeout(timer); resolve(); });
