@@ -26,6 +26,9 @@ import { MAX_CHUNK_BYTES, envelopeOf } from './validate.js';
 /** Requests one connection may have in flight; beyond this the node stops reading it (back-pressure). */
 export const BULK_REQUESTS_PER_CONNECTION = 8;
 
+/** Reply bytes a connection may queue before a sender waits for 'drain' (about two 4 MiB chunks). */
+const SEND_QUEUE_BYTES = 8 * 1024 * 1024;
+
 export type BulkListenerSpec =
   | { kind: 'tls'; host: string; port: number; tls: TlsMaterial }
   | { kind: 'unix'; path: string; tenant: string };
@@ -222,7 +225,11 @@ class BulkConnection {
     return this.send(Op.ERROR, id, 0, [msg], status).catch(() => undefined);
   }
 
-  /** One whole frame (header + body parts) in one corked write; resolves when the socket can take more. */
+  /**
+   * One whole frame (header + body parts) in one corked write; resolves at once while less than
+   * SEND_QUEUE_BYTES wait in the socket, else when it drained. Keeping the next chunk queued behind
+   * the current one means the kernel never runs dry while this process waits to be scheduled.
+   */
   private send(op: Op, id: number, arg: number, parts: Buffer[], status = 0): Promise<void> {
     if (this.dead) return Promise.resolve();
     let length = 0;
@@ -230,10 +237,9 @@ class BulkConnection {
     const s = this.sock;
     s.cork();
     s.write(encodeHeader({ op, status, id, arg, length }));
-    let ok = true;
-    for (const p of parts) ok = s.write(p);
+    for (const p of parts) s.write(p);
     s.uncork();
-    if (ok) return Promise.resolve();
+    if (s.writableLength < SEND_QUEUE_BYTES) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => { s.off('drain', done); s.off('close', done); resolve(); };
       s.once('drain', done);
