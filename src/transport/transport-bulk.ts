@@ -211,7 +211,8 @@ export class BulkChunkTransport implements ChunkTransport {
     const a = this.opts.address;
     if (a.startsWith('unix:')) return netConnect(a.slice('unix:'.length));
     const m = /^\[?(.+?)\]?:(\d+)$/.exec(a);
-    if (!m) throw kerr('InvalidArgument', `bulk stream address '${a}' is not host:port or unix:/path`);
+    // A bad advertised address is this transport failing (the selector moves on to gRPC).
+    if (!m) throw kerr('TransportFailed', `bulk stream address '${a}' is not host:port or unix:/path`);
     const t = this.opts.tls!;
     // Hostname checks as grpc-js does them for the same node (the node certificate's SANs).
     return tlsConnect({ host: m[1]!, port: Number(m[2]), ca: t.ca, cert: t.cert, key: t.key, minVersion: 'TLSv1.2' });
