@@ -13,7 +13,7 @@ import { KisekiError, kerr } from '../errors.js';
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
 import {
-  BulkProtocolError, CHUNK_ID_BYTES, type Frame, FrameReader, MAX_BULK_ERROR_BODY, Op, encodeHeader, statusOfError,
+  BulkProtocolError, CHUNK_ID_BYTES, type Frame, FrameReader, MAX_BULK_ERROR_BODY, Op, statusOfError, writeFrame,
 } from '../transport/bulk-protocol.js';
 import type { ChunkRepairer } from './chunk-data-service.js';
 import { decodeEnvelopeView, encodeEnvelopeParts } from './chunk-frames.js';
@@ -226,7 +226,7 @@ class BulkConnection {
   }
 
   /**
-   * One whole frame (header + body parts) in one corked write; resolves at once while less than
+   * One whole frame (header + body parts; bulk-protocol.ts writeFrame); resolves at once while less than
    * SEND_QUEUE_BYTES wait in the socket, else when it drained. Keeping the next chunk queued behind
    * the current one means the kernel never runs dry while this process waits to be scheduled.
    */
@@ -235,10 +235,7 @@ class BulkConnection {
     let length = 0;
     for (const p of parts) length += p.length;
     const s = this.sock;
-    s.cork();
-    s.write(encodeHeader({ op, status, id, arg, length }));
-    for (const p of parts) s.write(p);
-    s.uncork();
+    writeFrame(s, { op, status, id, arg, length }, parts);
     if (s.writableLength < SEND_QUEUE_BYTES) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => { s.off('drain', done); s.off('close', done); resolve(); };

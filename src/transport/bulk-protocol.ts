@@ -16,6 +16,7 @@
 //
 // Integers are little-endian. Many requests may be in flight on one connection; reply frames of
 // different requests interleave (whole frames only) and are matched by id.
+import type { Socket } from 'node:net';
 import { type ErrorKind, KisekiError, kerr } from '../errors.js';
 
 export const BULK_MAGIC = 0x3142534b; // 'KSB1' read as a little-endian u32
@@ -82,6 +83,39 @@ export function encodeHeader(h: FrameHeader): Buffer {
   b.writeUInt32LE(h.length >>> 0, 16);
   b.writeUInt32LE(0, 20);
   return b;
+}
+
+/** Parts at least this big are written as they are; smaller neighbours are joined (a few bytes copied). */
+const OWN_WRITE_BYTES = 64 * 1024;
+
+/**
+ * Writes one whole frame without copying its large parts. A plain socket takes it as one writev
+ * (cork). A TLS socket copies every multi-buffer write into one buffer before encrypting it, so there
+ * the small parts (header, protobuf tag, envelope head) are joined and each large part (ciphertext)
+ * goes as its own write. Returns whether the socket wants the caller to wait for 'drain'.
+ */
+export function writeFrame(sock: Socket, h: FrameHeader, parts: readonly Buffer[]): boolean {
+  const all = [encodeHeader(h), ...parts];
+  if (!('encrypted' in sock)) {
+    sock.cork();
+    let ok = true;
+    for (const p of all) ok = sock.write(p);
+    sock.uncork();
+    return ok;
+  }
+  let ok = true;
+  let small: Buffer[] = [];
+  const flushSmall = (): void => {
+    if (small.length > 0) ok = sock.write(small.length === 1 ? small[0]! : Buffer.concat(small));
+    small = [];
+  };
+  for (const p of all) {
+    if (p.length < OWN_WRITE_BYTES) { small.push(p); continue; }
+    flushSmall();
+    ok = sock.write(p);
+  }
+  flushSmall();
+  return ok;
 }
 
 /** A frame the peer must not have sent: the receiver closes the connection (never guesses). */

@@ -11,7 +11,7 @@ import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { decodeEnvelopeView, encodeEnvelopeParts } from '../node/chunk-frames.js';
 import { CHUNK_ID_BYTES, MAX_CHUNK_BYTES, envelopeOf } from '../node/validate.js';
 import {
-  BulkProtocolError, type Frame, FrameReader, MAX_BULK_GET_IDS, Op, encodeHeader, errorOfStatus,
+  BulkProtocolError, type Frame, FrameReader, MAX_BULK_GET_IDS, Op, errorOfStatus, writeFrame,
 } from './bulk-protocol.js';
 import type { ChunkTransport } from './transport.js';
 
@@ -95,10 +95,7 @@ class BulkConnection {
       this.pending.set(id, { op, filled: 0, settled: false, resolve: resolve as (v: unknown) => void, reject, ...extra });
       let length = 0;
       for (const p of parts) length += p.length;
-      this.sock.cork();
-      this.sock.write(encodeHeader({ op, status: 0, id, arg, length }));
-      for (const p of parts) this.sock.write(p);
-      this.sock.uncork();
+      writeFrame(this.sock, { op, status: 0, id, arg, length }, parts);
     });
   }
 
