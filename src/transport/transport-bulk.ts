@@ -33,6 +33,9 @@ export function bulkTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isFinite(v) && v > 0 ? v : 30_000;
 }
 
+/** Requests one getChunks call is split into (when it has that many ids). */
+const GET_SPLIT = 4;
+
 interface Pending {
   op: Op;
   /** GET: envelopes by index; filled counts them. */
@@ -237,8 +240,11 @@ export class BulkChunkTransport implements ChunkTransport {
     return this.track((async () => {
       const c = await this.connection();
       const batches: Promise<Envelope[]>[] = [];
-      for (let i = 0; i < chunkIds.length; i += MAX_BULK_GET_IDS) {
-        const ids = chunkIds.slice(i, i + MAX_BULK_GET_IDS);
+      // A large call goes out as GET_SPLIT requests: the node serves requests concurrently (reading
+      // several chunk files at once) but the chunks of one request one after another.
+      const per = Math.min(MAX_BULK_GET_IDS, Math.ceil(chunkIds.length / GET_SPLIT));
+      for (let i = 0; i < chunkIds.length; i += per) {
+        const ids = chunkIds.slice(i, i + per);
         batches.push(this.abortable(c, signal, 'getChunks', (extra) => c.request<Envelope[]>(Op.GET, ids.length, ids, { ...extra, ids, out: new Array(ids.length) })));
       }
       return (await Promise.all(batches)).flat();
