@@ -60,6 +60,22 @@ async function kisekiOrOk(f: () => unknown, what: string): Promise<'ok' | 'refus
   }
 }
 
+/**
+ * One rogue-node case: the answer is exactly one envelope naming the requested id (the AEAD is the
+ * next gate), or a KisekiError within 5 s; anything else fails the case.
+ */
+async function rogueCase(get: () => Promise<Envelope[]>, want: Buffer, outcome: { refused: number; served: number }, what: string): Promise<void> {
+  try {
+    const got = await within(get(), 5000, what);
+    assert.equal(got.length, 1);
+    assert.equal(Buffer.compare(got[0]!.chunkId!.value, want), 0, 'never another chunk');
+    outcome.served++;
+  } catch (e) {
+    if (!KisekiError.is(e)) throw e;
+    outcome.refused++;
+  }
+}
+
 export function fuzzSuite(counts: FuzzCounts): void {
   const A = randomUUID();
   let dir: string;
@@ -152,16 +168,7 @@ export function fuzzSuite(counts: FuzzCounts): void {
     try {
       await fc.assert(fc.asyncProperty(fc.array(frameArb, { minLength: 0, maxLength: 4 }), async (frames) => {
         plan = frames;
-        try {
-          const got = await within(t.getChunks([want]), 5000, 'getChunks from the rogue node');
-          // Accepted only when it is exactly one envelope naming the requested id; the AEAD is the next gate.
-          assert.equal(got.length, 1);
-          assert.equal(Buffer.compare(got[0]!.chunkId!.value, want), 0);
-          outcome.served++;
-        } catch (e) {
-          if (!KisekiError.is(e)) throw e;
-          outcome.refused++;
-        }
+        await rogueCase(() => t.getChunks([want]), want, outcome, 'getChunks from the rogue node');
       }), { numRuns: counts.rogueCases });
     } finally {
       await t.close();
@@ -241,16 +248,7 @@ export function fuzzSuite(counts: FuzzCounts): void {
     try {
       await fc.assert(fc.asyncProperty(replyArb, async (p) => {
         plan = p;
-        try {
-          const got = await within(t.getChunks([want]), 5000, 'getChunks from the rogue bulk node');
-          assert.equal(got.length, 1);
-          // Accepted only as an envelope naming the requested id (I-BS1); the AEAD is the next gate.
-          assert.equal(Buffer.compare(got[0]!.chunkId!.value, want), 0, 'never another chunk');
-          outcome.served++;
-        } catch (e) {
-          if (!KisekiError.is(e)) throw e;
-          outcome.refused++;
-        }
+        await rogueCase(() => t.getChunks([want]), want, outcome, 'getChunks from the rogue bulk node');
       }), { numRuns: counts.rogueCases });
     } finally {
       await t.close();
