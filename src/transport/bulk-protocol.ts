@@ -155,12 +155,13 @@ export interface Frame extends FrameHeader {
 
 type ReaderState =
   | { name: 'header' }
-  | { name: 'body'; header: FrameHeader; body: Buffer; filled: number };
+  | { name: 'body'; header: FrameHeader; parts: Buffer[]; filled: number };
 
 /**
- * Socket bytes → frames, as an explicit state machine (header ⇄ body). Partial headers are kept as a
- * short list of pieces; a body that spans reads is copied once into a buffer of exactly its length
- * (allocated only after the header passed its checks), never re-concatenated as it grows.
+ * Socket bytes → frames, as an explicit state machine (header ⇄ body). A body that spans reads is
+ * kept as the list of its read buffers and joined once, into a buffer of exactly its length, when its
+ * last byte arrives: one copy, never a growing re-concatenation, and memory only for bytes that
+ * actually arrived (a header that promises 64 MiB and sends nothing costs nothing).
  */
 export class FrameReader {
   private state: ReaderState = { name: 'header' };
@@ -177,12 +178,12 @@ export class FrameReader {
     while (at < buf.length) {
       const s = this.state;
       if (s.name === 'body') {
-        const n = Math.min(buf.length - at, s.body.length - s.filled);
-        buf.copy(s.body, s.filled, at, at + n);
+        const n = Math.min(buf.length - at, s.header.length - s.filled);
+        s.parts.push(buf.subarray(at, at + n));
         s.filled += n;
         at += n;
-        if (s.filled === s.body.length) {
-          out.push({ ...s.header, body: s.body });
+        if (s.filled === s.header.length) {
+          out.push({ ...s.header, body: Buffer.concat(s.parts, s.filled) });
           this.state = { name: 'header' };
         }
         continue;
@@ -206,7 +207,7 @@ export class FrameReader {
         out.push({ ...header, body: buf.subarray(at, at + header.length) });
         at += header.length;
       } else {
-        this.state = { name: 'body', header, body: Buffer.allocUnsafe(header.length), filled: 0 };
+        this.state = { name: 'body', header, parts: [], filled: 0 };
       }
     }
     return out;
