@@ -60,32 +60,31 @@ class BulkConnection {
   private nextId = 1;
   private lastProgress = Date.now();
   private readonly watchdog: NodeJS.Timeout;
+  /** Settles once: connected (TLS handshake done), or the connection broke first. */
   readonly ready: Promise<void>;
+  private settleReady: ((err: KisekiError | null) => void) | null = null;
 
   constructor(private readonly sock: Socket, private readonly timeoutMs: number) {
     this.ready = new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(kerr('TransportFailed', `bulk stream: cannot connect: ${err.message}`, err));
-      sock.once('error', onError);
-      sock.once('encrypted' in sock ? 'secureConnect' : 'connect', () => {
-        sock.off('error', onError);
-        if (this.state === 'connecting') this.state = 'open';
-        resolve();
-      });
+      this.settleReady = (err) => { this.settleReady = null; if (err) reject(err); else resolve(); };
     });
-    this.ready.catch(() => this.break(kerr('TransportFailed', 'bulk stream: connection failed')));
+    this.ready.catch(() => undefined);
+    sock.once('encrypted' in sock ? 'secureConnect' : 'connect', () => {
+      if (this.state !== 'connecting') return;
+      this.state = 'open';
+      this.lastProgress = Date.now();
+      this.settleReady?.(null);
+    });
     sock.setNoDelay?.(true);
     sock.on('data', (d: Buffer) => this.onData(d));
-    sock.on('error', (err) => this.break(kerr('TransportFailed', `bulk stream: ${err.message}`, err)));
+    sock.on('error', (err) => this.break(kerr('TransportFailed', `bulk stream: ${this.state === 'connecting' ? 'cannot connect: ' : ''}${err.message}`, err)));
     sock.on('close', () => this.break(kerr('TransportFailed', 'bulk stream: the node closed the connection')));
+    // A connect or handshake that hangs, or requests with no reply bytes, end the connection.
     this.watchdog = setInterval(() => {
-      if (this.pending.size > 0 && Date.now() - this.lastProgress > this.timeoutMs) {
-        this.break(kerr('TransportFailed', `bulk stream: no reply for ${this.timeoutMs} ms`));
+      if ((this.pending.size > 0 || this.state === 'connecting') && Date.now() - this.lastProgress > this.timeoutMs) {
+        this.break(kerr('TransportFailed', `bulk stream: ${this.state === 'connecting' ? 'not connected' : 'no reply'} after ${this.timeoutMs} ms`));
       }
     }, Math.min(1000, this.timeoutMs)).unref();
-  }
-
-  get idle(): boolean {
-    return this.pending.size === 0;
   }
 
   /** Sends one request frame; the promise settles with its reply. */
@@ -171,6 +170,7 @@ class BulkConnection {
     if (this.state === 'broken') return;
     this.state = 'broken';
     clearInterval(this.watchdog);
+    this.settleReady?.(err);
     for (const p of this.pending.values()) if (!p.settled) { p.settled = true; p.reject(err); }
     this.pending.clear();
     this.sock.destroy();
@@ -179,6 +179,7 @@ class BulkConnection {
   /** Ends the connection politely once nothing is in flight. */
   end(): void {
     clearInterval(this.watchdog);
+    this.settleReady?.(kerr('Closed', 'bulk stream: the transport was closed'));
     if (this.state !== 'broken') { this.state = 'broken'; this.sock.end(); }
   }
 }

@@ -260,7 +260,7 @@ test('malformed, oversized and fuzzed frames close only their connection; the no
   assert.doesNotMatch(node.stderr(), /BUG: unhandled/);
 });
 
-test('I-BS1: an envelope that does not carry the requested chunk id is an Integrity error, never data', async () => {
+test('I-BS1: an envelope that does not carry the requested chunk id is an Integrity error, never data; a stalled or absent node is a transport failure', async () => {
   // A stand-in node on a unix socket that answers every GET with another chunk.
   const other = makeEnvelope(2048);
   const sockPath = path.join(dir, 'liar.sock');
@@ -281,6 +281,16 @@ test('I-BS1: an envelope that does not carry the requested chunk id is an Integr
   assert.equal(checkEnvelopes([other], await t.getChunks([idOf(other)])), null);
   await t.close();
   server.close();
+  // A node that accepts the TCP connection but never finishes the TLS handshake: a transport
+  // failure after the timeout, never a hang.
+  const silent = createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const stuck = new BulkChunkTransport({ address: `127.0.0.1:${(silent.address() as { port: number }).port}`, tls: tlsA, timeoutMs: 500 });
+  const t0 = Date.now();
+  await assert.rejects(stuck.getChunks([idOf(wanted)]), (e: unknown) => KisekiError.is(e, 'TransportFailed') && /not connected after 500 ms/.test((e as Error).message));
+  assert.ok(Date.now() - t0 < 5000, `gave up after ${Date.now() - t0} ms`);
+  await stuck.close();
+  silent.close();
   // A path nobody serves is a transport failure (the selector falls back)
   const gone = new BulkChunkTransport({ address: `unix:${path.join(dir, 'none.sock')}`, tls: null });
   await assert.rejects(gone.getChunks([idOf(wanted)]), (e: unknown) => KisekiError.is(e, 'TransportFailed'));
