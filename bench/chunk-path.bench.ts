@@ -4,17 +4,22 @@
 //   PUT   GrpcChunkTransport.putChunks([one fresh 4 MiB sealed chunk]) × n, KISEKI_BENCH_INFLIGHT at once
 //         (fsync'd on the node before each call returns)
 //   GET   GrpcChunkTransport.getChunks([one id]) × n, KISEKI_BENCH_INFLIGHT at once
+// The same PUT/GET through BulkChunkTransport on the node's bulk stream (ADR 0033), over its unix
+// socket and over mTLS; RATIO lines compare the TLS paths' GET with the raw TLS socket.
 // Prints MB/s and CPU ms per GiB of both processes (this one + the node, from /proc): on a shared,
 // loaded machine wall-clock swings, CPU per GiB much less.
 // KISEKI_BENCH_MIB bytes per figure (default 256), KISEKI_BENCH_INFLIGHT (default 4), RUNS 3, median;
-// KISEKI_BENCH_NODE_OPTIONS is passed to the node as NODE_OPTIONS.
+// KISEKI_BENCH_NODE_OPTIONS is passed to the node as NODE_OPTIONS; KISEKI_BENCH_PATHS (comma list of
+// unix, tls, stream-unix, stream-tls; default all) picks the paths.
 // Run: npx tsc -p tsconfig.json && node dist/bench/chunk-path.bench.js
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { BulkChunkTransport } from '../src/transport/transport-bulk.js';
 import { GrpcChunkTransport } from '../src/transport/transport-grpc.js';
+import type { ChunkTransport } from '../src/transport/transport.js';
 import { clientCredentials, makeCerts } from '../test/helpers/certs.js';
 import { startNode } from '../test/helpers/node-process.js';
 import { sealed } from '../test/helpers/node-rpc.js';
@@ -65,16 +70,29 @@ async function main(): Promise<void> {
   const node = await startNode({ dataDir: join(dir, 'data'), tls: { certs }, socket: true, localTenant: T,
     // KISEKI_BENCH_NODE_OPTIONS: NODE_OPTIONS for the node only (e.g. --require of a profiler preload).
     env: process.env.KISEKI_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.KISEKI_BENCH_NODE_OPTIONS } : {} });
-  const paths = {
-    unix: new GrpcChunkTransport({ target: `unix:${node.socketPath!}`, credentials: grpc.credentials.createInsecure() }),
-    tls: new GrpcChunkTransport({ target: node.address!, credentials: clientCredentials(certs, certs.tenant(T)) }),
+  const tenant = certs.tenant(T);
+  const all: Record<string, () => ChunkTransport> = {
+    unix: () => new GrpcChunkTransport({ target: `unix:${node.socketPath!}`, credentials: grpc.credentials.createInsecure() }),
+    tls: () => new GrpcChunkTransport({ target: node.address!, credentials: clientCredentials(certs, tenant) }),
+    'stream-unix': () => new BulkChunkTransport({ address: node.bulk.find((a) => a.startsWith('unix:'))!, tls: null }),
+    'stream-tls': () => new BulkChunkTransport({
+      address: node.bulk.find((a) => !a.startsWith('unix:'))!,
+      tls: { ca: readFileSync(certs.ca), cert: readFileSync(tenant.cert), key: readFileSync(tenant.key) },
+    }),
   };
+  const chosen = (process.env.KISEKI_BENCH_PATHS ?? Object.keys(all).join(',')).split(',');
+  const paths = Object.fromEntries(chosen.map((k) => {
+    if (!all[k]) throw new Error(`KISEKI_BENCH_PATHS: unknown path ${k} (${Object.keys(all).join(', ')})`);
+    return [k, all[k]()];
+  }));
+  const getMbps: Record<string, number> = {};
   const n = Math.max(8, Math.floor(MIB / 4));
   const rows: string[] = [];
   try {
     const raw: Figure[] = [];
     for (let r = 0; r < RUNS; r++) raw.push(await rawTls(certs.dir));
     rows.push(row('Node raw TLS 1.3 socket (1 MiB writes)', raw));
+    getMbps.raw = median(raw.map((f) => f.mbps));
     for (const [name, t] of Object.entries(paths)) {
       const puts: Figure[] = [];
       const gets: Figure[] = [];
@@ -91,6 +109,10 @@ async function main(): Promise<void> {
       }
       rows.push(row(`${name}: PUT one 4 MiB chunk per call, ${INFLIGHT} in flight`, puts));
       rows.push(row(`${name}: GET one 4 MiB chunk per call, ${INFLIGHT} in flight`, gets));
+      getMbps[name] = median(gets.map((f) => f.mbps));
+    }
+    for (const k of ['tls', 'stream-tls']) {
+      if (getMbps[k] !== undefined) rows.push(`  RATIO ${k} GET / raw TLS = ${(getMbps[k]! / getMbps.raw!).toFixed(2)} (target >= 0.8)`);
     }
   } finally {
     await Promise.all(Object.values(paths).map((t) => t.close()));

@@ -185,13 +185,21 @@ async function measure(p: Peer): Promise<Result> {
   const r: Result = {};
   let mnt = await p.mount();
   const big = join(mnt, 'big');
+  // CPU of the daemon plus, for our mounts, the kiseki-node serving it (both do the chunk path's work).
+  const cpuNow = (): number => (cpuSeconds(p.pid?.()) ?? NaN) + (p.name.startsWith('kiseki') ? cpuSeconds(nodeProcess?.pid ?? undefined) ?? NaN : 0);
   if (!META_ONLY) {
     if (p.readOnlyFixture !== true) {
-      r.write_fsync_MBps = (await py('write', big, String(FILE_MB))).MBps!;
+      const c0 = cpuNow();
+      const w = await py('write', big, String(FILE_MB));
+      r.write_fsync_MBps = w.MBps!;
+      r.write_fsync_cpu_s_per_GiB = (cpuNow() - c0) / (FILE_MB / 1024);
       await p.unmount();
       mnt = await p.mount();
     }
-    r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
+    const c0 = cpuNow();
+    const cold = await py('read', join(mnt, 'big'), String(1 << 20));
+    r.cold_read_MBps = cold.MBps!;
+    r.cold_read_cpu_s_per_GiB = (cpuNow() - c0) / (cold.bytes! / 2 ** 30);
     await py('read', join(mnt, 'big'), String(1 << 20));
     const cpu0 = cpuSeconds(p.pid?.());
     const hot1M = await py('read', join(mnt, 'big'), String(1 << 20));
@@ -245,7 +253,7 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
   const names = Object.keys(results);
-  const rows = ['write_fsync_MBps', 'cold_read_MBps', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'hot_read_1M_cpu_s_per_GiB', 'hot_read_128K_cpu_s_per_GiB', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
+  const rows = ['write_fsync_MBps', 'write_fsync_cpu_s_per_GiB', 'cold_read_MBps', 'cold_read_cpu_s_per_GiB', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'hot_read_1M_cpu_s_per_GiB', 'hot_read_128K_cpu_s_per_GiB', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
   const cell = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
   const lines = [`| measure | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`];
   for (const row of rows) lines.push(`| ${row} | ${names.map((n) => cell(results[n]?.[row])).join(' | ')} |`);

@@ -5,8 +5,9 @@
 //   TLS    Node's raw TLS 1.3 socket streaming 1 MiB writes (the ceiling for any TLS transport in Node)
 //   gRPC   grpc-js server stream of 1 MiB messages over TLS (the frame size ChunkDataService uses)
 //   node   a real kiseki-node (mTLS, FileChunkStore, --fabric-provider tcp): the same 4 MiB chunks read
-//          through GrpcChunkTransport (tcp-tls) and through FabricChunkTransport (fabric-tcp)
-// Ratios printed: fabric / C fi_read (target ≥ 0.8) and tcp-tls / raw TLS (target ≥ 0.8).
+//          through GrpcChunkTransport (tcp-tls), FabricChunkTransport (fabric-tcp) and
+//          BulkChunkTransport (stream: the node's bulk chunk stream over mTLS and over its unix socket)
+// Ratios printed: fabric / C fi_read (target ≥ 0.8), tcp-tls and stream / raw TLS (target ≥ 0.8).
 // KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of 3.
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -17,6 +18,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { DiscoveryServiceClient, TransportKind, type DiscoverResponse } from '../src/gen/kiseki/v1/discovery.js';
 import { grpcFabricSessions } from '../src/transport/fabric-session.js';
+import { BulkChunkTransport } from '../src/transport/transport-bulk.js';
 import { closeClientEndpoints, FabricChunkTransport } from '../src/transport/transport-fabric.js';
 import { CHUNK_CHANNEL_OPTIONS, GrpcChunkTransport } from '../src/transport/transport-grpc.js';
 import type { ChunkTransport } from '../src/transport/transport.js';
@@ -102,10 +104,10 @@ async function fabricFigure(): Promise<number[]> {
 }
 
 /** The same GETs against a real kiseki-node, over gRPC TCP+TLS and over its fabric listener. */
-async function nodeFigures(dir: string): Promise<{ tls: number; fabric: number }> {
+async function nodeFigures(dir: string): Promise<{ tls: number; fabric: number; streamTls: number; streamUnix: number }> {
   const certs = await makeCerts(path.join(dir, 'node-certs'), { tenants: [TENANT_A], nodes: [1] });
   const creds = clientCredentials(certs, certs.tenant(TENANT_A));
-  const node = await startNode({ dataDir: path.join(dir, 'node'), tls: { certs, nodeId: 1 }, args: ['--fabric-provider', 'tcp'] });
+  const node = await startNode({ dataDir: path.join(dir, 'node'), tls: { certs, nodeId: 1 }, socket: true, localTenant: TENANT_A, args: ['--fabric-provider', 'tcp'] });
   const sessions = grpcFabricSessions(node.address!, creds);
   try {
     const tls = new GrpcChunkTransport({ target: node.address!, credentials: creds, channelOptions: CHUNK_CHANNEL_OPTIONS });
@@ -118,7 +120,17 @@ async function nodeFigures(dir: string): Promise<{ tls: number; fabric: number }
     const fab = new FabricChunkTransport({ name: 'fabric-tcp', provider: 'tcp', nodeFabricAddress: Buffer.from(ep.fabricAddress), openSession: sessions.open, window: 4, timeoutMs: 60_000 });
     const fabFig = median(await getThroughput(fab));
     await fab.close();
-    return { tls: tlsFig, fabric: fabFig };
+    const pair = certs.tenant(TENANT_A);
+    const streamTls = new BulkChunkTransport({
+      address: info.nodes[0]!.endpoints.find((e) => e.kind === TransportKind.TRANSPORT_KIND_STREAM && !e.address.startsWith('unix:'))!.address,
+      tls: { ca: readFileSync(certs.ca), cert: readFileSync(pair.cert), key: readFileSync(pair.key) },
+    });
+    const streamTlsFig = median(await getThroughput(streamTls));
+    await streamTls.close();
+    const streamUnix = new BulkChunkTransport({ address: `unix:${node.socketPath!}.bulk`, tls: null });
+    const streamUnixFig = median(await getThroughput(streamUnix));
+    await streamUnix.close();
+    return { tls: tlsFig, fabric: fabFig, streamTls: streamTlsFig, streamUnix: streamUnixFig };
   } finally {
     sessions.close();
     await closeClientEndpoints();
@@ -200,10 +212,13 @@ async function main(): Promise<void> {
       ['grpc-js server stream over TLS (1 MiB messages)', grpcTls],
       ['kiseki-node tcp-tls: GrpcChunkTransport GET 4 MiB (FileChunkStore)', viaNode.tls],
       ['kiseki-node fabric-tcp: FabricChunkTransport GET 4 MiB (FileChunkStore)', viaNode.fabric],
+      ['kiseki-node stream (mTLS): BulkChunkTransport GET 4 MiB (FileChunkStore)', viaNode.streamTls],
+      ['kiseki-node stream (unix): BulkChunkTransport GET 4 MiB (FileChunkStore)', viaNode.streamUnix],
     ];
     for (const [name, v] of rows) console.log(`${name.padEnd(72)} ${v.toFixed(2)} GB/s`);
     console.log(`RATIO fabric/C-fi_read = ${(fabric / cRead).toFixed(2)} (target >= 0.8)`);
     console.log(`RATIO tcp-tls(kiseki-node)/raw-TLS = ${(viaNode.tls / rawTls).toFixed(2)} (target >= 0.8)`);
+    console.log(`RATIO stream(kiseki-node, mTLS)/raw-TLS = ${(viaNode.streamTls / rawTls).toFixed(2)} (target >= 0.8)`);
     console.log(`RATIO grpc-js-stream/raw-TLS = ${(grpcTls / rawTls).toFixed(2)}`);
     console.log(`RATIO fabric-tcp/tcp-tls via kiseki-node = ${(viaNode.fabric / viaNode.tls).toFixed(2)}`);
   } finally {

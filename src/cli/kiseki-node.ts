@@ -40,6 +40,7 @@ async function serve(o: {
   dataDir?: string; listen?: string; socket?: string; insecure: boolean; localTenant: string; nodeId: number;
   peers?: string; replicas: number; clusterId: string; orphanGraceMs: number;
   fabricProvider?: string; fabricHost?: string; fabricPort: string; readRepair: boolean;
+  bulkStream: boolean; bulkPort: number;
 }): Promise<void> {
   if (!o.dataDir) throw new Error('--data-dir DIR is required');
   const log = pino({ name: 'kiseki-node', base: { node_id: o.nodeId } }, pino.destination(2));
@@ -64,9 +65,15 @@ async function serve(o: {
     clusterId: o.clusterId,
     orphanGraceMs: o.orphanGraceMs,
     readRepair: o.readRepair,
+    bulkStream: o.bulkStream,
+    bulkPort: o.bulkPort,
     log,
   });
   startFabric(o, node, log);
+  // The bulk chunk stream (ADR 0033) follows the same maintenance signals as the fabric listener.
+  for (const a of node.bulkAddresses) process.stdout.write(`kiseki-node bulk stream=${a}\n`);
+  process.on('SIGUSR1', () => void node.closeBulk().then(() => log.warn('bulk stream closed (SIGUSR1); clients fail over to gRPC')));
+  process.on('SIGUSR2', () => void node.openBulk());
   // A bug must cost one call, never the node: log it loudly and keep serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'BUG: unhandled rejection'));
   let stopping = false;
@@ -132,6 +139,8 @@ function main(argv: string[]): void {
     .option('--fabric-provider <name>', 'open a libfabric listener with this provider (cxi, verbs, tcp, net, …; default $KISEKI_FABRIC_PROVIDER)')
     .option('--fabric-host <ip>', 'address the fabric listener binds (default: the --listen host, else 127.0.0.1)')
     .option('--fabric-port <port>', 'port of the fabric listener (0: any; reused when it reopens)', '0')
+    .option('--no-bulk-stream', 'serve chunks over gRPC only: no bulk stream beside --listen (mTLS) and --socket (<socket>.bulk)')
+    .option('--bulk-port <port>', 'TCP port of the mTLS bulk chunk stream (0: any; reused when it reopens)', int('--bulk-port', 0), 0)
     .addOption(new Option('--orphan-grace-ms <ms>', 'keep unlinked inodes this long for open handles').argParser(int('--orphan-grace-ms', 0)).default(600_000))
     .enablePositionalOptions()
     .action(async (o) => serve(o));

@@ -14,7 +14,7 @@ import { assertSeedsUsable, tcpSecurityFromEnv } from './tls-credentials.js';
 
 export interface EndpointDescription {
   /** 'unix' when a node reached over its socket lists the socket as its gRPC endpoint. */
-  kind: 'tcp-tls' | 'unix' | 'fabric' | 'unknown';
+  kind: 'tcp-tls' | 'unix' | 'fabric' | 'stream' | 'unknown';
   address: string;
   provider: string;
 }
@@ -47,7 +47,7 @@ export interface DescribeOptions {
 
 function endpoint(e: TransportEndpoint): EndpointDescription {
   const kind = e.kind === TransportKind.TRANSPORT_KIND_TCP_TLS ? (e.address.startsWith('unix:') ? 'unix' : 'tcp-tls')
-    : e.kind === TransportKind.TRANSPORT_KIND_FABRIC ? 'fabric' : 'unknown';
+    : e.kind === TransportKind.TRANSPORT_KIND_FABRIC ? 'fabric' : e.kind === TransportKind.TRANSPORT_KIND_STREAM ? 'stream' : 'unknown';
   return { kind, address: e.address, provider: e.provider };
 }
 

@@ -51,6 +51,7 @@ export async function selectingTransportFactory(env: NodeJS.ProcessEnv, metrics?
     const selector = transportForNode({
       node: String(node.id), endpoints: node.endpoints, decision: d,
       tls: new GrpcChunkTransport({ target, credentials }), openSession: grpcFabricSessions(target, credentials).open,
+      stream: { unix: node.address.kind === 'unix', tls: channels.security.kind === 'mtls' ? channels.security.material : null },
       ...(metrics ? { metrics } : {}),
     });
     selectors.push(selector);

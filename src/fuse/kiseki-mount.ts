@@ -154,8 +154,11 @@ export class RunningMount {
 
 function transportLabel(decision: TransportDecision | null, unix: boolean): string {
   const grpc = unix ? 'grpc over unix socket' : 'grpc over tcp+tls';
-  if (decision === null || decision.chosen === 'tcp-tls') return grpc;
-  return `${decision.chosen} (${decision.provider}) where nodes advertise it, else ${grpc}`;
+  if (decision === null) return grpc;
+  const stream = `bulk stream where nodes advertise it, else ${grpc}`;
+  if (decision.chosen === 'tcp-tls') return decision.forced ? grpc : stream;
+  if (decision.chosen === 'stream') return stream;
+  return `${decision.chosen} (${decision.provider}) where nodes advertise it, else ${decision.forced ? grpc : stream}`;
 }
 
 async function serveMetrics(addr: string, ms: MountSession, transportMetrics: TransportMetrics): Promise<Server> {

@@ -3,8 +3,7 @@
 // socket 0600, and --insecure TCP) runs every call as the local tenant. Keeping them apart means a
 // TLS connection can never fall back to the local tenant.
 import * as grpc from '@grpc/grpc-js';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chmodSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { CachePolicyServiceService } from '../gen/kiseki/v1/cache_policy.js';
 import { ChunkDataServiceService } from '../gen/kiseki/v1/chunk_data.js';
@@ -13,6 +12,7 @@ import { DiscoveryServiceService } from '../gen/kiseki/v1/discovery.js';
 import { KeyManagerServiceService } from '../gen/kiseki/v1/key.js';
 import { NamespaceServiceService } from '../gen/kiseki/v1/namespace.js';
 import { TenantKeyAccessServiceService } from '../gen/kiseki/v1/tenant_keys.js';
+import { BulkListener } from './bulk-listener.js';
 import { chunkDataService, type FabricSessionIssuer } from './chunk-data-service.js';
 import { decodeFrame, encodeFrame } from './chunk-frames.js';
 import type { ChunkStore } from './chunk-store.js';
@@ -27,6 +27,7 @@ import { PeerRepair } from './peer-repair.js';
 import { namespaceService } from './namespace-service.js';
 import { type IdentitySource, MAX_MESSAGE_BYTES, handlers, tolerantDefinition } from './rpc.js';
 import { TenantKeys } from './tenant-keys.js';
+import { removeStaleSocket, socketAnswers } from './unix-socket.js';
 
 export interface TlsMaterial { ca: Buffer; cert: Buffer; key: Buffer }
 
@@ -49,6 +50,10 @@ export interface NodeOptions {
   orphanGraceMs: number;
   /** Fetch a chunk this node lacks from its peers on read (TLS clusters; src/node/peer-repair.ts). */
   readRepair?: boolean;
+  /** The bulk chunk stream (ADR 0033) beside each listener: TLS on bulkPort, and `<socket>.bulk`. Default on. */
+  bulkStream?: boolean;
+  /** TCP port of the TLS bulk stream (0: any; reused when it reopens). */
+  bulkPort?: number;
   log: Logger;
 }
 
@@ -65,6 +70,7 @@ export class NodeServer {
   private cluster: Cluster | null = null;
   private fabric: { issuer: FabricSessionIssuer; endpoints: EndpointSource; close: () => void } | null = null;
   private readonly servers: grpc.Server[] = [];
+  private readonly bulk: BulkListener[] = [];
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly repair: PeerRepair | null;
   /** Set once this node bound its socket: only then does stop() remove the file. */
@@ -113,7 +119,31 @@ export class NodeServer {
   private makeCluster(selfAddress: string): Cluster {
     const o = this.opts;
     const members = o.peers.length > 0 ? o.peers : [{ id: o.nodeId, address: selfAddress }];
-    return new Cluster(o.nodeId, members, o.replicas, o.clusterId, this.fabric?.endpoints ?? null);
+    // Advertised per call, so a closed or reopened listener shows at once: fabric, stream, then gRPC.
+    const extra: EndpointSource = {
+      fabricEndpoints: (id) => [
+        ...(this.fabric?.endpoints.fabricEndpoints(id) ?? []),
+        ...(id === o.nodeId ? this.bulk.map((b) => b.endpoint()).filter((e) => e !== null) : []),
+      ],
+    };
+    return new Cluster(o.nodeId, members, o.replicas, o.clusterId, extra);
+  }
+
+  /** The bulk stream addresses being served (host:port, unix:/path). */
+  get bulkAddresses(): string[] {
+    return this.bulk.map((b) => b.address).filter((a) => a !== null);
+  }
+
+  /** Closes the bulk stream listeners and their connections (clients fail over to gRPC). */
+  async closeBulk(): Promise<void> {
+    await Promise.all(this.bulk.map((b) => b.close()));
+  }
+
+  /** Reopens them on the same addresses; a listener that cannot bind is logged and stays closed. */
+  async openBulk(): Promise<void> {
+    await Promise.all(this.bulk.map((b) => b.start().catch((err: unknown) => {
+      this.opts.log.warn({ err }, 'bulk stream listener unavailable; chunks are served over gRPC only');
+    })));
   }
 
   private addServices(server: grpc.Server, source: IdentitySource): void {
@@ -149,6 +179,11 @@ export class NodeServer {
       widenReceiveWindows(server);
       this.servers.push(server);
       this.boundAddress = listen.replace(/:\d+$/, `:${port}`);
+      // No plaintext stream: an --insecure node serves its TCP chunks over gRPC only.
+      if (o.bulkStream !== false && !o.insecure) {
+        const host = listen.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+        this.bulk.push(new BulkListener({ spec: { kind: 'tls', host, port: o.bulkPort ?? 0, tls: o.tls! }, store: this.chunks, repairer: this.repair, log: o.log }));
+      }
     }
     if (o.socket) {
       if (await socketAnswers(o.socket)) throw new Error(`another process already serves ${o.socket}; stop it or choose another --socket`);
@@ -165,7 +200,11 @@ export class NodeServer {
       this.servers.push(server);
       this.ownsSocket = true;
       chmodSync(o.socket, 0o600);
+      if (o.bulkStream !== false) {
+        this.bulk.push(new BulkListener({ spec: { kind: 'unix', path: `${o.socket}.bulk`, tenant: o.localTenant }, store: this.chunks, repairer: this.repair, log: o.log }));
+      }
     }
+    await this.openBulk();
     this.cluster = this.makeCluster(this.boundAddress ?? `unix:${o.socket}`);
   }
 
@@ -186,6 +225,7 @@ export class NodeServer {
       s.tryShutdown(() => { clearTimeout(force); resolve(); });
     })));
     this.servers.length = 0;
+    await this.closeBulk();
     this.fabric?.close();
     this.repair?.close();
     if (this.opts.socket && this.ownsSocket) removeStaleSocket(this.opts.socket);
@@ -197,21 +237,4 @@ function bind(server: grpc.Server, address: string, creds: grpc.ServerCredential
   return new Promise((resolve, reject) => {
     server.bindAsync(address, creds, (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
   });
-}
-
-/** Whether something accepts connections on the unix socket `path` (a live node, not a stale file). */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
-
-function removeStaleSocket(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // absent: nothing to remove
-  }
 }

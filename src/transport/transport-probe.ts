@@ -3,12 +3,14 @@
 // overrides into a choice with a reason per transport. Probed once per process and cached.
 //   KISEKI_TRANSPORT = cxi | verbs | fabric-tcp | tcp-tls   forces the choice (still verified: a
 //                      forced fabric that is not usable falls back to tcp-tls and says why)
+//                    | stream   the node's bulk stream (where it advertises one), no fabric, no probe
+// Unforced, a node's bulk stream is used after any fabric and before gRPC (transport-selector.ts).
 //   KISEKI_FABRIC_PROVIDER = tcp | net | sockets | …       libfabric provider used for fabric-tcp
 import { kerr } from '../errors.js';
 import { probeFacts, type GetinfoFacts, type ProbeFacts } from './fabric-binding.js';
 import type { TransportName } from './transport.js';
 
-export const TRANSPORT_NAMES: readonly TransportName[] = ['cxi', 'verbs', 'fabric-tcp', 'tcp-tls'];
+export const TRANSPORT_NAMES: readonly TransportName[] = ['cxi', 'verbs', 'fabric-tcp', 'tcp-tls', 'stream'];
 
 export interface TransportCandidate {
   transport: TransportName;
@@ -28,7 +30,7 @@ export interface TransportDecision {
   forced: boolean;
   reason: string;
   candidates: TransportCandidate[];
-  /** Native facts (null when KISEKI_TRANSPORT=tcp-tls skipped the probe). */
+  /** Native facts (null when KISEKI_TRANSPORT=tcp-tls or stream skipped the probe). */
   facts: ProbeFacts | null;
   probeMs: number;
 }
@@ -95,6 +97,10 @@ export function decide(facts: ProbeFacts | null, env: NodeJS.ProcessEnv = proces
   const candidates = [cxi, verbs, ftcp, tls];
   let chosen: TransportCandidate;
   let reason: string;
+  if (forced === 'stream') {
+    reason = 'forced by KISEKI_TRANSPORT=stream: the node\'s bulk stream where advertised, else tcp-tls';
+    return { chosen: 'stream', provider: null, forced: true, reason, candidates, facts, probeMs: facts?.totalMs ?? 0 };
+  }
   if (forced !== null) {
     const c = candidates.find((x) => x.transport === forced)!;
     if (c.available) {
@@ -125,7 +131,8 @@ let cached: Promise<TransportDecision> | null = null;
 export function probeTransports(env: NodeJS.ProcessEnv = process.env): Promise<TransportDecision> {
   if (cached === null) {
     const p = (async () => {
-      const skip = forcedTransport(env) === 'tcp-tls';
+      const f = forcedTransport(env);
+      const skip = f === 'tcp-tls' || f === 'stream';
       return decide(skip ? null : await probeFacts(fabricTcpProvider(env)), env);
     })();
     p.catch(() => {

@@ -1,5 +1,5 @@
 // Per-node transport selection with failover (DESIGN D5, kiseki-brief §7.6). The chain is ordered by
-// preference (e.g. [cxi|verbs|fabric-tcp, tcp-tls]); the last entry is the ultimate fallback and is
+// preference (e.g. [cxi|verbs|fabric-tcp, stream, tcp-tls]); the last entry is the ultimate fallback and is
 // always tried. A call goes to the first transport whose health allows traffic; a transport failure
 // (not an answer such as NotFound) is recorded, counted as a failover, and the same call is retried on
 // the next transport, so the workload never sees the failure while any transport works. A transport
@@ -10,6 +10,7 @@ import { kerr } from '../errors.js';
 import { DEFAULT_HEALTH_POLICY, TransportHealth, type Clock, type HealthPolicy, type HealthState } from './transport-health.js';
 import type { TransportMetrics } from './transport-metrics.js';
 import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
+import { BulkChunkTransport, type BulkTls } from './transport-bulk.js';
 import { FabricChunkTransport, isTransportFailure, type OpenFabricSession } from './transport-fabric.js';
 import type { TransportDecision } from './transport-probe.js';
 import type { ChunkTransport, TransportName } from './transport.js';
@@ -177,20 +178,33 @@ export interface NodeTransportOptions {
   tls: ChunkTransport;
   /** OpenFabricSession over the node's mTLS channel (fabric-session.ts). */
   openSession: OpenFabricSession;
+  /**
+   * How to open the node's bulk stream (transport-bulk.ts): `unix` when the gRPC target is the node's
+   * unix socket (then its unix: stream endpoint is used), else its host:port one with `tls`.
+   * Absent: the stream is never used.
+   */
+  stream?: { unix: boolean; tls: BulkTls | null; timeoutMs?: number };
   metrics?: TransportMetrics;
   policy?: HealthPolicy;
   fabricTimeoutMs?: number;
   autoReprobe?: boolean;
 }
 
+/** The node's advertised bulk stream this client can reach the way it reaches the node's gRPC. */
+export function streamEndpointFor(endpoints: NodeInfo['endpoints'], unix: boolean): string | null {
+  const e = endpoints.find((x) => x.kind === TransportKind.TRANSPORT_KIND_STREAM && x.address.startsWith('unix:') === unix && x.address.length > 0);
+  return e?.address ?? null;
+}
+
 /**
- * The per-node transport: [probed fabric, tcp-tls] when the node advertises a fabric endpoint with
- * the provider this client probed, else [tcp-tls] alone.
+ * The per-node transport: [probed fabric, stream, tcp-tls], each present when the node advertises
+ * it (the fabric only with the provider this client probed). A forced KISEKI_TRANSPORT keeps only
+ * the forced one before tcp-tls (stream included only when the forced one is `stream`).
  */
 export function transportForNode(o: NodeTransportOptions): TransportSelector {
   const d = o.decision;
   const fabric =
-    d.chosen !== 'tcp-tls' && d.provider !== null
+    d.chosen !== 'tcp-tls' && d.chosen !== 'stream' && d.provider !== null
       ? o.endpoints.find((e) => e.kind === TransportKind.TRANSPORT_KIND_FABRIC && e.fabricAddress.length > 0 && providerMatches(d.provider!, e.provider))
       : undefined;
   const chain: ProbeableTransport[] = [];
@@ -204,6 +218,13 @@ export function transportForNode(o: NodeTransportOptions): TransportSelector {
         ...(o.fabricTimeoutMs !== undefined ? { timeoutMs: o.fabricTimeoutMs } : {}),
       }),
     );
+  }
+  const streamAddress = o.stream && (!d.forced || d.chosen === 'stream') ? streamEndpointFor(o.endpoints, o.stream.unix) : null;
+  if (streamAddress !== null && (o.stream!.unix || o.stream!.tls !== null)) {
+    chain.push(new BulkChunkTransport({
+      address: streamAddress, tls: o.stream!.unix ? null : o.stream!.tls,
+      ...(o.stream!.timeoutMs !== undefined ? { timeoutMs: o.stream!.timeoutMs } : {}),
+    }));
   }
   chain.push(o.tls);
   return new TransportSelector({

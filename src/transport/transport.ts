@@ -2,10 +2,11 @@
 // envelopes only: plaintext never reaches this layer (D2). Implementations:
 //   transport-grpc.ts    gRPC ChunkDataService over TCP+TLS (always available)
 //   transport-fabric.ts  libfabric FI_EP_RDM via native/transport (cxi, verbs;ofi_rxm, tcp, net)
+//   transport-bulk.ts    the node's bulk chunk stream (KSB1 frames over mTLS TCP or a unix socket)
 // transport-selector.ts picks one per node from the probe, health and KISEKI_TRANSPORT.
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 
-export type TransportName = 'cxi' | 'verbs' | 'fabric-tcp' | 'tcp-tls';
+export type TransportName = 'cxi' | 'verbs' | 'fabric-tcp' | 'stream' | 'tcp-tls';
 
 /** One node's chunk endpoint as the client sees it. */
 export interface ChunkTransport {

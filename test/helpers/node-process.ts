@@ -35,6 +35,8 @@ export interface NodeProcess {
   /** host:port of the TCP listener (actual port), or null. */
   readonly address: string | null;
   readonly socketPath: string | null;
+  /** The bulk chunk stream addresses it printed (host:port, unix:/path; ADR 0033). */
+  readonly bulk: string[];
   readonly pid: number;
   readonly nodeId: number;
   /** The node's --data-dir (chunks under <dataDir>/chunks/<tenant>/<2 hex>/<64 hex>). */
@@ -89,9 +91,11 @@ export async function startNode(o: StartNodeOptions): Promise<NodeProcess> {
     child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`kiseki-node exited (${code ?? signal}) before ready:\n${err}`)); });
   });
   const address = ready[2] === '-' ? null : ready[2]!;
+  const bulk = [...out.matchAll(/^kiseki-node bulk stream=(\S+)$/gm)].map((m) => m[1]!);
   const self: NodeProcess = {
     address,
     socketPath,
+    bulk,
     pid: child.pid!,
     nodeId,
     dataDir: o.dataDir,

@@ -50,7 +50,10 @@ test('Discover lists this node as metadata leader with its TCP_TLS endpoint', as
   assert.equal(d.nodes.length, 1);
   assert.equal(d.nodes[0]!.nodeId!.value, 1);
   assert.equal(d.nodes[0]!.metadataLeader, true);
-  assert.deepEqual(d.nodes[0]!.endpoints.map((e) => [e.kind, e.address]), [[TransportKind.TRANSPORT_KIND_TCP_TLS, node.address]]);
+  // The bulk chunk stream (ADR 0033) beside each listener comes first, gRPC last.
+  assert.deepEqual(d.nodes[0]!.endpoints.map((e) => [e.kind, e.address]), [
+    ...node.bulk.map((a) => [TransportKind.TRANSPORT_KIND_STREAM, a]), [TransportKind.TRANSPORT_KIND_TCP_TLS, node.address]]);
+  assert.equal(node.bulk.length, 2, 'mTLS and unix streams');
   assert.equal(d.replicas, 1);
   assert.ok(d.ttlMs > 0);
   assert.equal(d.authRequirements?.mtlsRequired, true);

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { KisekiError } from '../../src/errors.js';
 import { placeChunk } from '../../src/client/placement.js';
 import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
+import { type DiscoverResponse, TransportKind } from '../../src/gen/kiseki/v1/discovery.js';
 import { type CertSet, clientCredentials, makeCerts } from '../helpers/certs.js';
 import { type ClusterProcess, startCluster } from '../helpers/node-process.js';
 import { nodeRpc, openSealed, rejectsWith, sealed } from '../helpers/node-rpc.js';
@@ -34,7 +35,7 @@ after(async () => {
 const creds = () => clientCredentials(certs, certs.tenant(A));
 
 test('every node answers Discover with all three nodes, node 1 as metadata leader, replicas 2', async () => {
-  const answers = [];
+  const answers: DiscoverResponse[] = [];
   for (const n of cluster.nodes) {
     const r = nodeRpc(n.address!, creds());
     try {
@@ -43,14 +44,21 @@ test('every node answers Discover with all three nodes, node 1 as metadata leade
       r.close();
     }
   }
-  for (const d of answers) {
-    assert.deepEqual(d.nodes.map((x) => [x.nodeId!.value, x.metadataLeader, x.endpoints[0]!.address]),
+  // Each node advertises its own bulk stream (ADR 0033; like a fabric endpoint, only the node itself
+  // knows it); everything else is the same answer on every node.
+  const withoutStreams = (d: DiscoverResponse): DiscoverResponse => ({
+    ...d, nodes: d.nodes.map((x) => ({ ...x, endpoints: x.endpoints.filter((e) => e.kind !== TransportKind.TRANSPORT_KIND_STREAM) })),
+  });
+  answers.forEach((d, k) => {
+    assert.deepEqual(d.nodes.map((x) => [x.nodeId!.value, x.metadataLeader, x.endpoints.at(-1)!.address]),
       cluster.nodes.map((n, i) => [i + 1, i === 0, n.address]));
+    assert.deepEqual(d.nodes.map((x) => x.endpoints.filter((e) => e.kind === TransportKind.TRANSPORT_KIND_STREAM).map((e) => e.address)),
+      cluster.nodes.map((n, i) => (i === k ? n.bulk : [])));
     assert.equal(d.replicas, 2);
     assert.equal(d.shards[0]!.leaderNode!.value, 1);
-  }
-  assert.deepEqual(answers[1], answers[0]);
-  assert.deepEqual(answers[2], answers[0]);
+  });
+  assert.deepEqual(withoutStreams(answers[1]!), withoutStreams(answers[0]!));
+  assert.deepEqual(withoutStreams(answers[2]!), withoutStreams(answers[0]!));
 });
 
 test('a non-leader answers NamespaceService with UNAVAILABLE and kiseki-leader naming the leader', async () => {

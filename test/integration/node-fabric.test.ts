@@ -59,12 +59,12 @@ function fabricFor(tenant: string, provider: string, address: Buffer): FabricChu
   });
 }
 
-test('Discover lists the FABRIC endpoint first, then TCP_TLS', async (t) => {
+test('Discover lists the FABRIC endpoint first, then the bulk STREAM, then TCP_TLS', async (t) => {
   if (noFabric) return t.skip(noFabric);
   const r = nodeRpc(node.address!, clientCredentials(certs, certs.tenant(A)));
   try {
     const eps = (await r.discovery('discover', {})).nodes[0]!.endpoints;
-    assert.deepEqual(eps.map((e) => e.kind), [TransportKind.TRANSPORT_KIND_FABRIC, TransportKind.TRANSPORT_KIND_TCP_TLS]);
+    assert.deepEqual(eps.map((e) => e.kind), [TransportKind.TRANSPORT_KIND_FABRIC, TransportKind.TRANSPORT_KIND_STREAM, TransportKind.TRANSPORT_KIND_TCP_TLS]);
     assert.match(eps[0]!.provider, /^tcp/);
     assert.ok(eps[0]!.fabricAddress.length > 0);
   } finally {

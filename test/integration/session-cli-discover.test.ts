@@ -63,7 +63,9 @@ test('discover --json against a real TLS node: nodes, leader, transports, replic
   assert.equal(d.nodes.length, 1);
   assert.equal(d.leader.node_id, 1);
   assert.equal(d.leader.address, node.address);
-  assert.deepEqual(d.nodes[0].endpoints[0], { kind: 'tcp-tls', address: node.address, provider: '' });
+  // the node's bulk chunk streams (ADR 0033) first, gRPC last
+  assert.deepEqual(d.nodes[0].endpoints.at(-1), { kind: 'tcp-tls', address: node.address, provider: '' });
+  assert.deepEqual(d.nodes[0].endpoints.slice(0, -1).map((e: { kind: string }) => e.kind), node.bulk.map(() => 'stream'));
   assert.ok(d.ttl_ms > 0);
   assert.equal(d.replicas, 1);
   assert.equal(d.auth_requirements.mtls_required, true);
@@ -104,7 +106,7 @@ test('discover with no configuration starts the embedded node on the well-known 
   assert.equal(a.embedded.socket, socket);
   assert.equal(a.embedded.started, true);
   assert.equal(a.leader.address, `unix:${socket}`);
-  assert.deepEqual(a.nodes[0].endpoints.map((e: { kind: string }) => e.kind), ['unix']);
+  assert.deepEqual(a.nodes[0].endpoints.map((e: { kind: string; address: string }) => [e.kind, e.address]), [['stream', `unix:${socket}.bulk`], ['unix', `unix:${socket}`]]);
   assert.equal(a.cache_policy.source, 'rpc');
   assert.ok((await stat(socket)).isSocket());
   assert.equal((await stat(socket)).mode & 0o777, 0o600);

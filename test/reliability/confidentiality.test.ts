@@ -40,6 +40,19 @@ function occurrences(hay: Buffer, marker: string): number {
   return n;
 }
 
+/** Captured bytes of packets to or from TCP `port` (Ethernet-framed IPv4 on lo). */
+function bytesOnPort(pcap: Buffer, port: number): number {
+  let n = 0;
+  for (let off = 24; off + 16 <= pcap.length; off += 16 + pcap.readUInt32LE(off + 8)) {
+    const p = off + 16;
+    const caplen = pcap.readUInt32LE(off + 8);
+    if (caplen < 14 + 20 + 4 || pcap.readUInt16BE(p + 12) !== 0x0800) continue;
+    const tcp = p + 14 + (pcap[p + 14]! & 0x0f) * 4;
+    if (pcap.readUInt16BE(tcp) === port || pcap.readUInt16BE(tcp + 2) === port) n += caplen;
+  }
+  return n;
+}
+
 function pcapPackets(pcap: Buffer): number {
   let n = 0;
   for (let off = 24; off + 16 <= pcap.length; off += 16 + pcap.readUInt32LE(off + 8)) n++;
@@ -58,9 +71,12 @@ test('the marker search finds every encoding it looks for (control)', () => {
 });
 
 test('P-CONF1: packet capture of writes and reads through a TLS mount → zero occurrences of the content and name markers on the wire', async () => {
-  const port = rig.cluster.nodes[0]!.address!.split(':').pop()!;
+  const node = rig.cluster.nodes[0]!;
+  // gRPC and the bulk chunk stream (ADR 0033), which carries the chunks when the node offers it.
+  const ports = [node.address!, ...node.bulk.filter((a) => !a.startsWith('unix:'))].map((a) => a.split(':').pop()!);
+  assert.equal(ports.length, 2, 'the node serves a TLS bulk stream beside gRPC');
   const pcap = join(rig.dir, 'capture.pcap');
-  const dump = spawn('tcpdump', ['-i', 'lo', '-n', '-U', '-s', '0', '-w', pcap, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const dump = spawn('tcpdump', ['-i', 'lo', '-n', '-U', '-s', '0', '-w', pcap, ports.map((p) => `tcp port ${p}`).join(' or ')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let dumpErr = '';
   await new Promise<void>((res, rej) => {
     dump.stderr.on('data', (d: Buffer) => { dumpErr += d.toString(); if (dumpErr.includes('listening on')) res(); });
@@ -88,8 +104,10 @@ test('P-CONF1: packet capture of writes and reads through a TLS mount → zero o
   }
   const bytes = await readFile(pcap);
   const packets = pcapPackets(bytes);
-  console.log(`figure: P-CONF1 capture = ${JSON.stringify({ packets, bytes: bytes.length })}`);
+  console.log(`figure: P-CONF1 capture = ${JSON.stringify({ packets, bytes: bytes.length, streamBytes: bytesOnPort(bytes, Number(ports[1])) })}`);
   assert.ok(packets > 100 && bytes.length > 3 * MiB, `the capture holds the traffic (${packets} packets, ${bytes.length} bytes)`);
+  const onStream = bytesOnPort(bytes, Number(ports[1]));
+  assert.ok(onStream > 3 * MiB, `the chunks crossed the bulk stream's port, inside the capture (${onStream} bytes)`);
   assert.equal(occurrences(bytes, DATA_MARK), 0, 'content marker on the wire');
   assert.equal(occurrences(bytes, NAME_MARK), 0, 'name marker on the wire');
 });

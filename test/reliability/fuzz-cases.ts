@@ -1,6 +1,6 @@
 // Generators and runners shared by the short (default tier) and long fuzz tests: malformed protobuf
 // for every RPC a kiseki-node serves, sent raw through a grpc-js client with identity serializers;
-// and garbage for the client's decoders. Counts of cases tried are returned for docs/reliability.md.
+// and garbage for the client's decoders; KSB1 frame sequences for the node's bulk chunk stream. Counts of cases tried are returned for docs/reliability.md.
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { CachePolicyServiceService } from '../../src/gen/kiseki/v1/cache_policy.js';
@@ -10,6 +10,8 @@ import { DiscoveryServiceService } from '../../src/gen/kiseki/v1/discovery.js';
 import { KeyManagerServiceService } from '../../src/gen/kiseki/v1/key.js';
 import { NamespaceServiceService } from '../../src/gen/kiseki/v1/namespace.js';
 import { TenantKeyAccessServiceService } from '../../src/gen/kiseki/v1/tenant_keys.js';
+import type { Socket } from 'node:net';
+import { BULK_MAGIC, FrameReader } from '../../src/transport/bulk-protocol.js';
 import { CHUNK_CHANNEL_OPTIONS } from '../../src/transport/transport-grpc.js';
 
 export interface Method { path: string; requestStream: boolean; responseStream: boolean }
@@ -86,4 +88,66 @@ export function callRaw(client: grpc.Client, m: Method, msgs: Buffer[], deadline
 
 export function rawClient(target: string, creds: grpc.ChannelCredentials): grpc.Client {
   return new grpc.Client(target, creds, CHUNK_CHANNEL_OPTIONS);
+}
+
+/**
+ * KSB1 frame sequences for the node's bulk chunk stream (ADR 0033): raw garbage; well-formed headers
+ * with random ops, statuses, ids, counts and (possibly lying) lengths; well-framed PUTs of garbage
+ * envelopes; well-framed GETs of random ids. Every sequence ends with a PING, answered only if the
+ * connection survived what came before.
+ */
+export const KSB_PING_ID = 0xffff;
+
+/** A KSB1 header with any field values (encodeHeader's own checks would refuse some). */
+export function ksbHeader(op: number, status: number, id: number, arg: number, length: number): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeUInt32LE(BULK_MAGIC, 0);
+  b.writeUInt8(1, 4);
+  b.writeUInt8(op & 0xff, 5);
+  b.writeUInt16LE(status & 0xffff, 6);
+  b.writeUInt32LE(id >>> 0, 8);
+  b.writeUInt32LE(arg >>> 0, 12);
+  b.writeUInt32LE(length >>> 0, 16);
+  return b;
+}
+
+export const ksbSequence: fc.Arbitrary<Buffer> = (() => {
+  const header = ksbHeader;
+  const frame = fc.oneof(
+    fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+    // Mostly honest lengths (a short one leaves the node rightly waiting for the rest of the body).
+    fc.tuple(fc.constantFrom(1, 2, 3, 0x81, 0xff, 0, 7), fc.constantFrom(0, 0, 0, 1, 65535), fc.nat(), fc.nat({ max: 300 }),
+      fc.oneof({ weight: 6, arbitrary: fc.constant(-1) }, fc.nat({ max: 300 }), fc.constant(0xffffffff), fc.constant(64 * 1024 * 1024 + 64 * 1024 + 1)),
+      fc.uint8Array({ maxLength: 300 }))
+      .map(([op, st, id, arg, len, body]) => Buffer.concat([header(op, st, id, arg, len < 0 ? body.length : len), Buffer.from(body)])),
+    message.map((env) => Buffer.concat([header(2, 0, 5, 1, env.length), env])),
+    fc.integer({ min: 1, max: 8 }).map((n) => Buffer.concat([header(1, 0, 6, n, n * 32), Buffer.alloc(n * 32, 0xab)])),
+  );
+  return fc.array(frame, { minLength: 1, maxLength: 4 }).map((fs) => Buffer.concat([...fs, header(3, 0, KSB_PING_ID, 0, 0)]));
+})();
+
+export interface BulkRawOutcome { closed: boolean; replies: { op: number; status: number; id: number; body: Buffer }[]; malformedReply: string | null }
+
+/** Writes `bytes` on a fresh connection, collects replies until the node closes it or `settleMs` passes. */
+export async function sendBulkRaw(open: () => Socket, bytes: Buffer, settleMs: number): Promise<BulkRawOutcome> {
+  const s = open();
+  const reader = new FrameReader('client');
+  const out: BulkRawOutcome = { closed: false, replies: [], malformedReply: null };
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, settleMs);
+    s.on('data', (d: Buffer) => {
+      try {
+        out.replies.push(...reader.push(d));
+      } catch (e) {
+        out.malformedReply = (e as Error).message;
+      }
+      // Requests run concurrently: the PONG can overtake earlier answers, so give those a moment.
+      if (out.replies.some((r) => r.id === KSB_PING_ID)) { clearTimeout(timer); setTimeout(resolve, 150); }
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => { out.closed = true; clearTimeout(timer); resolve(); });
+    s.write(bytes);
+  });
+  s.destroy();
+  return out;
 }

@@ -4,6 +4,9 @@
 //            hang, or a handler's internal error); the node keeps answering; data written before is intact.
 //   P-FUZZ2  a rogue node answering GetChunks with garbage frames → the client's transport fails with a
 //            KisekiError within a time bound, never another exception, never a wrong chunk.
+//   P-FUZZ5  fuzzed KSB1 frame sequences on the node's bulk chunk stream → a well-formed answer or
+//            the connection closed; never an internal error, a crash, or a lost chunk.
+//   P-FUZZ6  a rogue node answering bulk-stream GETs with garbage → KisekiError within 5 s, never a wrong chunk.
 //   P-FUZZ3  the client's decoders (envelope open, metadata open, fabric messages, frame reassembly,
 //            cache policy, staging manifest, mount -o, tenant key file) on garbage → KisekiError or a
 //            valid result.
@@ -28,14 +31,19 @@ import { ChunkDataServiceService } from '../../src/gen/kiseki/v1/chunk_data.js';
 import { EncryptionAlgorithm, type Envelope } from '../../src/gen/kiseki/v1/chunk.js';
 import { decodeFrame, encodeFrame, FrameAssembler } from '../../src/node/chunk-frames.js';
 import * as FP from '../../src/transport/fabric-protocol.js';
+import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { encodeEnvelopeParts } from '../../src/node/chunk-frames.js';
+import { FrameReader, Op } from '../../src/transport/bulk-protocol.js';
+import { BulkChunkTransport } from '../../src/transport/transport-bulk.js';
 import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
 import { clientCredentials, makeCerts, type CertSet } from '../helpers/certs.js';
 import { nodeRpc, sealed } from '../helpers/node-rpc.js';
 import { startNode, type NodeProcess } from '../helpers/node-process.js';
 import { randomKeyring } from '../unit/crypto-fixtures.js';
-import { callRaw, message, METHODS, oversized, rawClient } from './fuzz-cases.js';
+import { callRaw, KSB_PING_ID, ksbHeader, ksbSequence, message, METHODS, oversized, rawClient, sendBulkRaw } from './fuzz-cases.js';
 
-export interface FuzzCounts { rpcCases: number; rogueCases: number; decoderCases: number }
+export interface FuzzCounts { rpcCases: number; rogueCases: number; decoderCases: number; streamCases: number }
 
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => Promise.race([
   p, new Promise<T>((_r, rej) => setTimeout(() => rej(new Error(`${what}: no answer within ${ms} ms (hang)`)), ms).unref()),
@@ -49,6 +57,22 @@ async function kisekiOrOk(f: () => unknown, what: string): Promise<'ok' | 'refus
   } catch (e) {
     if (KisekiError.is(e)) return 'refused';
     throw new Error(`${what} threw a ${(e as Error)?.constructor?.name}, not a KisekiError: ${(e as Error)?.message}`);
+  }
+}
+
+/**
+ * One rogue-node case: the answer is exactly one envelope naming the requested id (the AEAD is the
+ * next gate), or a KisekiError within 5 s; anything else fails the case.
+ */
+async function rogueCase(get: () => Promise<Envelope[]>, want: Buffer, outcome: { refused: number; served: number }, what: string): Promise<void> {
+  try {
+    const got = await within(get(), 5000, what);
+    assert.equal(got.length, 1);
+    assert.equal(Buffer.compare(got[0]!.chunkId!.value, want), 0, 'never another chunk');
+    outcome.served++;
+  } catch (e) {
+    if (!KisekiError.is(e)) throw e;
+    outcome.refused++;
   }
 }
 
@@ -144,16 +168,7 @@ export function fuzzSuite(counts: FuzzCounts): void {
     try {
       await fc.assert(fc.asyncProperty(fc.array(frameArb, { minLength: 0, maxLength: 4 }), async (frames) => {
         plan = frames;
-        try {
-          const got = await within(t.getChunks([want]), 5000, 'getChunks from the rogue node');
-          // Accepted only when it is exactly one envelope naming the requested id; the AEAD is the next gate.
-          assert.equal(got.length, 1);
-          assert.equal(Buffer.compare(got[0]!.chunkId!.value, want), 0);
-          outcome.served++;
-        } catch (e) {
-          if (!KisekiError.is(e)) throw e;
-          outcome.refused++;
-        }
+        await rogueCase(() => t.getChunks([want]), want, outcome, 'getChunks from the rogue node');
       }), { numRuns: counts.rogueCases });
     } finally {
       await t.close();
@@ -161,6 +176,86 @@ export function fuzzSuite(counts: FuzzCounts): void {
       console.log(`figure: P-FUZZ2 = ${JSON.stringify({ cases: counts.rogueCases, ...outcome })}`);
     }
     assert.ok(outcome.refused > counts.rogueCases / 2, 'most garbage streams are refused');
+  });
+
+  test(`P-FUZZ5: ${counts.streamCases} fuzzed KSB1 frame sequences on the node's bulk stream → answered or closed; no internal error, no crash, nothing lost`, async () => {
+    const addr = node.bulk.find((a) => !a.startsWith('unix:'));
+    assert.ok(addr, 'the node serves a TLS bulk stream');
+    const port = Number(addr.split(':').pop());
+    const pair = certs.tenant(A);
+    const tls = { ca: readFileSync(certs.ca), cert: readFileSync(pair.cert), key: readFileSync(pair.key) };
+    const tally = { answered: 0, closed: 0, waiting: 0, errors: {} as Record<number, number> };
+    try {
+      await fc.assert(fc.asyncProperty(ksbSequence, async (bytes) => {
+        const r = await sendBulkRaw(() => tlsConnect({ host: '127.0.0.1', port, ...tls }), bytes, 1500);
+        assert.equal(r.malformedReply, null, 'the node\'s replies are well-formed KSB1');
+        for (const x of r.replies.filter((y) => y.op === Op.ERROR)) {
+          tally.errors[x.status] = (tally.errors[x.status] ?? 0) + 1;
+          assert.ok(!/^internal error:/.test(x.body.toString()), `a handler failed on bad input: ${x.body.toString()}`);
+        }
+        if (r.replies.some((x) => x.id === KSB_PING_ID && x.op === Op.PONG)) tally.answered++;
+        else if (r.closed) tally.closed++;
+        else tally.waiting++;
+      }), { numRuns: counts.streamCases, seed: Number(process.env.KISEKI_FUZZ_SEED ?? Date.now() % 2 ** 31) });
+      process.kill(node.pid, 0);
+      const t = new BulkChunkTransport({ address: addr, tls });
+      const [back] = await t.getChunks([keepEnv.chunkId!.value]);
+      await t.close();
+      assert.equal(Buffer.compare(back!.ciphertext, keepEnv.ciphertext), 0, 'the chunk stored before fuzzing is intact');
+    } finally {
+      console.log(`figure: P-FUZZ5 = ${JSON.stringify({ cases: counts.streamCases, ...tally })}`);
+    }
+    assert.ok(tally.closed > 0 && tally.answered > 0, 'both outcomes occur (the generator reaches the node\'s parser and its handlers)');
+  });
+
+  test(`P-FUZZ6: a rogue node answering bulk-stream GETs with ${counts.rogueCases} garbage replies → KisekiError within 5 s, never a wrong chunk`, async () => {
+    const want = keepEnv.chunkId!.value;
+    const real = Buffer.concat(encodeEnvelopeParts(keepEnv));
+    let plan: (id: number) => Buffer = () => Buffer.alloc(0);
+    const server = createServer((s) => {
+      const reader = new FrameReader('node');
+      s.on('error', () => undefined);
+      s.on('data', (d: Buffer) => {
+        try {
+          for (const f of reader.push(d)) s.write(plan(f.id));
+        } catch {
+          s.destroy();
+          return;
+        }
+        s.end();
+      });
+    });
+    const sock = join(dir, 'rogue-bulk.sock');
+    await new Promise<void>((r) => server.listen(sock, r));
+    const t = new BulkChunkTransport({ address: `unix:${sock}`, tls: null, timeoutMs: 2000 });
+    const replyArb: fc.Arbitrary<(id: number) => Buffer> = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((b) => () => Buffer.from(b)),
+      // The real chunk with one byte flipped anywhere in header or body.
+      fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([at, x]) => (id: number) => {
+        const f = Buffer.concat([ksbHeader(Op.CHUNK, 0, id, 0, real.length), real]);
+        f[at % f.length] ^= x;
+        return f;
+      }),
+      fc.nat({ max: real.length }).map((cut) => (id: number) => Buffer.concat([ksbHeader(Op.CHUNK, 0, id, 0, real.length), real.subarray(0, cut)])),
+      fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 70_000 })).map(([arg, idDelta]) => (id: number) => Buffer.concat([ksbHeader(Op.CHUNK, 0, id + idDelta, arg, real.length), real])),
+      fc.tuple(fc.nat({ max: 20 }), fc.string({ maxLength: 50 })).map(([st, msg]) => (id: number) => {
+        const body = Buffer.from(msg);
+        return Buffer.concat([ksbHeader(Op.ERROR, st, id, 0, body.length), body]);
+      }),
+      message.map((env) => (id: number) => Buffer.concat([ksbHeader(Op.CHUNK, 0, id, 0, env.length), env])),
+    );
+    const outcome = { refused: 0, served: 0 };
+    try {
+      await fc.assert(fc.asyncProperty(replyArb, async (p) => {
+        plan = p;
+        await rogueCase(() => t.getChunks([want]), want, outcome, 'getChunks from the rogue bulk node');
+      }), { numRuns: counts.rogueCases });
+    } finally {
+      await t.close();
+      server.close();
+      console.log(`figure: P-FUZZ6 = ${JSON.stringify({ cases: counts.rogueCases, ...outcome })}`);
+    }
+    assert.ok(outcome.refused > counts.rogueCases / 2, 'most garbage replies are refused');
   });
 
   test(`P-FUZZ3: the client's decoders on ${counts.decoderCases} garbage inputs each → KisekiError or a valid result, never another exception`, async () => {
