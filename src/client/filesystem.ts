@@ -102,6 +102,7 @@ export class KisekiFileSystem {
     this.io = {
       ns: deps.ns, namespaceId: deps.namespaceId, reader: this.reader, crypto: deps.chunkCrypto,
       placement: deps.placement, names: this.names, limiter: new UploadLimiter(options.uploadConcurrency),
+      buffers: this.reader.buffers,
       inlineThreshold: options.inlineThreshold, clock: this.clock,
     };
   }
