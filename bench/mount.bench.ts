@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { DAEMON_V8_FLAGS } from '../src/util/daemon-flags.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
@@ -131,14 +132,15 @@ async function peers(work: string): Promise<Peer[]> {
     env: { ...process.env, BIG_MB: String(FILE_MB), MANY: String(MANY), TMO: '1' }, stdio: 'ignore',
   })), readOnlyFixture: true });
 
-  const node = spawn(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-node.js'), '--data-dir', join(work, 'node'), '--socket', join(work, 'node.sock')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The daemons run with the V8 flags their CLIs' shebangs give them (src/util/daemon-flags.ts).
+  const node = spawn(process.execPath, [...DAEMON_V8_FLAGS, join(ROOT, 'dist/src/cli/kiseki-node.js'), '--data-dir', join(work, 'node'), '--socket', join(work, 'node.sock')], { stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((ok) => node.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ok(); }));
   const env = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run'), KISEKI_CACHE_DIR: join(work, 'cache') };
   mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-  const ourMount = (name: string, root: string, extra: string) => childPeer(name, work, (mnt) => spawn(process.execPath, [join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
+  const ourMount = (name: string, root: string, extra: string, flags: readonly string[]) => childPeer(name, work, (mnt) => spawn(process.execPath, [...flags, join(root, 'dist/src/cli/kiseki-client-fuse.js'), 'mount', mnt, '-f',
     '--data-addr', `unix:${join(work, 'node.sock')}`, '-o', `meta_ttl_ms=1000,cache_l1_max=1G${extra}`], { env, stdio: 'ignore' }));
-  list.push(ourMount('kiseki', ROOT, KISEKI_OPTS));
-  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, ''));
+  list.push(ourMount('kiseki', ROOT, KISEKI_OPTS, DAEMON_V8_FLAGS));
+  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, '', []));
   nodeProcess = node;
 
   const have = (bin: string) => { try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; } };
