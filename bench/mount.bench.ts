@@ -169,12 +169,24 @@ async function measure(p: Peer): Promise<Result> {
   let mnt = await p.mount();
   const big = join(mnt, 'big');
   if (!META_ONLY) {
+    // CPU seconds per GiB of the daemon and, for our mounts, of the node (idle while other peers run).
+    const node = p.name.startsWith('kiseki') ? nodeProcess?.pid : undefined;
+    const perGiB = (before: number | undefined, after: number | undefined) =>
+      (before === undefined || after === undefined ? undefined : (after - before) / (FILE_MB / 1024));
+    const timed = async (key: string, work: () => Promise<Result>): Promise<Result> => {
+      const d0 = cpuSeconds(p.pid?.()), n0 = cpuSeconds(node);
+      const res = await work();
+      const d = perGiB(d0, cpuSeconds(p.pid?.())), n = perGiB(n0, cpuSeconds(node));
+      if (d !== undefined) r[`${key}_cpu_s_per_GiB`] = d;
+      if (n !== undefined) r[`${key}_node_cpu_s_per_GiB`] = n;
+      return res;
+    };
     if (p.readOnlyFixture !== true) {
-      r.write_fsync_MBps = (await py('write', big, String(FILE_MB))).MBps!;
+      r.write_fsync_MBps = (await timed('write_fsync', () => py('write', big, String(FILE_MB)))).MBps!;
       await p.unmount();
       mnt = await p.mount();
     }
-    r.cold_read_MBps = (await py('read', join(mnt, 'big'), String(1 << 20))).MBps!;
+    r.cold_read_MBps = (await timed('cold_read', () => py('read', join(mnt, 'big'), String(1 << 20)))).MBps!;
     await py('read', join(mnt, 'big'), String(1 << 20));
     const cpu0 = cpuSeconds(p.pid?.());
     const hot1M = await py('read', join(mnt, 'big'), String(1 << 20));
@@ -228,7 +240,8 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
   const names = Object.keys(results);
-  const rows = ['write_fsync_MBps', 'cold_read_MBps', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'hot_read_1M_cpu_s_per_GiB', 'hot_read_128K_cpu_s_per_GiB', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
+  const rows = ['write_fsync_MBps', 'write_fsync_cpu_s_per_GiB', 'write_fsync_node_cpu_s_per_GiB', 'cold_read_MBps',
+    'cold_read_cpu_s_per_GiB', 'cold_read_node_cpu_s_per_GiB', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'hot_read_1M_cpu_s_per_GiB', 'hot_read_128K_cpu_s_per_GiB', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
   const cell = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
   const lines = [`| measure | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`];
   for (const row of rows) lines.push(`| ${row} | ${names.map((n) => cell(results[n]?.[row])).join(' | ')} |`);
