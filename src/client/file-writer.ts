@@ -7,6 +7,7 @@
 // Slot states:  filling ──seal──▶ sealing ──uploaded to R replicas──▶ stored ──commit──▶ (layout)
 //                  ▲                 │ upload failed                      │ written again
 //                  └─────────────────┴────────────────────────────────────┘ (copy / read-modify-write)
+import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import type { Attr, ChunkRef, CommitLayoutRequest, Layout, Timespec } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
 import { addExtent, copySpan, slotLength, spansOf, truncatePlan, type Extent } from './chunk-layout.js';
@@ -327,11 +328,24 @@ export class FileState {
   }
 
   private async upload(index: number, plaintext: Buffer): Promise<ChunkRef> {
-    const { chunkId, envelope } = await this.io.crypto.seal(plaintext);
+    const out = this.io.buffers.take(plaintext.length);
+    let sealed: { chunkId: Buffer; envelope: Envelope };
+    try {
+      sealed = await this.io.crypto.seal(plaintext, out);
+    } catch (err) {
+      this.io.buffers.give(out);
+      throw err;
+    }
+    const { chunkId, envelope } = sealed;
     const replicas = this.io.placement.route(chunkId).write;
     if (replicas.length === 0) throw kerr('Unavailable', 'no storage node to write to (discovery found none)');
     // Ack rule (ADR 0081): a chunk counts as written once every placed replica stored it.
     await Promise.all(replicas.map((t) => t.putChunks([envelope])));
+    // The ciphertext buffer is reused only now, once every replica has the chunk: a transport attempt
+    // that failed over and still sends these bytes can only reach a node that already stores this
+    // chunk id, which keeps its copy (dedup). After a failure it is left to the GC: another replica's
+    // put may still be reading it.
+    this.io.buffers.give(out);
     return { chunkId: { value: chunkId }, offset: index * this.chunkSize, length: plaintext.length };
   }
 

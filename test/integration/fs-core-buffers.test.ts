@@ -1,6 +1,6 @@
 // The read and write paths reuse chunk buffers (ChunkBuffers) against a real kiseki-node, in process:
-// a slot buffer is not reused while a read still holds it, and cold reads open chunks into reused
-// buffers without mixing up their bytes.
+// a slot buffer is not reused while a read still holds it, chunks sealed into reused buffers are
+// stored right, and cold reads open chunks into reused buffers without mixing up their bytes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -50,6 +50,8 @@ test('cold sequential reads open chunks into reused buffers and return every byt
   const { attr, file } = await writer.fs.create(1, Buffer.from('cold.bin'), 0o644, fsc.O_RDWR | fsc.O_CREAT, who);
   for (let off = 0; off < data.length; off += MiB) await writer.fs.write(file.fh, off, data.subarray(off, off + MiB));
   await writer.fs.release(file.fh);
+  // 13 slots and 13 seal outputs through a pool that gets them back as chunks are stored.
+  assert.ok(writer.fs.reader.buffers.stats.reused > 0, `the writer reused buffers: ${JSON.stringify(writer.fs.reader.buffers.stats)}`);
   for (const mode of ['cache_mode=organic', 'cache_mode=bypass']) {
     const reader = await h.open('buffers-cold', ['chunk_size=1M', mode]);
     const rf = await reader.fs.open(attr.ino, fsc.O_RDONLY);
