@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { DAEMON_V8_FLAGS } from '../src/util/daemon-flags.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
@@ -143,7 +144,7 @@ let nodeProcess: ChildProcess | null = null;
 
 /** A kiseki-node on the unix socket <work>/node.sock with its data under <work>/node, once it is ready. */
 export async function startBenchNode(work: string): Promise<ChildProcess> {
-  const node = spawn(process.execPath, [join(ROOT, 'dist/src/cli/kiseki-node.js'), '--data-dir', join(work, 'node'), '--socket', join(work, 'node.sock')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const node = spawn(process.execPath, [...DAEMON_V8_FLAGS, join(ROOT, 'dist/src/cli/kiseki-node.js'), '--data-dir', join(work, 'node'), '--socket', join(work, 'node.sock')], { stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((ok) => node.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ok(); }));
   return node;
 }
@@ -152,12 +153,14 @@ async function peers(work: string): Promise<Peer[]> {
   const list: Peer[] = [];
   list.push(ceilingPeer(work, FILE_MB));
 
+  // The daemons run with the V8 flags their CLIs' shebangs give them (src/util/daemon-flags.ts).
   const node = await startBenchNode(work);
   const env = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run'), KISEKI_CACHE_DIR: join(work, 'cache') };
   mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
-  const ourMount = (name: string, root: string, extra: string) => kisekiPeer(name, work, `meta_ttl_ms=1000,cache_l1_max=1G${extra}`, env, root);
-  list.push(ourMount('kiseki', ROOT, KISEKI_OPTS));
-  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, ''));
+  const ourMount = (name: string, root: string, extra: string, flags: readonly string[]) =>
+    kisekiPeer(name, work, `meta_ttl_ms=1000,cache_l1_max=1G${extra}`, env, root, [...flags]);
+  list.push(ourMount('kiseki', ROOT, KISEKI_OPTS, DAEMON_V8_FLAGS));
+  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, '', []));
   nodeProcess = node;
 
   const have = (bin: string) => { try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; } };
@@ -185,21 +188,25 @@ async function measure(p: Peer): Promise<Result> {
   const r: Result = {};
   let mnt = await p.mount();
   const big = join(mnt, 'big');
-  // CPU of the daemon plus, for our mounts, the kiseki-node serving it (both do the chunk path's work).
-  const cpuNow = (): number => (cpuSeconds(p.pid?.()) ?? NaN) + (p.name.startsWith('kiseki') ? cpuSeconds(nodeProcess?.pid ?? undefined) ?? NaN : 0);
   if (!META_ONLY) {
+    // CPU seconds per GiB of the daemon and, for our mounts, of the node (idle while other peers run).
+    const node = p.name.startsWith('kiseki') ? nodeProcess?.pid : undefined;
+    const perGiB = (before: number | undefined, after: number | undefined) =>
+      (before === undefined || after === undefined ? undefined : (after - before) / (FILE_MB / 1024));
+    const timed = async (key: string, work: () => Promise<Result>): Promise<Result> => {
+      const d0 = cpuSeconds(p.pid?.()), n0 = cpuSeconds(node);
+      const res = await work();
+      const d = perGiB(d0, cpuSeconds(p.pid?.())), n = perGiB(n0, cpuSeconds(node));
+      if (d !== undefined) r[`${key}_cpu_s_per_GiB`] = d;
+      if (n !== undefined) r[`${key}_node_cpu_s_per_GiB`] = n;
+      return res;
+    };
     if (p.readOnlyFixture !== true) {
-      const c0 = cpuNow();
-      const w = await py('write', big, String(FILE_MB));
-      r.write_fsync_MBps = w.MBps!;
-      r.write_fsync_cpu_s_per_GiB = (cpuNow() - c0) / (FILE_MB / 1024);
+      r.write_fsync_MBps = (await timed('write_fsync', () => py('write', big, String(FILE_MB)))).MBps!;
       await p.unmount();
       mnt = await p.mount();
     }
-    const c0 = cpuNow();
-    const cold = await py('read', join(mnt, 'big'), String(1 << 20));
-    r.cold_read_MBps = cold.MBps!;
-    r.cold_read_cpu_s_per_GiB = (cpuNow() - c0) / (cold.bytes! / 2 ** 30);
+    r.cold_read_MBps = (await timed('cold_read', () => py('read', join(mnt, 'big'), String(1 << 20)))).MBps!;
     await py('read', join(mnt, 'big'), String(1 << 20));
     const cpu0 = cpuSeconds(p.pid?.());
     const hot1M = await py('read', join(mnt, 'big'), String(1 << 20));
@@ -253,7 +260,8 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
   const names = Object.keys(results);
-  const rows = ['write_fsync_MBps', 'write_fsync_cpu_s_per_GiB', 'cold_read_MBps', 'cold_read_cpu_s_per_GiB', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'hot_read_1M_cpu_s_per_GiB', 'hot_read_128K_cpu_s_per_GiB', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
+  const rows = ['write_fsync_MBps', 'write_fsync_cpu_s_per_GiB', 'write_fsync_node_cpu_s_per_GiB', 'cold_read_MBps',
+    'cold_read_cpu_s_per_GiB', 'cold_read_node_cpu_s_per_GiB', 'hot_read_1M_MBps', 'hot_read_128K_MBps', 'hot_read_1M_cpu_s_per_GiB', 'hot_read_128K_cpu_s_per_GiB', 'stat_per_s', 'readdir_10k_ms', 'objects_put_ops', 'objects_get_ops'];
   const cell = (v: number | undefined) => (v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
   const lines = [`| measure | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`];
   for (const row of rows) lines.push(`| ${row} | ${names.map((n) => cell(results[n]?.[row])).join(' | ')} |`);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 // kiseki-client-fuse: mount / unmount / status. Argument parsing and output only; the mount itself
 // is src/fuse/kiseki-mount.ts. Like sshfs and rclone, `mount` daemonises unless -f is given, and
 // returns only once the mount is live (exit 0) or has failed (the error printed, exit 1).
@@ -13,6 +13,7 @@ import { parseMountOptions, MOUNT_OPTIONS } from '../client/mount-options.js';
 import { DEFAULT_NAMESPACE } from '../client/mount-session.js';
 import { KisekiError } from '../errors.js';
 import { RunningMount } from '../fuse/kiseki-mount.js';
+import { daemonExecArgv } from '../util/daemon-flags.js';
 import { processAlive } from '../util/process.js';
 import type { TransportStatus } from '../transport/transport-selector.js';
 import { mkdirSync } from 'node:fs';
@@ -64,7 +65,7 @@ async function runDaemon(mountpoint: string): Promise<void> {
   const logPath = controlSocketPath(abs).replace(/\.sock$/, '.log');
   const log = openSync(logPath, 'a', 0o600);
   const args = [...process.argv.slice(1).filter((a) => a !== '--daemon'), '--foreground'];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log, 'ipc'] });
+  const child = spawn(process.execPath, [...daemonExecArgv(), ...args], { detached: true, stdio: ['ignore', log, log, 'ipc'] });
   const outcome = await new Promise<{ ready?: MountRecord; error?: string }>((done) => {
     child.once('message', (m) => done(m as { ready?: MountRecord; error?: string }));
     child.once('exit', (code, sig) => done({ error: `the mount process exited (${sig ?? `code ${code}`}) before the mount was live; see ${logPath}` }));

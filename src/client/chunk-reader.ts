@@ -11,6 +11,7 @@
 // nothing, no plaintext outlives the requests that use it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kerr, KisekiError } from '../errors.js';
+import { ChunkBuffers } from './chunk-buffers.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
 
 export interface ChunkReaderOptions {
@@ -95,6 +96,8 @@ export class ChunkReader {
     private readonly cache: ChunkCachePort,
     private readonly placement: ChunkPlacement,
     private readonly options: ChunkReaderOptions = DEFAULT_READER_OPTIONS,
+    /** Where fetched chunks are opened into; shared with the writer. */
+    readonly buffers: ChunkBuffers = new ChunkBuffers(),
   ) {}
 
   /** The verified plaintext of a chunk, valid until release() (call it exactly once). */
@@ -166,6 +169,7 @@ export class ChunkReader {
    */
   wipe(): void {
     this.warmed.clear();
+    this.buffers.clear();
   }
 
   private async load(chunkId: Buffer): Promise<ChunkLease> {
@@ -176,8 +180,9 @@ export class ChunkReader {
       return cached;
     }
     const plaintext = await this.fetch(chunkId, epoch);
-    // The cache took its own copy; this one lives only as long as the requests that asked for it.
-    return { data: plaintext, release: () => plaintext.fill(0) };
+    // The cache took its own copy; this one lives only as long as the requests that asked for it, and
+    // goes back to the pool zeroed.
+    return { data: plaintext, release: () => this.buffers.give(plaintext) };
   }
 
   private async fetch(chunkId: Buffer, epoch: number): Promise<Buffer> {
@@ -192,7 +197,14 @@ export class ChunkReader {
         try {
           const [envelope] = await transport.getChunks([chunkId]);
           if (envelope === undefined) throw kerr('TransportFailed', 'empty reply');
-          const plaintext = await this.crypto.open(envelope, chunkId);
+          const out = this.buffers.take(envelope.ciphertext.length);
+          let plaintext: Buffer;
+          try {
+            plaintext = await this.crypto.open(envelope, chunkId, out);
+          } catch (err) {
+            this.buffers.give(out);
+            throw err;
+          }
           this.stats.fetched++;
           this.cache.put(chunkId, plaintext, epoch);
           return plaintext;

@@ -7,9 +7,11 @@
 // Slot states:  filling ──seal──▶ sealing ──uploaded to R replicas──▶ stored ──commit──▶ (layout)
 //                  ▲                 │ upload failed                      │ written again
 //                  └─────────────────┴────────────────────────────────────┘ (copy / read-modify-write)
+import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import type { Attr, ChunkRef, CommitLayoutRequest, Layout, Timespec } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
 import { addExtent, copySpan, slotLength, spansOf, truncatePlan, type Extent } from './chunk-layout.js';
+import type { ChunkBuffers } from './chunk-buffers.js';
 import type { ChunkReader } from './chunk-reader.js';
 import type { ChunkLease } from './fs-ports.js';
 import type { ChunkCrypto, ChunkPlacement, Clock, NamespaceCalls } from './fs-ports.js';
@@ -24,6 +26,8 @@ export interface FileIo {
   readonly placement: ChunkPlacement;
   readonly names: SealedNames;
   readonly limiter: UploadLimiter;
+  /** Slot buffers come from here and go back once stored and no longer read. */
+  readonly buffers: ChunkBuffers;
   readonly inlineThreshold: number;
   readonly clock: Clock;
 }
@@ -57,6 +61,10 @@ export class FileState {
   private commitTail: Promise<unknown> = Promise.resolve();
   /** Bumped by every change; a commit keeps filling slots that changed while it ran. */
   private writeSeq = 0;
+  /** Outstanding leases of slot buffers (reads being answered from them, rebases copying them). */
+  private readonly bufLeases = new Map<Buffer, number>();
+  /** Slot buffers that left the dirty map as stored chunks: back to the pool at their last lease. */
+  private readonly retired = new Set<Buffer>();
   /** The logical size, including dirty data. */
   size: number;
   fetchedAt: number;
@@ -228,7 +236,33 @@ export class FileState {
     const slot = this.dirty.get(index);
     if (slot === undefined) return this.baseContent(index);
     if (slot.state === 'stored') return this.io.reader.lease(slot.ref.chunkId!.value);
-    return unowned(slot.buf);
+    return this.leaseBuf(slot.buf);
+  }
+
+  /** A lease of a slot buffer: the buffer is not reused while it is held. */
+  private leaseBuf(buf: Buffer): ChunkLease {
+    this.bufLeases.set(buf, (this.bufLeases.get(buf) ?? 0) + 1);
+    let released = false;
+    return {
+      data: buf,
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = this.bufLeases.get(buf)! - 1;
+        if (left > 0) {
+          this.bufLeases.set(buf, left);
+          return;
+        }
+        this.bufLeases.delete(buf);
+        if (this.retired.delete(buf)) this.io.buffers.give(buf);
+      },
+    };
+  }
+
+  /** A slot buffer whose chunk is stored and that no slot holds any more: reused once unleased. */
+  private retire(buf: Buffer): void {
+    if (this.bufLeases.has(buf)) this.retired.add(buf);
+    else this.io.buffers.give(buf);
   }
 
   /** A filling slot for `index`, created by copy or read-modify-write; at most one creation in flight per slot. */
@@ -248,10 +282,10 @@ export class FileState {
   }
 
   private async createSlot(index: number, previous: Slot | undefined, wholeChunk: boolean): Promise<FillingSlot> {
-    const buf = Buffer.alloc(this.chunkSize);
+    const buf = this.io.buffers.take(this.chunkSize);
     if (!wholeChunk) {
       const content = previous === undefined ? await this.baseContent(index)
-        : previous.state === 'stored' ? await this.io.reader.lease(previous.ref.chunkId!.value) : unowned(previous.buf);
+        : previous.state === 'stored' ? await this.io.reader.lease(previous.ref.chunkId!.value) : this.leaseBuf(previous.buf);
       // Only bytes below the size are real; anything past it must read back as zeros (I-FS1).
       const valid = slotLength(index, this.size, this.chunkSize);
       if (content !== null) {
@@ -279,7 +313,12 @@ export class FileState {
     done.then(
       (ref) => {
         this.io.reader.adopt(ref.chunkId!.value, slot.buf.subarray(0, ref.length));
-        if (this.dirty.get(index) === sealing) this.dirty.set(index, { state: 'stored', ref, written: slot.written });
+        if (this.dirty.get(index) === sealing) {
+          this.dirty.set(index, { state: 'stored', ref, written: slot.written });
+          // Reads of this chunk now go to the cache (or the node); the buffer is free once unleased.
+          // (If a write copied the sealing slot into a new one first, its buffer is left to the GC.)
+          this.retire(slot.buf);
+        }
       },
       () => {
         // Keep the data: the next flush seals it again and reports the failure if it persists.
@@ -289,11 +328,24 @@ export class FileState {
   }
 
   private async upload(index: number, plaintext: Buffer): Promise<ChunkRef> {
-    const { chunkId, envelope } = await this.io.crypto.seal(plaintext);
+    const out = this.io.buffers.take(plaintext.length);
+    let sealed: { chunkId: Buffer; envelope: Envelope };
+    try {
+      sealed = await this.io.crypto.seal(plaintext, out);
+    } catch (err) {
+      this.io.buffers.give(out);
+      throw err;
+    }
+    const { chunkId, envelope } = sealed;
     const replicas = this.io.placement.route(chunkId).write;
     if (replicas.length === 0) throw kerr('Unavailable', 'no storage node to write to (discovery found none)');
     // Ack rule (ADR 0081): a chunk counts as written once every placed replica stored it.
     await Promise.all(replicas.map((t) => t.putChunks([envelope])));
+    // The ciphertext buffer is reused only now, once every replica has the chunk: a transport attempt
+    // that failed over and still sends these bytes can only reach a node that already stores this
+    // chunk id, which keeps its copy (dedup). After a failure it is left to the GC: another replica's
+    // put may still be reading it.
+    this.io.buffers.give(out);
     return { chunkId: { value: chunkId }, offset: index * this.chunkSize, length: plaintext.length };
   }
 
@@ -404,14 +456,18 @@ export class FileState {
       const seq = this.writeSeq;
       const rebuilt = new Map<number, { old: Slot; slot: FillingSlot }>();
       for (const [index, old] of this.dirty) {
-        const mine = old.state === 'stored' ? await this.io.reader.read(old.ref.chunkId!.value) : old.buf;
-        const theirs = await this.baseContent(index);
-        const buf = Buffer.alloc(this.chunkSize);
-        if (theirs !== null) {
-          theirs.data.copy(buf, 0, 0, Math.min(theirs.data.length, slotLength(index, fresh.size, this.chunkSize)));
-          theirs.release();
+        const mine = old.state === 'stored' ? unowned(await this.io.reader.read(old.ref.chunkId!.value)) : this.leaseBuf(old.buf);
+        const buf = this.io.buffers.take(this.chunkSize);
+        try {
+          const theirs = await this.baseContent(index);
+          if (theirs !== null) {
+            theirs.data.copy(buf, 0, 0, Math.min(theirs.data.length, slotLength(index, fresh.size, this.chunkSize)));
+            theirs.release();
+          }
+          for (const [a, b] of old.written) mine.data.copy(buf, a, a, Math.min(b, mine.data.length));
+        } finally {
+          mine.release();
         }
-        for (const [a, b] of old.written) mine.copy(buf, a, a, Math.min(b, mine.length));
         rebuilt.set(index, { old, slot: { state: 'filling', buf, written: old.written.map(([a, b]): Extent => [a, b]) } });
       }
       // Install only if no write slipped in while the chunks were being read; else rebuild again.

@@ -102,6 +102,7 @@ export class KisekiFileSystem {
     this.io = {
       ns: deps.ns, namespaceId: deps.namespaceId, reader: this.reader, crypto: deps.chunkCrypto,
       placement: deps.placement, names: this.names, limiter: new UploadLimiter(options.uploadConcurrency),
+      buffers: this.reader.buffers,
       inlineThreshold: options.inlineThreshold, clock: this.clock,
     };
   }
@@ -364,12 +365,15 @@ export class KisekiFileSystem {
   /** The bytes read, usually a view of the cached chunk, valid until release() (the FUSE read path). */
   async readLease(fh: number, offset: number, length: number): Promise<ChunkLease> {
     const file = this.files.get(fh);
-    const l = await file.state.lease(offset, length);
-    if (file.pattern.note(offset, length) && l.data.length > 0) {
-      const last = Math.floor((offset + l.data.length - 1) / file.state.chunkSize);
+    const lease = file.state.lease(offset, length);
+    // Prefetch is asked for before this read is waited for (the read's own chunk was asked for first,
+    // so it goes out first): a cold sequential reader has the next chunks in flight while its first
+    // chunk is still being fetched and opened.
+    if (file.pattern.note(offset, length) && length > 0) {
+      const last = Math.floor((offset + length - 1) / file.state.chunkSize);
       this.reader.prefetch(file.state.committedAfter(last, this.reader.prefetchDepth));
     }
-    return l;
+    return lease;
   }
 
   async write(fh: number, offset: number, data: Buffer): Promise<number> {

@@ -30,9 +30,14 @@ export interface NamespaceCalls {
 
 /** Chunk sealing bound to the tenant keyring. */
 export interface ChunkCrypto {
-  seal(plaintext: Buffer): Promise<{ chunkId: Buffer; envelope: Envelope }>;
-  /** Opens and re-verifies the content address (I-CC1); rejects with Integrity, never partial data. */
-  open(envelope: Envelope, expectedChunkId: Buffer): Promise<Buffer>;
+  /** `output` (exactly the plaintext's length) receives the ciphertext instead of a new buffer. */
+  seal(plaintext: Buffer, output?: Buffer): Promise<{ chunkId: Buffer; envelope: Envelope }>;
+  /**
+   * Opens and re-verifies the content address (I-CC1); rejects with Integrity, never partial data.
+   * `output` (exactly the ciphertext's length) receives the plaintext instead of a new buffer; after a
+   * rejection its contents are undefined.
+   */
+  open(envelope: Envelope, expectedChunkId: Buffer, output?: Buffer): Promise<Buffer>;
 }
 
 /** Metadata sealing bound to the tenant keyring (names, targets, xattrs, inline data). */

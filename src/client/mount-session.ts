@@ -161,8 +161,8 @@ export function fsDepsFor(session: Session, cache: ChunkCache, namespaceId: stri
 
 function chunkCrypto(keyring: TenantKeyring): ChunkCrypto {
   return {
-    seal: (plaintext) => sealChunk(keyring, plaintext),
-    open: (envelope, id) => openChunk(keyring, envelope, id, { verifyContent: true }),
+    seal: (plaintext, output) => sealChunk(keyring, plaintext, { output }),
+    open: (envelope, id, output) => openChunk(keyring, envelope, id, { verifyContent: true, output }),
   };
 }
 
