@@ -3,11 +3,11 @@
 // user should see; the FUSE adapter only translates. Inode numbers are the node's (root = 1).
 import { constants as fsc } from 'node:fs';
 import { constants } from 'node:os';
-import { FileKind, type Attr, type Layout, type StatFsResponse, type Timespec } from '../gen/kiseki/v1/namespace.js';
+import { FileKind, type Attr, type Layout, type ReadDirPlusResponse, type StatFsResponse, type Timespec } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
-import { PREFETCH_MAX_ENTRIES, type DentryCache } from './dentry-cache.js';
+import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror, type FetchTicket } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls } from './fs-ports.js';
 import { O_ACCMODE, OpenFiles, type OpenFile } from './open-files.js';
@@ -64,6 +64,8 @@ export interface AgedAttr<A = Attr> {
 /** ReadDirPlus page size (the node's maximum): fewer round trips per large directory. */
 const READDIR_PAGE = 4096;
 
+type ReaddirPage = ReadDirPlusResponse['entries'];
+
 export type TimeSet = Timespec | 'now';
 
 export interface SetAttrInput {
@@ -86,7 +88,8 @@ export class KisekiFileSystem {
   readonly names: SealedNames;
   readonly reader: ChunkReader;
   readonly files = new OpenFiles();
-  private readonly states = new Map<number, FileState>();
+  /** Open (or dirty) files' content state; their inodes are pinned out of the dentry mirror. */
+  private readonly states: Map<number, FileState>;
   private readonly io: FileIo;
   private readonly clock: Clock;
   private readonly dentries: DentryCache | null;
@@ -97,6 +100,7 @@ export class KisekiFileSystem {
   constructor(private readonly deps: FsDeps, readonly options: FsOptions = DEFAULT_FS_OPTIONS) {
     this.clock = deps.clock ?? (() => performance.now());
     this.dentries = deps.dentries ?? null;
+    this.states = new PinnedMap<FileState>(this.dentries);
     this.names = new SealedNames(deps.metaCrypto, deps.namespaceId);
     this.reader = new ChunkReader(deps.chunkCrypto, deps.cache, deps.placement, options.reader);
     this.io = {
@@ -104,6 +108,11 @@ export class KisekiFileSystem {
       placement: deps.placement, names: this.names, limiter: new UploadLimiter(options.uploadConcurrency),
       inlineThreshold: options.inlineThreshold, clock: this.clock,
     };
+  }
+
+  /** Mirrors the dentry cache to the kernel-facing layer (which then answers from it itself). */
+  attachMirror(m: DentryMirror): void {
+    this.dentries?.attachMirror(m, this.states.keys());
   }
 
   get readOnly(): boolean {
@@ -154,7 +163,10 @@ export class KisekiFileSystem {
         c = d.lookup(parent, nameKey);
       }
       if (c.kind !== 'miss' && d.refreshDue(parent, c.ageMs)) this.prefetch(parent, d);
-      if (c.kind === 'entry' && !this.states.has(c.attr.ino)) return { attr: c.attr, ageMs: c.ageMs };
+      if (c.kind === 'entry' && !this.states.has(c.attr.ino)) {
+        d.served(parent, name, c.attr, c.ageMs);
+        return { attr: c.attr, ageMs: c.ageMs };
+      }
       if (c.kind === 'absent') return { attr: null, ageMs: c.ageMs };
     }
     const ticket = d?.begin();
@@ -165,7 +177,7 @@ export class KisekiFileSystem {
       if (KisekiError.is(err, 'NotFound')) return { attr: null, ageMs: 0 };
       throw err;
     }
-    if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, attr, ticket);
+    if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, name, attr, ticket);
     // Only names that exist count: a walk over a directory lists it, a writer creating new names does
     // not (listing a directory that keeps changing under its own creates would be wasted, again and again).
     if (d !== null && d.noteMiss(parent)) this.prefetch(parent, d);
@@ -181,7 +193,10 @@ export class KisekiFileSystem {
     const d = this.dentries;
     if (d !== null && !this.states.has(ino)) {
       const hit = d.attr(ino);
-      if (hit !== null) return hit;
+      if (hit !== null) {
+        d.servedAttr(hit.attr, hit.ageMs);
+        return hit;
+      }
     }
     const ticket = d?.begin();
     const attr = KisekiFileSystem.attrOf(await this.deps.ns.getAttr({ namespaceId: this.nsId, ino }), 'getattr');
@@ -207,23 +222,30 @@ export class KisekiFileSystem {
       if (res.eof || last === undefined) break;
       cursor = last.cookie;
     }
-    if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, attr: e.attr })), true, ticket);
+    if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, name: e.name, attr: e.attr })), true, ticket);
     return out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
   }
 
-  /** Lists a directory's name_keys and attributes into the dentry cache (no names are opened). */
+  /**
+   * Lists a directory's name_keys and attributes into the dentry cache; lookups waiting for it go on
+   * at once, and the names are opened afterwards so that the mirror can answer them by name.
+   */
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
+    const ticket = d.begin();
+    const pages: ReaddirPage[] = [];
     const run = (async () => {
-      const ticket = d.begin();
-      const list: Array<{ nameKey: Buffer; attr: Attr }> = [];
       let cursor: Buffer = Buffer.alloc(0);
+      let count = 0;
       for (;;) {
         const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit: READDIR_PAGE });
-        for (const e of res.entries) list.push({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') });
+        pages.push(res.entries);
+        count += res.entries.length;
         const last = res.entries[res.entries.length - 1];
-        if (res.eof || last === undefined) return d.listing(dir, list, true, ticket);
-        if (list.length >= PREFETCH_MAX_ENTRIES) return d.listing(dir, list, false, ticket);
+        const complete = res.eof || last === undefined;
+        if (complete || count >= PREFETCH_MAX_ENTRIES) {
+          return d.listing(dir, pages.flatMap((p) => p.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') }))), complete, ticket);
+        }
         cursor = last.cookie;
       }
     })()
@@ -231,6 +253,16 @@ export class KisekiFileSystem {
       .catch(() => undefined)
       .finally(() => this.prefetching.delete(dir));
     this.prefetching.set(dir, run);
+    void run.then(() => this.nameListing(dir, pages, d, ticket));
+  }
+
+  /** Opens the names of a prefetched listing for the dentry mirror (no one waits for this). */
+  private async nameListing(dir: number, pages: ReaddirPage[], d: DentryCache, ticket: FetchTicket): Promise<void> {
+    for (const page of pages) {
+      const names = await this.names.openNames(dir, page).catch(() => null);
+      if (names === null) return;
+      d.named(dir, page.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
+    }
   }
 
   async mkdir(parent: number, name: Buffer, mode: number, who: Caller): Promise<Attr> {
@@ -239,7 +271,7 @@ export class KisekiFileSystem {
     const sealedName = await this.names.sealName(nameKey, name);
     const res = await this.deps.ns.mkDir({ namespaceId: this.nsId, parent, nameKey, sealedName, mode: mode & 0o7777, uid: who.uid, gid: who.gid });
     const attr = KisekiFileSystem.attrOf(res, 'mkdir');
-    this.dentries?.added(parent, nameKey, attr);
+    this.dentries?.added(parent, nameKey, name, attr);
     return attr;
   }
 
@@ -249,7 +281,7 @@ export class KisekiFileSystem {
     try {
       await this.deps.ns.rmDir({ namespaceId: this.nsId, parent, nameKey });
     } finally {
-      this.dentries?.removed(parent, nameKey);
+      this.dentries?.removed(parent, nameKey, name);
     }
   }
 
@@ -259,7 +291,7 @@ export class KisekiFileSystem {
     try {
       await this.deps.ns.unlink({ namespaceId: this.nsId, parent, nameKey });
     } finally {
-      this.dentries?.removed(parent, nameKey);
+      this.dentries?.removed(parent, nameKey, name);
     }
   }
 
@@ -277,7 +309,7 @@ export class KisekiFileSystem {
         flags, exchangedSealedName,
       });
     } finally {
-      this.dentries?.renamed(parent, nameKey, newParent, newNameKey);
+      this.dentries?.renamed(parent, nameKey, name, newParent, newNameKey, newName);
     }
   }
 
@@ -290,7 +322,7 @@ export class KisekiFileSystem {
       namespaceId: this.nsId, parent, nameKey, sealedName, sealedTarget, uid: who.uid, gid: who.gid, targetLength: target.length,
     });
     const attr = KisekiFileSystem.attrOf(res, 'symlink');
-    this.dentries?.added(parent, nameKey, attr);
+    this.dentries?.added(parent, nameKey, name, attr);
     return attr;
   }
 
@@ -305,7 +337,7 @@ export class KisekiFileSystem {
     const sealedName = await this.names.sealName(nameKey, newName);
     const res = await this.deps.ns.link({ namespaceId: this.nsId, ino, newParent, nameKey, sealedName });
     const attr = KisekiFileSystem.attrOf(res, 'link');
-    this.dentries?.added(newParent, nameKey, attr);
+    this.dentries?.added(newParent, nameKey, newName, attr);
     return this.overlay(attr);
   }
 
@@ -319,7 +351,7 @@ export class KisekiFileSystem {
       exclusive: (flags & fsc.O_EXCL) !== 0, chunkSize: this.options.chunkSize,
     });
     const attr = KisekiFileSystem.attrOf(res, 'create');
-    this.dentries?.added(parent, nameKey, attr);
+    this.dentries?.added(parent, nameKey, name, attr);
     if (attr.kind !== FileKind.FILE_KIND_REGULAR) throw kerr('IsDirectory', 'create: the name exists and is not a regular file');
     // An empty file's layout follows from its attributes (no chunks, no inline data): no GetLayout.
     if (attr.size === 0 && !this.states.has(attr.ino)) {

@@ -24,7 +24,7 @@ function cache(ttlMs: number, clock: ManualClock): DentryCache {
 test('I-CC3: a fetched entry is served with its age inside the TTL and never after it', () => {
   const clock = new ManualClock();
   const d = cache(1000, clock);
-  d.fetched(1, key('a'), attr(5, 10), d.begin());
+  d.fetched(1, key('a'), Buffer.from('a'), attr(5, 10), d.begin());
   clock.advance(400);
   const hit = d.lookup(1, key('a'));
   assert.equal(hit.kind, 'entry');
@@ -52,17 +52,17 @@ test('I-CC3: own creates, removals and attribute changes are written through at 
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
-  d.added(1, key('n'), attr(9, 3));
+  d.added(1, key('n'), Buffer.from('n'), attr(9, 3));
   const made = d.lookup(1, key('n'));
   assert.equal(made.kind === 'entry' ? made.attr.ino : -1, 9, 'an own create is visible, not a cached ENOENT');
-  d.removed(1, key('a'));
+  d.removed(1, key('a'), Buffer.from('a'));
   assert.equal(d.lookup(1, key('a')).kind, 'absent', 'an own unlink is a cached ENOENT in a listed directory');
   assert.equal(d.attr(5), null, 'the unlinked inode\'s nlink changed: its attributes are dropped');
   d.changed(9, attr(9, 77));
   assert.equal(d.attr(9)?.attr.size, 77);
   d.changed(9);
   assert.equal(d.attr(9), null);
-  d.renamed(1, key('n'), 1, key('m'));
+  d.renamed(1, key('n'), Buffer.from('n'), 1, key('m'), Buffer.from('m'));
   assert.equal(d.lookup(1, key('m')).kind, 'miss', 'after a rename the directory listing is no longer trusted');
 });
 
@@ -84,7 +84,7 @@ test('a fetch that raced with an own change is not stored', () => {
   const d = cache(1000, clock);
   const before = d.begin();
   d.changed(5);
-  d.fetched(1, key('a'), attr(5, 1), before);
+  d.fetched(1, key('a'), Buffer.from('a'), attr(5, 1), before);
   d.fetchedAttr(attr(5, 1), before);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5, 1) }], true, before);
   assert.equal(d.lookup(1, key('a')).kind, 'miss');
@@ -95,7 +95,7 @@ test('an unlink of an entry the cache never saw drops every cached attribute (ha
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.fetchedAttr(attr(7), d.begin());
-  d.removed(1, key('z'));
+  d.removed(1, key('z'), Buffer.from('z'));
   assert.equal(d.attr(7), null);
 });
 
@@ -113,7 +113,7 @@ test('a listing past half its TTL is due for a background refresh; a single fetc
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
-  d.fetched(2, key('b'), attr(6), d.begin());
+  d.fetched(2, key('b'), Buffer.from('b'), attr(6), d.begin());
   clock.advance(500);
   assert.equal(d.refreshDue(1, 500), false);
   clock.advance(1);
@@ -123,7 +123,7 @@ test('a listing past half its TTL is due for a background refresh; a single fetc
 
 test('ttl 0 caches nothing', () => {
   const d = cache(0, new ManualClock());
-  d.fetched(1, key('a'), attr(5), d.begin());
+  d.fetched(1, key('a'), Buffer.from('a'), attr(5), d.begin());
   d.listing(1, [], true, d.begin());
   assert.equal(d.lookup(1, key('a')).kind, 'miss');
   assert.equal(d.lookup(1, key('b')).kind, 'miss');
