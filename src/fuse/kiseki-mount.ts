@@ -115,7 +115,7 @@ export class RunningMount {
   status(): Record<string, unknown> {
     return {
       ...this.record, state: this.state_, inFlight: this.fuse.inFlight, openFiles: this.ms.fs.files.size, cache: this.ms.cache.stats(),
-      transports: this.transports(),
+      transports: this.transports(), workerAnswers: this.fuse.answers.stats(),
     };
   }
 
