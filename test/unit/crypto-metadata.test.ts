@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { openChunk } from '../../src/crypto/envelope.js';
 import { nameKey, openMeta, openNames, sealMeta } from '../../src/crypto/metadata-seal.js';
 import { KisekiError } from '../../src/errors.js';
+import type { Envelope } from '../../src/gen/kiseki/v1/chunk.js';
 import { bothBackends, keyring } from './crypto-fixtures.js';
 
 test('nameKey = HMAC-SHA256(index_key, parent_ino u64 LE || name) (vector from Python hmac)', () => {
@@ -63,7 +64,7 @@ test('openNames opens a listing page in one batch; a tampered, swapped, foreign 
     const opened = await openNames(ring, 7, items, { backend: b });
     opened.forEach((r, i) => assert.ok(r instanceof Buffer && r.equals(names[i]!), `${b.name}: name ${i}`));
 
-    const bad = [...items];
+    const bad: Array<{ nameKey: Buffer; sealedName?: Envelope | undefined }> = [...items];
     const flipped = Buffer.from(items[0]!.sealedName.ciphertext);
     flipped[0]! ^= 1;
     bad[0] = { nameKey: items[0]!.nameKey, sealedName: { ...items[0]!.sealedName, ciphertext: flipped } };
