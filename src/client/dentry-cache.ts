@@ -42,6 +42,8 @@ export class DentryCache {
   /** Bumped by every own change; fetches started under an older epoch are not stored. */
   private changes = 0;
   private readonly misses = new Map<number, number>();
+  /** How long the last complete listing of each directory took (ms). */
+  private readonly listTook = new Map<number, number>();
   private mirror: DentryMirror | null = null;
 
   constructor(
@@ -110,10 +112,13 @@ export class DentryCache {
 
   /**
    * True when a hit of this age came from a listing past half its TTL: listing the directory again
-   * in the background now keeps a walk over it served from the cache without a stall at expiry.
+   * in the background now keeps a walk over it served from the cache without a stall at expiry. Not
+   * when the last listing took a quarter of the TTL or more: its result would arrive already old, and
+   * re-listing at once would keep the node and both cores busy with listings a walk mostly never uses.
    */
   refreshDue(parent: number, ageMs: number): boolean {
-    return ageMs * 2 > this.ttlMs && this.listed.get(parent).kind === 'hit';
+    const took = this.listTook.get(parent);
+    return ageMs * 2 > this.ttlMs && took !== undefined && took * 4 < this.ttlMs && this.listed.get(parent).kind === 'hit';
   }
 
   /** Counts a lookup that missed the cache and found the name at the node; true when the directory should now be listed ahead. */
@@ -158,7 +163,12 @@ export class DentryCache {
       this.entries.put(DentryCache.key(parent, hex), e.attr.ino, t.at);
       this.attrs.put(e.attr.ino, e.attr, t.at);
     }
-    if (complete) this.listed.put(parent, names, t.at);
+    if (complete) {
+      this.listed.put(parent, names, t.at);
+      this.listTook.delete(parent);
+      this.listTook.set(parent, this.entries.now() - t.at);
+      if (this.listTook.size > 4096) this.listTook.delete(this.listTook.keys().next().value as number);
+    }
     if (this.mirror !== null) {
       const named = list.flatMap((e) => (e.name === undefined ? [] : [{ name: e.name, attr: e.attr }]));
       if (named.length > 0) this.mirror.put(parent, named, this.left(t.at));

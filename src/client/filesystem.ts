@@ -228,7 +228,8 @@ export class KisekiFileSystem {
 
   /**
    * Lists a directory's name_keys and attributes into the dentry cache; lookups waiting for it go on
-   * at once, and the names are opened afterwards so that the mirror can answer them by name.
+   * once it is stored. Each page's names are opened as it arrives (on the thread pool, while the next
+   * page is fetched), so that the mirror can answer them by name.
    */
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
@@ -240,6 +241,7 @@ export class KisekiFileSystem {
       for (;;) {
         const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit: READDIR_PAGE });
         pages.push(res.entries);
+        void this.namePage(dir, res.entries, d, ticket);
         count += res.entries.length;
         const last = res.entries[res.entries.length - 1];
         const complete = res.eof || last === undefined;
@@ -253,16 +255,12 @@ export class KisekiFileSystem {
       .catch(() => undefined)
       .finally(() => this.prefetching.delete(dir));
     this.prefetching.set(dir, run);
-    void run.then(() => this.nameListing(dir, pages, d, ticket));
   }
 
-  /** Opens the names of a prefetched listing for the dentry mirror (no one waits for this). */
-  private async nameListing(dir: number, pages: ReaddirPage[], d: DentryCache, ticket: FetchTicket): Promise<void> {
-    for (const page of pages) {
-      const names = await this.names.openNames(dir, page).catch(() => null);
-      if (names === null) return;
-      d.named(dir, page.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
-    }
+  /** Opens the names of a prefetched page for the dentry mirror (no one waits for this; a page that fails is just not mirrored). */
+  private async namePage(dir: number, page: ReaddirPage, d: DentryCache, ticket: FetchTicket): Promise<void> {
+    const names = await this.names.openNames(dir, page).catch(() => null);
+    if (names !== null) d.named(dir, page.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
   }
 
   async mkdir(parent: number, name: Buffer, mode: number, who: Caller): Promise<Attr> {

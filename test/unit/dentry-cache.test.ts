@@ -121,6 +121,21 @@ test('a listing past half its TTL is due for a background refresh; a single fetc
   assert.equal(d.refreshDue(2, 501), false);
 });
 
+test('a listing that took a quarter of the TTL or more is not refreshed in the background (it would arrive already old)', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  const t = d.begin();
+  clock.advance(250);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, t);
+  clock.advance(300);
+  assert.equal(d.refreshDue(1, 550), false);
+  const fast = d.begin();
+  clock.advance(249);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, fast);
+  clock.advance(300);
+  assert.equal(d.refreshDue(1, 549), true);
+});
+
 test('ttl 0 caches nothing', () => {
   const d = cache(0, new ManualClock());
   d.fetched(1, key('a'), Buffer.from('a'), attr(5), d.begin());
