@@ -104,6 +104,26 @@ export class DentryCache {
     return { kind: 'miss' };
   }
 
+  /**
+   * I-CC3, I-CC5: a complete listing of `parent` still within the TTL with every entry's attributes
+   * (name keys in hex), and the age of the oldest value in it; null when any part is missing.
+   */
+  cachedListing(parent: number): { entries: Array<{ hex: string; attr: Attr }>; ageMs: number } | null {
+    const l = this.listed.get(parent);
+    if (l.kind !== 'hit') return null;
+    let ageMs = l.ageMs;
+    const entries: Array<{ hex: string; attr: Attr }> = [];
+    for (const hex of l.value) {
+      const e = this.entries.get(DentryCache.key(parent, hex));
+      if (e.kind !== 'hit') return null;
+      const a = this.attrs.get(e.value);
+      if (a.kind !== 'hit') return null;
+      ageMs = Math.max(ageMs, e.ageMs, a.ageMs);
+      entries.push({ hex, attr: a.value });
+    }
+    return { entries, ageMs };
+  }
+
   /** I-CC3, I-CC5 */
   attr(ino: number): { attr: Attr; ageMs: number } | null {
     const a = this.attrs.get(ino);
@@ -143,10 +163,7 @@ export class DentryCache {
     this.mirror?.put(0, [{ name: null, attr }], this.left(t.at));
   }
 
-  /**
-   * Names of a listing opened after it was stored: mirrored if nothing changed since its fetch. A
-   * name whose entry the cache no longer holds (dropped by an own change) is not mirrored.
-   */
+  /** Names of a listing page opened after it was fetched: mirrored if no own change happened since its fetch began. */
   named(parent: number, list: ReadonlyArray<{ nameKey: Buffer; name: Buffer; attr: Attr }>, t: FetchTicket): void {
     if (t.changes !== this.changes || this.mirror === null) return;
     this.mirror.put(parent, list.map((e) => ({ name: e.name, attr: e.attr })), this.left(t.at));

@@ -206,7 +206,26 @@ export class KisekiFileSystem {
 
   /** Every entry of a directory with its attributes (paged from the node; names opened and checked). */
   async readdir(ino: number): Promise<DirEntryPlus[]> {
+    return (await this.readdirAged(ino)).entries;
+  }
+
+  /**
+   * readdir with the age of the answer: a complete listing still within meta_ttl_ms whose names are
+   * all known is answered from the dentry cache (I-CC3; the kernel gets only the rest of the TTL, I-CC5).
+   */
+  async readdirAged(ino: number): Promise<{ entries: DirEntryPlus[]; ageMs: number }> {
     const d = this.dentries;
+    const cached = d?.cachedListing(ino) ?? null;
+    if (cached !== null) {
+      const entries: DirEntryPlus[] = [];
+      for (const e of cached.entries) {
+        const name = this.names.knownName(e.hex);
+        if (name === undefined) break;
+        entries.push({ name, attr: this.states.has(e.attr.ino) ? this.overlay(e.attr) : e.attr });
+      }
+      if (entries.length === cached.entries.length) return { entries, ageMs: cached.ageMs };
+    }
+    const started = this.clock();
     const ticket = d?.begin();
     const out: DirEntryPlus[] = [];
     const keys: Buffer[] = [];
@@ -223,7 +242,8 @@ export class KisekiFileSystem {
       cursor = last.cookie;
     }
     if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, name: e.name, attr: e.attr })), true, ticket);
-    return out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
+    const entries = out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
+    return { entries, ageMs: this.clock() - started };
   }
 
   /**

@@ -32,6 +32,11 @@ export class SealedNames {
     this.known.set(nameKey.toString('hex'), name);
   }
 
+  /** The name of a name_key (hex) this client hashed or opened before, if it still remembers it. */
+  knownName(hex: string): Buffer | undefined {
+    return this.known.get(hex);
+  }
+
   static checkName(name: Buffer): void {
     if (name.length === 0 || name.includes(0x2f) || name.includes(0)) {
       throw kerr('InvalidArgument', `invalid file name '${name.toString()}'`);

@@ -205,8 +205,8 @@ export class KisekiFuse implements FuseOperations {
     const h = this.dirs.get(fh);
     if (h === undefined) throw kerr('InvalidArgument', `no open directory with handle ${fh}`);
     if (h.entries === null || offset === 0) {
-      h.listedAt = performance.now();
-      const list = await this.fs.readdir(ino);
+      const { entries: list, ageMs } = await this.fs.readdirAged(ino);
+      h.listedAt = performance.now() - ageMs;
       h.entries = [
         { name: '.', attr: null, ino },
         { name: '..', attr: null, ino: 1 },
