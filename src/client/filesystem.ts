@@ -6,6 +6,7 @@ import { constants } from 'node:os';
 import { FileKind, type Attr, type Layout, type ReadDirPlusResponse, type StatFsResponse, type Timespec } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js';
+import { listDirectory, type PageFetch } from './dir-listing.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
 import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror, type FetchTicket } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
@@ -63,6 +64,9 @@ export interface AgedAttr<A = Attr> {
 
 /** ReadDirPlus page size (the node's maximum): fewer round trips per large directory. */
 const READDIR_PAGE = 4096;
+
+/** Key ranges of a large directory listed at once after its first page (dir-listing.ts). */
+const LIST_RANGES = 4;
 
 type ReaddirPage = ReadDirPlusResponse['entries'];
 
@@ -227,20 +231,19 @@ export class KisekiFileSystem {
     }
     const started = this.clock();
     const ticket = d?.begin();
-    const out: DirEntryPlus[] = [];
-    const keys: Buffer[] = [];
-    let cursor: Buffer = Buffer.alloc(0);
-    for (;;) {
-      const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino, cursor, limit: READDIR_PAGE });
-      const names = await this.names.openNames(ino, res.entries);
-      res.entries.forEach((e, i) => {
-        keys.push(e.nameKey);
-        out.push({ name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') });
-      });
-      const last = res.entries[res.entries.length - 1];
-      if (res.eof || last === undefined) break;
-      cursor = last.cookie;
-    }
+    // Each page's names are opened as it arrives; the final pass finds them all known.
+    const opening: Array<Promise<unknown>> = [];
+    const { entries: listed } = await listDirectory(this.pageFetch(ino), {
+      pageSize: READDIR_PAGE, maxEntries: Infinity, maxRanges: LIST_RANGES, onPage: (page) => {
+        const names = this.names.openNames(ino, page);
+        names.catch(() => undefined); // awaited below, unless the listing itself fails first
+        opening.push(names);
+      },
+    });
+    await Promise.all(opening);
+    const names = await this.names.openNames(ino, listed);
+    const keys = listed.map((e) => e.nameKey);
+    const out: DirEntryPlus[] = listed.map((e, i) => ({ name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') }));
     if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, name: e.name, attr: e.attr })), true, ticket);
     const entries = out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
     return { entries, ageMs: this.clock() - started };
@@ -254,27 +257,20 @@ export class KisekiFileSystem {
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
     const ticket = d.begin();
-    const pages: ReaddirPage[] = [];
     const run = (async () => {
-      let cursor: Buffer = Buffer.alloc(0);
-      let count = 0;
-      for (;;) {
-        const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit: READDIR_PAGE });
-        pages.push(res.entries);
-        void this.namePage(dir, res.entries, d, ticket);
-        count += res.entries.length;
-        const last = res.entries[res.entries.length - 1];
-        const complete = res.eof || last === undefined;
-        if (complete || count >= PREFETCH_MAX_ENTRIES) {
-          return d.listing(dir, pages.flatMap((p) => p.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') }))), complete, ticket);
-        }
-        cursor = last.cookie;
-      }
+      const { entries, complete } = await listDirectory(this.pageFetch(dir), {
+        pageSize: READDIR_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage: (page) => void this.namePage(dir, page, d, ticket),
+      });
+      d.listing(dir, entries.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') })), complete, ticket);
     })()
       // A failed listing only means the lookups keep asking the node one by one.
       .catch(() => undefined)
       .finally(() => this.prefetching.delete(dir));
     this.prefetching.set(dir, run);
+  }
+
+  private pageFetch(dir: number): PageFetch {
+    return (cursor, limit) => this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit });
   }
 
   /** Opens the names of a prefetched page for the dentry mirror (no one waits for this; a page that fails is just not mirrored). */
