@@ -244,7 +244,8 @@ export class KisekiFileSystem {
     const names = await this.names.openNames(ino, listed);
     const keys = listed.map((e) => e.nameKey);
     const out: DirEntryPlus[] = listed.map((e, i) => ({ name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') }));
-    if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, name: e.name, attr: e.attr })), true, ticket);
+    // Not mirrored by name: the kernel keeps what READDIRPLUS hands it for the same TTL.
+    if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, attr: e.attr })), true, ticket);
     const entries = out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
     return { entries, ageMs: this.clock() - started };
   }
