@@ -18,7 +18,7 @@ namespace kiseki::fuse {
 class EntryCache {
  public:
   /** Names and attributes kept at most; a put past this empties the cache first (no eviction order needed). */
-  static constexpr size_t kMaxEntries = 1 << 20;
+  static constexpr size_t kMaxEntries = 1 << 18;  // ~80 MB at most; the JS dentry cache keeps 100,000
 
   /** Worker thread: true and a complete entry (timeouts = what remains) when both name and attributes are live. */
   bool Lookup(uint64_t parent, const char *name, size_t nameLen, struct fuse_entry_param *out);
