@@ -3,6 +3,7 @@
 #include "crypto/chunk-seal.h"
 #include "crypto/digest.h"
 #include "crypto/key-memory.h"
+#include "crypto/name-batch.h"
 
 namespace kiseki::crypto {
 Napi::Object Init(Napi::Env env) {
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env) {
   o.Set("crc32Async", Napi::Function::New(env, Crc32Async, "crc32Async"));
   o.Set("allocSecure", Napi::Function::New(env, AllocSecure, "allocSecure"));
   o.Set("zero", Napi::Function::New(env, Zero, "zero"));
+  o.Set("openNames", Napi::Function::New(env, OpenNames, "openNames"));
   return o;
 }
 }  // namespace kiseki::crypto

@@ -3,6 +3,7 @@
 // src/fuse/fuse-binding.ts; the checks here only keep a wrong call from crashing the process.
 #include "fuse/fuse.h"
 
+#include "fuse/attr-layout.h"
 #include "fuse/replies.h"
 #include "fuse/request-table.h"
 #include "fuse/session.h"
@@ -142,6 +143,78 @@ Napi::Value NotifyInvalEntry(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+std::string NameArg(Napi::Value v) {
+  if (v.IsBuffer()) return std::string(v.As<Napi::Buffer<char>>().Data(), v.As<Napi::Buffer<char>>().Length());
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// cachePut(handle, parent, names: (Buffer | null)[], packed: Float64Array of entries, timeouts = seconds
+// left) → entries with a name are (parent, name) → entry; null names store the attributes alone.
+Napi::Value CachePut(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  if (!info[1].IsNumber() || !info[2].IsArray() || !info[3].IsTypedArray() ||
+      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    Napi::TypeError::New(env, "cachePut(handle, parent, names[], Float64Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint64_t parent = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  auto names = info[2].As<Napi::Array>();
+  auto packed = info[3].As<Napi::Float64Array>();
+  if (packed.ElementLength() < static_cast<size_t>(names.Length()) * layout::STRIDE) {
+    Napi::RangeError::New(env, "cachePut: packed entries too short").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  EntryCache &c = s->entries();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    const double *a = packed.Data() + static_cast<size_t>(i) * layout::STRIDE;
+    struct fuse_entry_param e;
+    FillEntry(a, &e);
+    Napi::Value n = names.Get(i);
+    if (n.IsNull() || n.IsUndefined()) c.PutAttr(e.attr, e.attr_timeout);
+    else c.Put(parent, NameArg(n), e);
+  }
+  return env.Undefined();
+}
+
+// cacheDrop(handle, kind, ino, name?): kind 0 = the name (parent = ino) was removed or replaced,
+// 1 = the inode's attributes changed, 2 = pin the inode, 3 = unpin it, 4 = forget everything.
+Napi::Value CacheDrop(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  if (!info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "cacheDrop(handle, kind, ino, name?)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int kind = info[1].As<Napi::Number>().Int32Value();
+  uint64_t ino = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
+  EntryCache &c = s->entries();
+  switch (kind) {
+    case 0: c.DropName(ino, NameArg(info[3])); break;
+    case 1: c.DropAttr(ino); break;
+    case 2: c.Pin(ino, true); break;
+    case 3: c.Pin(ino, false); break;
+    default: c.Clear(); break;
+  }
+  return env.Undefined();
+}
+
+// cacheStats(handle) → { hits, misses, names, attrs } of the worker-thread answers
+Napi::Value CacheStats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  EntryCache::Stats st = s->entries().stats();
+  auto o = Napi::Object::New(env);
+  o.Set("hits", Napi::Number::New(env, static_cast<double>(st.hits)));
+  o.Set("misses", Napi::Number::New(env, static_cast<double>(st.misses)));
+  o.Set("names", Napi::Number::New(env, static_cast<double>(st.names)));
+  o.Set("attrs", Napi::Number::New(env, static_cast<double>(st.attrs)));
+  return o;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env) {
@@ -153,6 +226,9 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("replyBufAsync", Napi::Function::New(env, ReplyBufAsync));
   exports.Set("notifyInvalInode", Napi::Function::New(env, NotifyInvalInode));
   exports.Set("notifyInvalEntry", Napi::Function::New(env, NotifyInvalEntry));
+  exports.Set("cachePut", Napi::Function::New(env, CachePut));
+  exports.Set("cacheDrop", Napi::Function::New(env, CacheDrop));
+  exports.Set("cacheStats", Napi::Function::New(env, CacheStats));
   RegisterReplies(env, exports);
   return exports;
 }

@@ -41,7 +41,14 @@ void CopyPayload(Op *op, const char *buf, size_t size) {
 
 void ll_init(void *userdata, struct fuse_conn_info *conn) { static_cast<Session *>(userdata)->OnInit(conn); }
 
+// A name the client's dentry cache mirrored is answered here, without waking the JS thread.
 void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  Session *s = SessionOf(req);
+  struct fuse_entry_param e;
+  if (s->state() == Session::State::kRunning && s->entries().Lookup(parent, name, strlen(name), &e)) {
+    fuse_reply_entry(req, &e);
+    return;
+  }
   Op *op = NewOp(OP_LOOKUP, req, parent);
   op->name = name;
   Submit(req, op);
@@ -68,6 +75,13 @@ void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forg
 }
 
 void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  Session *s = SessionOf(req);
+  struct stat st;
+  double valid;
+  if (fi == nullptr && s->state() == Session::State::kRunning && s->entries().Attr(ino, &st, &valid)) {
+    fuse_reply_attr(req, &st, valid);
+    return;
+  }
   Op *op = NewOp(OP_GETATTR, req, ino);
   WithFh(op, fi);
   Submit(req, op);

@@ -50,33 +50,6 @@ bool Float64At(const Napi::CallbackInfo &info, size_t i, size_t minLen, const do
   return true;
 }
 
-void FillStat(const double *a, struct stat *st) {
-  memset(st, 0, sizeof *st);
-  st->st_ino = static_cast<ino_t>(a[INO]);
-  st->st_mode = static_cast<mode_t>(a[MODE]);
-  st->st_nlink = static_cast<nlink_t>(a[NLINK]);
-  st->st_uid = static_cast<uid_t>(a[UID]);
-  st->st_gid = static_cast<gid_t>(a[GID]);
-  st->st_rdev = static_cast<dev_t>(a[RDEV]);
-  st->st_size = static_cast<off_t>(a[SIZE]);
-  st->st_blocks = static_cast<blkcnt_t>(a[BLOCKS]);
-  st->st_blksize = static_cast<blksize_t>(a[BLKSIZE]);
-  st->st_atim.tv_sec = static_cast<time_t>(a[ATIME_SEC]);
-  st->st_atim.tv_nsec = static_cast<long>(a[ATIME_NSEC]);
-  st->st_mtim.tv_sec = static_cast<time_t>(a[MTIME_SEC]);
-  st->st_mtim.tv_nsec = static_cast<long>(a[MTIME_NSEC]);
-  st->st_ctim.tv_sec = static_cast<time_t>(a[CTIME_SEC]);
-  st->st_ctim.tv_nsec = static_cast<long>(a[CTIME_NSEC]);
-}
-
-void FillEntry(const double *a, struct fuse_entry_param *e) {
-  memset(e, 0, sizeof *e);
-  e->ino = static_cast<fuse_ino_t>(a[INO]);
-  e->generation = static_cast<uint64_t>(a[GENERATION]);
-  e->attr_timeout = a[ATTR_TIMEOUT];
-  e->entry_timeout = a[ENTRY_TIMEOUT];
-  FillStat(a, &e->attr);
-}
 
 void FillOpen(const Napi::CallbackInfo &info, size_t fhArg, size_t bitsArg, struct fuse_file_info *fi) {
   memset(fi, 0, sizeof *fi);
@@ -270,6 +243,34 @@ Napi::Value ReplyDir(const Napi::CallbackInfo &info) {
 }
 
 }  // namespace
+
+void FillStat(const double *a, struct stat *st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = static_cast<ino_t>(a[INO]);
+  st->st_mode = static_cast<mode_t>(a[MODE]);
+  st->st_nlink = static_cast<nlink_t>(a[NLINK]);
+  st->st_uid = static_cast<uid_t>(a[UID]);
+  st->st_gid = static_cast<gid_t>(a[GID]);
+  st->st_rdev = static_cast<dev_t>(a[RDEV]);
+  st->st_size = static_cast<off_t>(a[SIZE]);
+  st->st_blocks = static_cast<blkcnt_t>(a[BLOCKS]);
+  st->st_blksize = static_cast<blksize_t>(a[BLKSIZE]);
+  st->st_atim.tv_sec = static_cast<time_t>(a[ATIME_SEC]);
+  st->st_atim.tv_nsec = static_cast<long>(a[ATIME_NSEC]);
+  st->st_mtim.tv_sec = static_cast<time_t>(a[MTIME_SEC]);
+  st->st_mtim.tv_nsec = static_cast<long>(a[MTIME_NSEC]);
+  st->st_ctim.tv_sec = static_cast<time_t>(a[CTIME_SEC]);
+  st->st_ctim.tv_nsec = static_cast<long>(a[CTIME_NSEC]);
+}
+
+void FillEntry(const double *a, struct fuse_entry_param *e) {
+  memset(e, 0, sizeof *e);
+  e->ino = static_cast<fuse_ino_t>(a[INO]);
+  e->generation = static_cast<uint64_t>(a[GENERATION]);
+  e->attr_timeout = a[ATTR_TIMEOUT];
+  e->entry_timeout = a[ENTRY_TIMEOUT];
+  FillStat(a, &e->attr);
+}
 
 void RegisterReplies(Napi::Env env, Napi::Object exports) {
   exports.Set("replyErr", Napi::Function::New(env, ReplyErr));

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "fuse/entry-cache.h"
 #include "fuse/op.h"
 
 namespace kiseki::fuse {
@@ -100,6 +101,8 @@ class Session {
   unsigned devMajor() const { return devMajor_; }
   unsigned devMinor() const { return devMinor_; }
   const SessionConfig &config() const { return cfg_; }
+  /** Lookups and getattrs answered on the worker thread (entry-cache.h). */
+  EntryCache &entries() { return entries_; }
 
  private:
   struct Notice {
@@ -147,6 +150,8 @@ class Session {
   std::deque<AsyncReply *> replies_;
   bool replyStop_ = false;
   std::vector<std::thread> replyWorkers_;
+
+  EntryCache entries_;
 };
 
 const struct fuse_lowlevel_ops &LowLevelOps();

@@ -6,6 +6,8 @@
 //        caches stacked never show anything older than meta_ttl_ms.
 // Own changes are written through or dropped before the call that made them returns; a fetch that
 // raced with an own change (the change epoch moved while it was in flight) is not stored.
+// What it holds under a known name is mirrored to a DentryMirror (the FUSE layer answers lookups and
+// getattrs from it on its worker threads), with the same deadlines and the same drops.
 import type { Attr } from '../gen/kiseki/v1/namespace.js';
 import type { MetaCache } from '../cache/meta-cache.js';
 
@@ -20,12 +22,29 @@ export interface FetchTicket {
   readonly at: number;
 }
 
+/**
+ * A copy of the cache kept by the kernel-facing layer, keyed by plaintext name. Every value it gets is
+ * valid for `validMs` more and must never be served after; every drop happens before the own change
+ * that caused it returns. Inodes pinned (files this client has open) are never stored or served.
+ */
+export interface DentryMirror {
+  /** (parent, name) → attr, or with name null the attributes alone. */
+  put(parent: number, entries: ReadonlyArray<{ name: Buffer | null; attr: Attr }>, validMs: number): void;
+  /** (parent, name) was removed or replaced: the name, the parent's and the named inode's attributes go. */
+  dropName(parent: number, name: Buffer): void;
+  dropAttr(ino: number): void;
+  pin(ino: number, on: boolean): void;
+}
+
 export type CachedLookup = { kind: 'entry'; attr: Attr; ageMs: number } | { kind: 'absent'; ageMs: number } | { kind: 'miss' };
 
 export class DentryCache {
   /** Bumped by every own change; fetches started under an older epoch are not stored. */
   private changes = 0;
   private readonly misses = new Map<number, number>();
+  /** How long the last complete listing of each directory took (ms). */
+  private readonly listTook = new Map<number, number>();
+  private mirror: DentryMirror | null = null;
 
   constructor(
     private readonly entries: MetaCache<string, number>,
@@ -36,6 +55,31 @@ export class DentryCache {
 
   get ttlMs(): number {
     return this.entries.ttlMs;
+  }
+
+  /** From now on what is cached under a known name is also mirrored (and pinned inodes pinned there). */
+  attachMirror(m: DentryMirror, pinned: Iterable<number>): void {
+    this.mirror = m;
+    for (const ino of pinned) m.pin(ino, true);
+  }
+
+  /** Milliseconds a value fetched at `at` remains valid (I-CC5: aged from the start of its fetch). */
+  private left(at: number): number {
+    return this.ttlMs - (this.entries.now() - at);
+  }
+
+  /** A hit served to the caller under its name: the mirror may answer it itself for what remains. */
+  served(parent: number, name: Buffer, attr: Attr, ageMs: number): void {
+    this.mirror?.put(parent, [{ name, attr }], this.ttlMs - ageMs);
+  }
+
+  servedAttr(attr: Attr, ageMs: number): void {
+    this.mirror?.put(0, [{ name: null, attr }], this.ttlMs - ageMs);
+  }
+
+  /** The inode is open in this client (its size and mtime move with own writes): not answered from the mirror. */
+  pin(ino: number, on: boolean): void {
+    this.mirror?.pin(ino, on);
   }
 
   begin(): FetchTicket {
@@ -60,6 +104,26 @@ export class DentryCache {
     return { kind: 'miss' };
   }
 
+  /**
+   * I-CC3, I-CC5: a complete listing of `parent` still within the TTL with every entry's attributes
+   * (name keys in hex), and the age of the oldest value in it; null when any part is missing.
+   */
+  cachedListing(parent: number): { entries: Array<{ hex: string; attr: Attr }>; ageMs: number } | null {
+    const l = this.listed.get(parent);
+    if (l.kind !== 'hit') return null;
+    let ageMs = l.ageMs;
+    const entries: Array<{ hex: string; attr: Attr }> = [];
+    for (const hex of l.value) {
+      const e = this.entries.get(DentryCache.key(parent, hex));
+      if (e.kind !== 'hit') return null;
+      const a = this.attrs.get(e.value);
+      if (a.kind !== 'hit') return null;
+      ageMs = Math.max(ageMs, e.ageMs, a.ageMs);
+      entries.push({ hex, attr: a.value });
+    }
+    return { entries, ageMs };
+  }
+
   /** I-CC3, I-CC5 */
   attr(ino: number): { attr: Attr; ageMs: number } | null {
     const a = this.attrs.get(ino);
@@ -68,10 +132,13 @@ export class DentryCache {
 
   /**
    * True when a hit of this age came from a listing past half its TTL: listing the directory again
-   * in the background now keeps a walk over it served from the cache without a stall at expiry.
+   * in the background now keeps a walk over it served from the cache without a stall at expiry. Not
+   * when the last listing took a quarter of the TTL or more: its result would arrive already old, and
+   * re-listing at once would keep the node and both cores busy with listings a walk mostly never uses.
    */
   refreshDue(parent: number, ageMs: number): boolean {
-    return ageMs * 2 > this.ttlMs && this.listed.get(parent).kind === 'hit';
+    const took = this.listTook.get(parent);
+    return ageMs * 2 > this.ttlMs && took !== undefined && took * 4 < this.ttlMs && this.listed.get(parent).kind === 'hit';
   }
 
   /** Counts a lookup that missed the cache and found the name at the node; true when the directory should now be listed ahead. */
@@ -83,18 +150,27 @@ export class DentryCache {
   }
 
   /** A fetched entry, stored only if no own change happened since the ticket was taken. */
-  fetched(parent: number, nameKey: Buffer, attr: Attr, t: FetchTicket): void {
+  fetched(parent: number, nameKey: Buffer, name: Buffer, attr: Attr, t: FetchTicket): void {
     if (t.changes !== this.changes) return;
     this.entries.put(DentryCache.key(parent, nameKey.toString('hex')), attr.ino, t.at);
     this.attrs.put(attr.ino, attr, t.at);
+    this.mirror?.put(parent, [{ name, attr }], this.left(t.at));
   }
 
   fetchedAttr(attr: Attr, t: FetchTicket): void {
-    if (t.changes === this.changes) this.attrs.put(attr.ino, attr, t.at);
+    if (t.changes !== this.changes) return;
+    this.attrs.put(attr.ino, attr, t.at);
+    this.mirror?.put(0, [{ name: null, attr }], this.left(t.at));
   }
 
-  /** A listing of `parent` (complete = every entry) fetched under the ticket. */
-  listing(parent: number, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, complete: boolean, t: FetchTicket): void {
+  /** Names of a listing page opened after it was fetched: mirrored if no own change happened since its fetch began. */
+  named(parent: number, list: ReadonlyArray<{ nameKey: Buffer; name: Buffer; attr: Attr }>, t: FetchTicket): void {
+    if (t.changes !== this.changes || this.mirror === null) return;
+    this.mirror.put(parent, list.map((e) => ({ name: e.name, attr: e.attr })), this.left(t.at));
+  }
+
+  /** A listing of `parent` (complete = every entry) fetched under the ticket; names, when given, are mirrored. */
+  listing(parent: number, list: ReadonlyArray<{ nameKey: Buffer; name?: Buffer; attr: Attr }>, complete: boolean, t: FetchTicket): void {
     this.misses.delete(parent);
     if (t.changes !== this.changes) return;
     const names = new Set<string>();
@@ -104,14 +180,25 @@ export class DentryCache {
       this.entries.put(DentryCache.key(parent, hex), e.attr.ino, t.at);
       this.attrs.put(e.attr.ino, e.attr, t.at);
     }
-    if (complete) this.listed.put(parent, names, t.at);
+    if (complete) {
+      this.listed.put(parent, names, t.at);
+      this.listTook.delete(parent);
+      this.listTook.set(parent, this.entries.now() - t.at);
+      if (this.listTook.size > 4096) this.listTook.delete(this.listTook.keys().next().value as number);
+    }
+    if (this.mirror !== null) {
+      const named = list.flatMap((e) => (e.name === undefined ? [] : [{ name: e.name, attr: e.attr }]));
+      if (named.length > 0) this.mirror.put(parent, named, this.left(t.at));
+    }
   }
 
   /** Write-through of an own namespace change that created (parent, nameKey) → attr. */
-  added(parent: number, nameKey: Buffer, attr: Attr): void {
+  added(parent: number, nameKey: Buffer, name: Buffer, attr: Attr): void {
     this.changes++;
     const hex = nameKey.toString('hex');
     this.attrs.invalidate(parent);
+    this.mirror?.dropAttr(parent);
+    this.mirror?.put(parent, [{ name, attr }], this.ttlMs);
     this.entries.writeThrough(DentryCache.key(parent, hex), attr.ino);
     this.attrs.writeThrough(attr.ino, attr);
     const l = this.listed.get(parent);
@@ -119,8 +206,9 @@ export class DentryCache {
   }
 
   /** An own change removed (parent, nameKey): the name is gone, its inode's nlink/ctime changed. */
-  removed(parent: number, nameKey: Buffer): void {
+  removed(parent: number, nameKey: Buffer, name: Buffer): void {
     this.changes++;
+    this.mirror?.dropName(parent, name);
     const hex = nameKey.toString('hex');
     const key = DentryCache.key(parent, hex);
     const e = this.entries.get(key);
@@ -134,9 +222,9 @@ export class DentryCache {
   }
 
   /** Renames move names between directories in ways not mirrored here: both directories are forgotten. */
-  renamed(parent: number, nameKey: Buffer, newParent: number, newNameKey: Buffer): void {
-    this.removed(parent, nameKey);
-    this.removed(newParent, newNameKey);
+  renamed(parent: number, nameKey: Buffer, name: Buffer, newParent: number, newNameKey: Buffer, newName: Buffer): void {
+    this.removed(parent, nameKey, name);
+    this.removed(newParent, newNameKey, newName);
     this.listed.invalidate(parent);
     this.listed.invalidate(newParent);
   }
@@ -144,7 +232,26 @@ export class DentryCache {
   /** An own change to an inode's attributes or content. */
   changed(ino: number, attr?: Attr): void {
     this.changes++;
+    this.mirror?.dropAttr(ino);
     if (attr !== undefined) this.attrs.writeThrough(ino, attr);
     else this.attrs.invalidate(ino);
+  }
+}
+
+/** The open files' states of a filesystem: each inode in it is pinned in the dentry cache's mirror. */
+export class PinnedMap<V> extends Map<number, V> {
+  constructor(private readonly dentries: DentryCache | null) {
+    super();
+  }
+
+  override set(ino: number, v: V): this {
+    if (!this.has(ino)) this.dentries?.pin(ino, true);
+    return super.set(ino, v);
+  }
+
+  override delete(ino: number): boolean {
+    const had = super.delete(ino);
+    if (had) this.dentries?.pin(ino, false);
+    return had;
   }
 }

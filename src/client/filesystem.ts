@@ -3,11 +3,12 @@
 // user should see; the FUSE adapter only translates. Inode numbers are the node's (root = 1).
 import { constants as fsc } from 'node:fs';
 import { constants } from 'node:os';
-import { FileKind, type Attr, type Layout, type StatFsResponse, type Timespec } from '../gen/kiseki/v1/namespace.js';
+import { FileKind, type Attr, type Layout, type ReadDirPlusResponse, type StatFsResponse, type Timespec } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js';
+import { listDirectory, type PageFetch } from './dir-listing.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
-import { PREFETCH_MAX_ENTRIES, type DentryCache } from './dentry-cache.js';
+import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror, type FetchTicket } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls } from './fs-ports.js';
 import { O_ACCMODE, OpenFiles, type OpenFile } from './open-files.js';
@@ -64,6 +65,11 @@ export interface AgedAttr<A = Attr> {
 /** ReadDirPlus page size (the node's maximum): fewer round trips per large directory. */
 const READDIR_PAGE = 4096;
 
+/** Key ranges of a large directory listed at once after its first page (dir-listing.ts). */
+const LIST_RANGES = 4;
+
+type ReaddirPage = ReadDirPlusResponse['entries'];
+
 export type TimeSet = Timespec | 'now';
 
 export interface SetAttrInput {
@@ -86,7 +92,8 @@ export class KisekiFileSystem {
   readonly names: SealedNames;
   readonly reader: ChunkReader;
   readonly files = new OpenFiles();
-  private readonly states = new Map<number, FileState>();
+  /** Open (or dirty) files' content state; their inodes are pinned out of the dentry mirror. */
+  private readonly states: Map<number, FileState>;
   private readonly io: FileIo;
   private readonly clock: Clock;
   private readonly dentries: DentryCache | null;
@@ -97,6 +104,7 @@ export class KisekiFileSystem {
   constructor(private readonly deps: FsDeps, readonly options: FsOptions = DEFAULT_FS_OPTIONS) {
     this.clock = deps.clock ?? (() => performance.now());
     this.dentries = deps.dentries ?? null;
+    this.states = new PinnedMap<FileState>(this.dentries);
     this.names = new SealedNames(deps.metaCrypto, deps.namespaceId);
     this.reader = new ChunkReader(deps.chunkCrypto, deps.cache, deps.placement, options.reader);
     this.io = {
@@ -105,6 +113,11 @@ export class KisekiFileSystem {
       buffers: this.reader.buffers,
       inlineThreshold: options.inlineThreshold, clock: this.clock,
     };
+  }
+
+  /** Mirrors the dentry cache to the kernel-facing layer (which then answers from it itself). */
+  attachMirror(m: DentryMirror): void {
+    this.dentries?.attachMirror(m, this.states.keys());
   }
 
   get readOnly(): boolean {
@@ -155,7 +168,10 @@ export class KisekiFileSystem {
         c = d.lookup(parent, nameKey);
       }
       if (c.kind !== 'miss' && d.refreshDue(parent, c.ageMs)) this.prefetch(parent, d);
-      if (c.kind === 'entry' && !this.states.has(c.attr.ino)) return { attr: c.attr, ageMs: c.ageMs };
+      if (c.kind === 'entry' && !this.states.has(c.attr.ino)) {
+        d.served(parent, name, c.attr, c.ageMs);
+        return { attr: c.attr, ageMs: c.ageMs };
+      }
       if (c.kind === 'absent') return { attr: null, ageMs: c.ageMs };
     }
     const ticket = d?.begin();
@@ -166,7 +182,7 @@ export class KisekiFileSystem {
       if (KisekiError.is(err, 'NotFound')) return { attr: null, ageMs: 0 };
       throw err;
     }
-    if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, attr, ticket);
+    if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, name, attr, ticket);
     // Only names that exist count: a walk over a directory lists it, a writer creating new names does
     // not (listing a directory that keeps changing under its own creates would be wasted, again and again).
     if (d !== null && d.noteMiss(parent)) this.prefetch(parent, d);
@@ -182,7 +198,10 @@ export class KisekiFileSystem {
     const d = this.dentries;
     if (d !== null && !this.states.has(ino)) {
       const hit = d.attr(ino);
-      if (hit !== null) return hit;
+      if (hit !== null) {
+        d.servedAttr(hit.attr, hit.ageMs);
+        return hit;
+      }
     }
     const ticket = d?.begin();
     const attr = KisekiFileSystem.attrOf(await this.deps.ns.getAttr({ namespaceId: this.nsId, ino }), 'getattr');
@@ -192,46 +211,74 @@ export class KisekiFileSystem {
 
   /** Every entry of a directory with its attributes (paged from the node; names opened and checked). */
   async readdir(ino: number): Promise<DirEntryPlus[]> {
-    const d = this.dentries;
-    const ticket = d?.begin();
-    const out: DirEntryPlus[] = [];
-    const keys: Buffer[] = [];
-    let cursor: Buffer = Buffer.alloc(0);
-    for (;;) {
-      const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino, cursor, limit: READDIR_PAGE });
-      const names = await this.names.openNames(ino, res.entries);
-      res.entries.forEach((e, i) => {
-        keys.push(e.nameKey);
-        out.push({ name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') });
-      });
-      const last = res.entries[res.entries.length - 1];
-      if (res.eof || last === undefined) break;
-      cursor = last.cookie;
-    }
-    if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, attr: e.attr })), true, ticket);
-    return out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
+    return (await this.readdirAged(ino)).entries;
   }
 
-  /** Lists a directory's name_keys and attributes into the dentry cache (no names are opened). */
+  /**
+   * readdir with the age of the answer: a complete listing still within meta_ttl_ms whose names are
+   * all known is answered from the dentry cache (I-CC3; the kernel gets only the rest of the TTL, I-CC5).
+   */
+  async readdirAged(ino: number): Promise<{ entries: DirEntryPlus[]; ageMs: number }> {
+    const d = this.dentries;
+    const cached = d?.cachedListing(ino) ?? null;
+    if (cached !== null) {
+      const entries: DirEntryPlus[] = [];
+      for (const e of cached.entries) {
+        const name = this.names.knownName(e.hex);
+        if (name === undefined) break;
+        entries.push({ name, attr: this.states.has(e.attr.ino) ? this.overlay(e.attr) : e.attr });
+      }
+      if (entries.length === cached.entries.length) return { entries, ageMs: cached.ageMs };
+    }
+    const started = this.clock();
+    const ticket = d?.begin();
+    // Each page's names are opened as it arrives; the final pass finds them all known.
+    const opening: Array<Promise<unknown>> = [];
+    const { entries: listed } = await listDirectory(this.pageFetch(ino), {
+      pageSize: READDIR_PAGE, maxEntries: Infinity, maxRanges: LIST_RANGES, onPage: (page) => {
+        const names = this.names.openNames(ino, page);
+        names.catch(() => undefined); // awaited below, unless the listing itself fails first
+        opening.push(names);
+      },
+    });
+    await Promise.all(opening);
+    const names = await this.names.openNames(ino, listed);
+    const keys = listed.map((e) => e.nameKey);
+    const out: DirEntryPlus[] = listed.map((e, i) => ({ name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') }));
+    // Not mirrored by name: the kernel keeps what READDIRPLUS hands it for the same TTL.
+    if (d !== null && ticket !== undefined) d.listing(ino, out.map((e, i) => ({ nameKey: keys[i]!, attr: e.attr })), true, ticket);
+    const entries = out.map((e) => (this.states.has(e.attr.ino) ? { name: e.name, attr: this.overlay(e.attr) } : e));
+    return { entries, ageMs: this.clock() - started };
+  }
+
+  /**
+   * Lists a directory's name_keys and attributes into the dentry cache; lookups waiting for it go on
+   * once it is stored. Each page's names are opened as it arrives (on the thread pool, while the next
+   * page is fetched), so that the mirror can answer them by name.
+   */
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
+    const ticket = d.begin();
     const run = (async () => {
-      const ticket = d.begin();
-      const list: Array<{ nameKey: Buffer; attr: Attr }> = [];
-      let cursor: Buffer = Buffer.alloc(0);
-      for (;;) {
-        const res = await this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit: READDIR_PAGE });
-        for (const e of res.entries) list.push({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') });
-        const last = res.entries[res.entries.length - 1];
-        if (res.eof || last === undefined) return d.listing(dir, list, true, ticket);
-        if (list.length >= PREFETCH_MAX_ENTRIES) return d.listing(dir, list, false, ticket);
-        cursor = last.cookie;
-      }
+      const { entries, complete } = await listDirectory(this.pageFetch(dir), {
+        pageSize: READDIR_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage: (page) => void this.namePage(dir, page, d, ticket),
+      });
+      d.listing(dir, entries.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') })), complete, ticket);
     })()
       // A failed listing only means the lookups keep asking the node one by one.
       .catch(() => undefined)
       .finally(() => this.prefetching.delete(dir));
     this.prefetching.set(dir, run);
+  }
+
+  private pageFetch(dir: number): PageFetch {
+    return (cursor, limit) => this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit });
+  }
+
+  /** Opens the names of a prefetched page for the dentry mirror (no one waits for this; a page that fails is just not mirrored). */
+  private async namePage(dir: number, page: ReaddirPage, d: DentryCache, ticket: FetchTicket): Promise<void> {
+    const names = await this.names.openNames(dir, page).catch(() => null);
+    if (names !== null) d.named(dir, page.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
   }
 
   async mkdir(parent: number, name: Buffer, mode: number, who: Caller): Promise<Attr> {
@@ -240,7 +287,7 @@ export class KisekiFileSystem {
     const sealedName = await this.names.sealName(nameKey, name);
     const res = await this.deps.ns.mkDir({ namespaceId: this.nsId, parent, nameKey, sealedName, mode: mode & 0o7777, uid: who.uid, gid: who.gid });
     const attr = KisekiFileSystem.attrOf(res, 'mkdir');
-    this.dentries?.added(parent, nameKey, attr);
+    this.dentries?.added(parent, nameKey, name, attr);
     return attr;
   }
 
@@ -250,7 +297,7 @@ export class KisekiFileSystem {
     try {
       await this.deps.ns.rmDir({ namespaceId: this.nsId, parent, nameKey });
     } finally {
-      this.dentries?.removed(parent, nameKey);
+      this.dentries?.removed(parent, nameKey, name);
     }
   }
 
@@ -260,7 +307,7 @@ export class KisekiFileSystem {
     try {
       await this.deps.ns.unlink({ namespaceId: this.nsId, parent, nameKey });
     } finally {
-      this.dentries?.removed(parent, nameKey);
+      this.dentries?.removed(parent, nameKey, name);
     }
   }
 
@@ -278,7 +325,7 @@ export class KisekiFileSystem {
         flags, exchangedSealedName,
       });
     } finally {
-      this.dentries?.renamed(parent, nameKey, newParent, newNameKey);
+      this.dentries?.renamed(parent, nameKey, name, newParent, newNameKey, newName);
     }
   }
 
@@ -291,7 +338,7 @@ export class KisekiFileSystem {
       namespaceId: this.nsId, parent, nameKey, sealedName, sealedTarget, uid: who.uid, gid: who.gid, targetLength: target.length,
     });
     const attr = KisekiFileSystem.attrOf(res, 'symlink');
-    this.dentries?.added(parent, nameKey, attr);
+    this.dentries?.added(parent, nameKey, name, attr);
     return attr;
   }
 
@@ -306,7 +353,7 @@ export class KisekiFileSystem {
     const sealedName = await this.names.sealName(nameKey, newName);
     const res = await this.deps.ns.link({ namespaceId: this.nsId, ino, newParent, nameKey, sealedName });
     const attr = KisekiFileSystem.attrOf(res, 'link');
-    this.dentries?.added(newParent, nameKey, attr);
+    this.dentries?.added(newParent, nameKey, newName, attr);
     return this.overlay(attr);
   }
 
@@ -320,7 +367,7 @@ export class KisekiFileSystem {
       exclusive: (flags & fsc.O_EXCL) !== 0, chunkSize: this.options.chunkSize,
     });
     const attr = KisekiFileSystem.attrOf(res, 'create');
-    this.dentries?.added(parent, nameKey, attr);
+    this.dentries?.added(parent, nameKey, name, attr);
     if (attr.kind !== FileKind.FILE_KIND_REGULAR) throw kerr('IsDirectory', 'create: the name exists and is not a regular file');
     // An empty file's layout follows from its attributes (no chunks, no inline data): no GetLayout.
     if (attr.size === 0 && !this.states.has(attr.ino)) {

@@ -45,6 +45,8 @@ export interface MetaCrypto {
   nameKey(parentIno: number, name: Buffer): Promise<Buffer>;
   sealMeta(id32: Buffer, plaintext: Buffer): Promise<Envelope>;
   openMeta(envelope: Envelope, id32: Buffer): Promise<Buffer>;
+  /** A listing's dirent names of `parentIno`, each checked against its key: the name or that entry's Integrity error. */
+  openNames?(parentIno: number, items: ReadonlyArray<{ nameKey: Buffer; sealedName?: Envelope | undefined }>): Promise<Array<Buffer | Error>>;
 }
 
 /** Plaintext bytes valid until release(); call release() exactly once, after the last use of data. */

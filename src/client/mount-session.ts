@@ -6,7 +6,7 @@ import { resolveCacheConfig, type CacheConfig } from '../cache/cache-config.js';
 import { ChunkCache } from '../cache/chunk-cache.js';
 import type { TenantKeyring } from '../crypto/keyring.js';
 import { openChunk, sealChunk } from '../crypto/envelope.js';
-import { nameKey, openMeta, sealMeta } from '../crypto/metadata-seal.js';
+import { nameKey, openMeta, openNames, sealMeta } from '../crypto/metadata-seal.js';
 import { kerr } from '../errors.js';
 import { GrpcChunkTransport } from '../transport/transport-grpc.js';
 import { grpcFabricSessions } from '../transport/fabric-session.js';
@@ -171,6 +171,7 @@ function metaCrypto(keyring: TenantKeyring): MetaCrypto {
     nameKey: async (parent, name) => nameKey(keyring.indexKey, parent, name),
     sealMeta: (id, plaintext) => sealMeta(keyring, id, plaintext),
     openMeta: (envelope, id) => openMeta(keyring, envelope, id),
+    openNames: (parent, items) => openNames(keyring, parent, items),
   };
 }
 

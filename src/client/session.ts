@@ -10,6 +10,7 @@
 // answered, errno EIO): the mount answers EIO until discovery succeeds, and recovers on its own.
 // I-CC10: the policy and the effective cache settings are computed once per session.
 import { NamespaceServiceService } from '../gen/kiseki/v1/namespace.js';
+import { NamespaceServiceFast } from './readdir-wire.js';
 import { systemClock, type Clock, type TimerHandle } from '../cache/clock.js';
 import { applyPolicy, type EffectiveCacheSettings, type RequestedCacheSettings, type ResolvedPolicy } from '../cache/cache-policy.js';
 import { KisekiError, kerr } from '../errors.js';
@@ -118,7 +119,7 @@ export class Session {
       intervalMs: config.heartbeatIntervalMs,
       onFailure: () => void this.#discovery.refresh(),
     });
-    const ns = serviceCaller(NamespaceServiceService, this.#rpc, () => this.#leaderAddress()) as unknown as Record<string, RawCall>;
+    const ns = serviceCaller(NamespaceServiceFast, this.#rpc, () => this.#leaderAddress()) as unknown as Record<string, RawCall>;
     this.namespace = Object.fromEntries(Object.entries(ns).map(([name, call]) => [name, (req: unknown, opts?: CallOptions) => this.#guarded(call, req, opts)])) as unknown as ServiceCaller<typeof NamespaceServiceService>;
     this.#discovery.onChange((state) => {
       if (state === 'ready') {

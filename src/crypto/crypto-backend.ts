@@ -20,6 +20,19 @@ export type IdSource =
   /** Metadata values: the caller names the id (e.g. the entry's name key). */
   | { kind: 'given'; id: Buffer };
 
+/** A page of sealed dirent names: ids, nonces and tags concatenated, ciphertext i = ciphertexts[offsets[i], offsets[i+1]). */
+export interface NamesOpenRequest {
+  parent: number;
+  indexKey: Buffer;
+  kek: Buffer;
+  info: Buffer;
+  ids: Buffer;
+  nonces: Buffer;
+  tags: Buffer;
+  ciphertexts: Buffer;
+  offsets: Uint32Array;
+}
+
 /** What to check after a successful AEAD open. */
 export type IdCheck = { kind: 'none' } | { kind: 'sha256' } | { kind: 'hmac'; key: Buffer };
 
@@ -66,6 +79,12 @@ export interface CryptoBackend {
   seal(req: SealRequest): Promise<Sealed>;
   /** On any result but 'ok' no plaintext is returned and the scratch output is zeroed. */
   open(req: OpenRequest): Promise<OpenResult>;
+  /**
+   * Optional: a listing's sealed dirent names under one KEK in one job, each checked to hash back to
+   * its id (HMAC of parent u64 LE || name); status[i] 0 ok, 1 authentication failed, 2 name/key
+   * mismatch, 3 error. Backends without it are used one open at a time (metadata-seal.ts openNames).
+   */
+  openNames?(req: NamesOpenRequest): Promise<{ plaintext: Buffer; status: Uint8Array }>;
   digest(kind: DigestKind, data: Buffer): Promise<Buffer>;
   /** Raw AES-256-GCM of a small record (≤ 1 MiB) under `key` itself, synchronous. */
   gcmSealRaw(key: Buffer, nonce: Buffer, aad: Buffer, plaintext: Buffer): { ciphertext: Buffer; tag: Buffer };

@@ -18,9 +18,15 @@ export interface CryptoBinding {
   crc32Async(data: Buffer, prev?: number): Promise<number>;
   allocSecure(len: number): { buffer: Buffer; locked: boolean };
   zero(buf: Buffer): void;
+  /**
+   * A page of sealed dirent names of directory `parent` (all under one KEK): each opened and checked
+   * to hash back to its id; status[i] 0 = ok, 1 = authentication failed, 2 = name/key mismatch, 3 = error.
+   */
+  openNames(parent: number, indexKey: Buffer, kek: Buffer, info: Buffer, ids: Buffer, nonces: Buffer, tags: Buffer,
+    ciphertexts: Buffer, offsets: Buffer, out: Buffer, status: Buffer): Promise<void>;
 }
 
-const FUNCTIONS = ['seal', 'open', 'digest', 'hkdf', 'gcm', 'crc32', 'crc32Async', 'allocSecure', 'zero'] as const;
+const FUNCTIONS = ['seal', 'open', 'digest', 'hkdf', 'gcm', 'crc32', 'crc32Async', 'allocSecure', 'zero', 'openNames'] as const;
 
 /** The binding, or the reason it is unusable (addon not built, or built without native/crypto). */
 export function loadCryptoBinding(): { kind: 'loaded'; binding: CryptoBinding } | { kind: 'missing'; reason: string } {

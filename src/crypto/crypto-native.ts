@@ -3,7 +3,7 @@
 import type { CryptoBinding } from './crypto-binding.js';
 import {
   ID_BYTES, TAG_BYTES,
-  type CryptoBackend, type DigestKind, type OpenRequest, type OpenResult, type SealRequest, type Sealed,
+  type CryptoBackend, type DigestKind, type NamesOpenRequest, type OpenRequest, type OpenResult, type SealRequest, type Sealed,
 } from './crypto-backend.js';
 
 export class NativeCryptoBackend implements CryptoBackend {
@@ -29,6 +29,14 @@ export class NativeCryptoBackend implements CryptoBackend {
     const status = await this.#n.open(req.ciphertext, plaintext, req.chunkId, req.check.kind, idKey, req.kek,
       req.info, req.nonce, req.tag);
     return status === 'ok' ? { kind: 'ok', plaintext } : { kind: status };
+  }
+
+  async openNames(req: NamesOpenRequest): Promise<{ plaintext: Buffer; status: Uint8Array }> {
+    const plaintext = Buffer.allocUnsafeSlow(req.ciphertexts.length);
+    const status = Buffer.alloc(req.offsets.length - 1);
+    await this.#n.openNames(req.parent, req.indexKey, req.kek, req.info, req.ids, req.nonces, req.tags, req.ciphertexts,
+      Buffer.from(req.offsets.buffer, req.offsets.byteOffset, req.offsets.byteLength), plaintext, status);
+    return { plaintext, status };
   }
 
   async digest(kind: DigestKind, data: Buffer): Promise<Buffer> {

@@ -101,7 +101,7 @@ function checkOutput(output: Buffer | undefined, length: number, what: string): 
 }
 
 /** Structural checks before any cryptography; null when the envelope is well formed. */
-function envelopeProblem(e: Envelope, expectedId: Buffer): string | null {
+export function envelopeProblem(e: Envelope, expectedId: Buffer): string | null {
   if (e.algorithm !== EncryptionAlgorithm.ENCRYPTION_ALGORITHM_AES_256_GCM) {
     return `unknown encryption algorithm id ${e.algorithm} (this client knows 1 = AES-256-GCM)`;
   }

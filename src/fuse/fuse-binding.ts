@@ -54,6 +54,9 @@ interface NativeFuse {
   replyBufAsync(h: Handle, id: number, data: Uint8Array, token: number): boolean;
   notifyInvalInode(h: Handle, ino: number, off: number, len: number): void;
   notifyInvalEntry(h: Handle, parent: number, name: Buffer | string): void;
+  cachePut(h: Handle, parent: number, names: Array<Buffer | null>, entries: Float64Array): void;
+  cacheDrop(h: Handle, kind: number, ino: number, name?: Buffer): void;
+  cacheStats(h: Handle): WorkerAnswerStats;
   replyErr(id: number, errno: number): boolean;
   replyEntry(id: number, attr: Float64Array): boolean;
   replyCreate(id: number, attr: Float64Array, fh: number, openBits: number): boolean;
@@ -73,6 +76,33 @@ export function fuseNative(): NativeFuse {
   if (nativeFuse === null) nativeFuse = loadNative().fuse as unknown as NativeFuse;
   return nativeFuse;
 }
+
+/** Lookups and getattrs answered on the worker threads from the answer cache (FuseSession.answers). */
+export interface WorkerAnswerStats {
+  hits: number;
+  misses: number;
+  names: number;
+  attrs: number;
+}
+
+/**
+ * Answers the worker threads give themselves, without the filesystem: (parent, name) → entry and
+ * ino → attributes, each only for the timeout it was put with (counted from the put). The filesystem
+ * must drop what its own changes make wrong before answering them.
+ */
+export interface WorkerAnswers {
+  /** Entries with name null store their attributes alone (getattr). */
+  put(parent: number, entries: ReadonlyArray<{ name: Buffer | null; entry: Entry }>): void;
+  /** (parent, name) is gone or replaced: the name, parent's attributes and the named inode's (all, if unknown). */
+  dropName(parent: number, name: Buffer): void;
+  dropAttr(ino: number): void;
+  /** A pinned inode's attributes are never stored or answered (the filesystem answers those itself). */
+  pin(ino: number, on: boolean): void;
+  clear(): void;
+  stats(): WorkerAnswerStats;
+}
+
+const DROP_NAME = 0, DROP_ATTR = 1, PIN = 2, UNPIN = 3, CLEAR = 4;
 
 export type SessionState = 'mounting' | 'mounted' | 'unmounting' | 'unmounted';
 
@@ -207,6 +237,28 @@ export class FuseSession {
   invalidateEntry(parent: number, name: Buffer | string): void {
     if (this.state_ !== 'mounted' || this.handle === null) return;
     fuseNative().notifyInvalEntry(this.handle, parent, name);
+  }
+
+  /** The worker threads' own answers for this session (no-ops once it is not mounted). */
+  readonly answers: WorkerAnswers = {
+    put: (parent, entries) => {
+      if (this.handle === null || this.state_ !== 'mounted' || entries.length === 0) return;
+      const packed = new Float64Array(entries.length * Slot.STRIDE);
+      const names = entries.map((e, i) => {
+        packEntry(packed, i * Slot.STRIDE, e.entry);
+        return e.name;
+      });
+      fuseNative().cachePut(this.handle, parent, names, packed);
+    },
+    dropName: (parent, name) => this.drop(DROP_NAME, parent, name),
+    dropAttr: (ino) => this.drop(DROP_ATTR, ino),
+    pin: (ino, on) => this.drop(on ? PIN : UNPIN, ino),
+    clear: () => this.drop(CLEAR, 0),
+    stats: () => (this.handle === null ? { hits: 0, misses: 0, names: 0, attrs: 0 } : fuseNative().cacheStats(this.handle)),
+  };
+
+  private drop(kind: number, ino: number, name?: Buffer): void {
+    if (this.handle !== null) fuseNative().cacheDrop(this.handle, kind, ino, name);
   }
 
   /** @internal */

@@ -6,6 +6,8 @@ import { constants } from 'node:os';
 import { FileKind, type Attr as KAttr } from '../gen/kiseki/v1/namespace.js';
 import { KisekiError, kerr } from '../errors.js';
 import type { KisekiFileSystem } from '../client/filesystem.js';
+import type { DentryMirror } from '../client/dentry-cache.js';
+import type { WorkerAnswers } from './fuse-binding.js';
 import type {
   Attr, AttrReply, CreateReply, DirEntry, Entry, FuseOperations, NegativeEntry, OpenReply, ReaddirplusResult, ReadReply,
   RequestContext, SetattrChanges, Statfs,
@@ -48,6 +50,25 @@ export function toFuseAttr(a: KAttr): Attr {
     ino: a.ino, mode: typeBits(a.kind) | (a.mode & 0o7777), nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size,
     blocks: Math.ceil(a.size / 512), blksize: BLKSIZE,
     atime: a.atime ?? zero, mtime: a.mtime ?? zero, ctime: a.ctime ?? zero,
+  };
+}
+
+/**
+ * The client's dentry cache mirrored into the session's worker-thread answers: a lookup or getattr it
+ * holds is answered without waking the JS thread, for what remains of its TTL (I-CC5).
+ */
+export function dentryMirror(answers: WorkerAnswers): DentryMirror {
+  return {
+    put(parent, entries, validMs) {
+      if (validMs <= 0) return;
+      const t = validMs / 1000;
+      answers.put(parent, entries.map((e) => ({
+        name: e.name, entry: { ino: e.attr.ino, generation: 0, attr: toFuseAttr(e.attr), attrTimeout: t, entryTimeout: t },
+      })));
+    },
+    dropName: (parent, name) => answers.dropName(parent, name),
+    dropAttr: (ino) => answers.dropAttr(ino),
+    pin: (ino, on) => answers.pin(ino, on),
   };
 }
 
@@ -184,8 +205,8 @@ export class KisekiFuse implements FuseOperations {
     const h = this.dirs.get(fh);
     if (h === undefined) throw kerr('InvalidArgument', `no open directory with handle ${fh}`);
     if (h.entries === null || offset === 0) {
-      h.listedAt = performance.now();
-      const list = await this.fs.readdir(ino);
+      const { entries: list, ageMs } = await this.fs.readdirAged(ino);
+      h.listedAt = performance.now() - ageMs;
       h.entries = [
         { name: '.', attr: null, ino },
         { name: '..', attr: null, ino: 1 },

@@ -18,7 +18,7 @@ import { TransportMetrics } from '../transport/transport-metrics.js';
 import type { TransportDecision } from '../transport/transport-probe.js';
 import type { TransportStatus } from '../transport/transport-selector.js';
 import { mount, type FuseSession } from './fuse-binding.js';
-import { KisekiFuse } from './kiseki-fuse.js';
+import { dentryMirror, KisekiFuse } from './kiseki-fuse.js';
 
 export type MountState = 'starting' | 'serving' | 'draining' | 'stopped';
 
@@ -78,10 +78,12 @@ export class RunningMount {
         ...(o.options.replyThreads !== undefined ? { replyThreads: o.options.replyThreads } : {}),
       }, ops, (msg: string) => o.log(msg));
       fuse = mounted;
+      ms.fs.attachMirror(dentryMirror(mounted.answers));
       // I-CC12, I-CC6: the kernel's page cache holds plaintext of files read through the mount; a
       // cache wipe (crypto-shred, disconnect, manual) drops those pages too.
       ms.cache.onWipe(() => {
         for (const ino of ops.openedInodes()) mounted.invalidateInode(ino);
+        mounted.answers.clear();
       });
       const d = session.discovered();
       const record: MountRecord = {
@@ -113,7 +115,7 @@ export class RunningMount {
   status(): Record<string, unknown> {
     return {
       ...this.record, state: this.state_, inFlight: this.fuse.inFlight, openFiles: this.ms.fs.files.size, cache: this.ms.cache.stats(),
-      transports: this.transports(),
+      transports: this.transports(), workerAnswers: this.fuse.answers.stats(),
     };
   }
 

@@ -48,6 +48,9 @@ interface InodeRow {
   orphaned_ms: number | null;
 }
 interface DirentRow { name_key: Buffer; ino: number; sealed_name: Buffer }
+/** The attribute columns of a readdir row, in this order after name_key and sealed_name. */
+const ATTR_COLUMNS = ['ino', 'kind', 'mode', 'uid', 'gid', 'size', 'nlink', 'atime_s', 'atime_ns', 'mtime_s', 'mtime_ns', 'ctime_s', 'ctime_ns', 'generation', 'chunk_size'] as const;
+type ReaddirRow = [Buffer, Buffer, ...number[]];
 
 function err(kind: 'NotFound' | 'AlreadyExists' | 'NotEmpty' | 'NotDirectory' | 'IsDirectory' | 'CrossDevice' | 'ReadOnly' | 'NoData' | 'InvalidArgument', msg: string): KisekiError {
   return kerr(kind, msg);
@@ -102,8 +105,10 @@ export class NamespaceStore {
       deleteDirent: db.prepare('DELETE FROM dirents WHERE ns = ? AND parent = ? AND name_key = ?'),
       setDirent: db.prepare('UPDATE dirents SET ino = ?, sealed_name = ? WHERE ns = ? AND parent = ? AND name_key = ?'),
       anyChild: db.prepare<[number, number], { one: number }>('SELECT 1 AS one FROM dirents WHERE ns = ? AND parent = ? LIMIT 1'),
-      readdir: db.prepare<[number, number, Buffer, number], DirentRow & InodeRow>(`SELECT d.name_key, d.sealed_name, i.* FROM dirents d
-        JOIN inodes i ON i.ns = d.ns AND i.ino = d.ino WHERE d.ns = ? AND d.parent = ? AND d.name_key > ? ORDER BY d.name_key LIMIT ?`),
+      // Only the columns an Attr needs, as arrays (no inline content or symlink target copied, no row
+      // objects): a listing of a large directory is the node's costliest read.
+      readdir: db.prepare<[number, number, Buffer, number], ReaddirRow>(`SELECT d.name_key, d.sealed_name, ${ATTR_COLUMNS.map((c) => `i.${c}`).join(', ')}
+        FROM dirents d JOIN inodes i ON i.ns = d.ns AND i.ino = d.ino WHERE d.ns = ? AND d.parent = ? AND d.name_key > ? ORDER BY d.name_key LIMIT ?`).raw(true),
       chunks: db.prepare<[number, number], { offset: number; chunk_id: Buffer; length: number }>('SELECT offset, chunk_id, length FROM chunks WHERE ns = ? AND ino = ? ORDER BY offset'),
       chunkCount: db.prepare<[number, number], { n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE ns = ? AND ino = ?'),
       putChunk: db.prepare('INSERT OR REPLACE INTO chunks (ns, ino, offset, chunk_id, length) VALUES (?, ?, ?, ?, ?)'),
@@ -224,9 +229,14 @@ export class NamespaceStore {
     this.dir(ns, ino, 'ino');
     if (cursor.length !== 0) nameKeyOf(cursor, 'cursor');
     const n = limit === 0 ? READDIR_DEFAULT_LIMIT : Math.min(limit, READDIR_MAX_LIMIT);
-    const rows = this.q.readdir.all(ns, ino, cursor, n + 1);
+    const rows = this.q.readdir.all(ns, ino, cursor, n + 1) as unknown as ReaddirRow[];
     const entries = rows.slice(0, n).map((r) => ({
-      nameKey: r.name_key, sealedName: Envelope.decode(r.sealed_name), attr: toAttr(r), cookie: r.name_key,
+      nameKey: r[0], sealedName: Envelope.decode(r[1]), cookie: r[0],
+      attr: {
+        ino: r[2]!, kind: r[3]! as FileKind, mode: r[4]!, uid: r[5]!, gid: r[6]!, size: r[7]!, nlink: r[8]!,
+        atime: { sec: r[9]!, nsec: r[10]! }, mtime: { sec: r[11]!, nsec: r[12]! }, ctime: { sec: r[13]!, nsec: r[14]! },
+        generation: r[15]!, chunkSize: r[16]!,
+      },
     }));
     return { entries, eof: rows.length <= n };
   }

@@ -84,3 +84,29 @@ test('I-CC5 another client\'s create and write show after meta_ttl_ms; own write
   await a.unlink(dir, n('f1'));
   await assert.rejects(a.lookup(dir, n('f1')), (e) => KisekiError.is(e, 'NotFound'));
 });
+
+test('I-CC5 readdir within the TTL of a complete listing is answered from the cache, aged; own changes show at once, others\' after the TTL', async () => {
+  const a = (await h.open('listing', ['meta_ttl_ms=1500'])).fs;
+  const b = (await h.open('listing')).fs;
+  const dir = await makeDir(a, 'd');
+  const first = await a.readdirAged(dir);
+  assert.equal(first.entries.length, FILES);
+  const { file } = await b.create(dir, n('from-b'), 0o644, fsc.O_WRONLY | fsc.O_CREAT, who);
+  await b.release(file.fh);
+  const t0 = performance.now();
+  const again = await a.readdirAged(dir);
+  const names = again.entries.map((e) => e.name.toString());
+  if (performance.now() - t0 < 1000) {
+    assert.ok(!names.includes('from-b'), 'within the TTL the cached listing answers');
+    assert.ok(again.ageMs >= 0 && again.ageMs <= 1500, `aged ${again.ageMs} ms`);
+  }
+  await a.unlink(dir, n('f0'));
+  const { file: own } = await a.create(dir, n('from-a'), 0o644, fsc.O_WRONLY | fsc.O_CREAT, who);
+  await a.release(own.fh);
+  const mine = (await a.readdirAged(dir)).entries.map((e) => e.name.toString());
+  assert.ok(mine.includes('from-a') && !mine.includes('f0'), 'own create and unlink show at once');
+  await sleep(1600);
+  const later = (await a.readdirAged(dir)).entries.map((e) => e.name.toString());
+  assert.ok(later.includes('from-b'), 'another client\'s create shows once the TTL ran out');
+  assert.equal(later.length, FILES + 1);
+});

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openChunk } from '../../src/crypto/envelope.js';
-import { nameKey, openMeta, sealMeta } from '../../src/crypto/metadata-seal.js';
+import { nameKey, openMeta, openNames, sealMeta } from '../../src/crypto/metadata-seal.js';
 import { KisekiError } from '../../src/errors.js';
+import type { Envelope } from '../../src/gen/kiseki/v1/chunk.js';
 import { bothBackends, keyring } from './crypto-fixtures.js';
 
 test('nameKey = HMAC-SHA256(index_key, parent_ino u64 LE || name) (vector from Python hmac)', () => {
@@ -43,5 +44,39 @@ test('a sealed name swapped onto another entry, or opened as a chunk, fails with
     await assert.rejects(openChunk(ring, envA, idA, { backend: b }), (e: unknown) => KisekiError.is(e, 'Integrity'));
     await assert.rejects(sealMeta(ring, Buffer.alloc(31), Buffer.from('x'), { backend: b }),
       (e: unknown) => KisekiError.is(e, 'InvalidArgument'));
+  }
+});
+
+test('openNames opens a listing page in one batch; a tampered, swapped, foreign or key-mismatched entry fails alone', async () => {
+  for (const b of await bothBackends()) {
+    const ring = keyring(b, { keks: [{ epoch: 1, kek: randomBytes(32) }, { epoch: 2, kek: randomBytes(32) }], indexKey: randomBytes(32) });
+    const names = Array.from({ length: 50 }, (_, i) => Buffer.from(`entry-${i}-${'x'.repeat(i)}`));
+    names.push(Buffer.alloc(255, 0x61), Buffer.from([0xff, 0xfe, 0x80]));
+    const items = await Promise.all(names.map(async (name) => {
+      const key = nameKey(ring.indexKey, 7, name);
+      return { nameKey: key, sealedName: await sealMeta(ring, key, name, { backend: b }) };
+    }));
+    // Entries sealed under an older epoch open with that epoch's KEK (a separate batch).
+    const old = items[3]!;
+    const oldRing = keyring(b, { keks: [{ epoch: 1, kek: ring.kek(1) }], indexKey: ring.indexKey });
+    items[3] = { nameKey: old.nameKey, sealedName: await sealMeta(oldRing, old.nameKey, names[3]!, { backend: b }) };
+    assert.equal(items[3].sealedName.systemEpoch?.value, 1);
+    const opened = await openNames(ring, 7, items, { backend: b });
+    opened.forEach((r, i) => assert.ok(r instanceof Buffer && r.equals(names[i]!), `${b.name}: name ${i}`));
+
+    const bad: Array<{ nameKey: Buffer; sealedName?: Envelope | undefined }> = [...items];
+    const flipped = Buffer.from(items[0]!.sealedName.ciphertext);
+    flipped[0]! ^= 1;
+    bad[0] = { nameKey: items[0]!.nameKey, sealedName: { ...items[0]!.sealedName, ciphertext: flipped } };
+    bad[1] = { nameKey: items[2]!.nameKey, sealedName: items[1]!.sealedName }; // another entry's sealed name
+    // Sealed under its own key but for another directory: opens, but does not hash to (7, name).
+    const elsewhere = nameKey(ring.indexKey, 8, names[4]!);
+    bad[4] = { nameKey: elsewhere, sealedName: await sealMeta(ring, elsewhere, names[4]!, { backend: b }) };
+    bad[5] = { nameKey: items[5]!.nameKey, sealedName: undefined };
+    const res = await openNames(ring, 7, bad, { backend: b });
+    for (const i of [0, 1, 4, 5]) assert.ok(KisekiError.is(res[i], 'Integrity'), `${b.name}: entry ${i} fails with Integrity`);
+    res.forEach((r, i) => {
+      if (![0, 1, 4, 5].includes(i)) assert.ok(r instanceof Buffer && r.equals(names[i]!), `${b.name}: good entry ${i} still opens`);
+    });
   }
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/cache/clock.js';
 import { MetaCache } from '../../src/cache/meta-cache.js';
-import { DentryCache, PREFETCH_AFTER_MISSES } from '../../src/client/dentry-cache.js';
+import { DentryCache, PinnedMap, PREFETCH_AFTER_MISSES, type DentryMirror } from '../../src/client/dentry-cache.js';
 import { FileKind, type Attr } from '../../src/gen/kiseki/v1/namespace.js';
 
 const key = (s: string) => Buffer.alloc(32, s);
@@ -24,7 +24,7 @@ function cache(ttlMs: number, clock: ManualClock): DentryCache {
 test('I-CC3: a fetched entry is served with its age inside the TTL and never after it', () => {
   const clock = new ManualClock();
   const d = cache(1000, clock);
-  d.fetched(1, key('a'), attr(5, 10), d.begin());
+  d.fetched(1, key('a'), Buffer.from('a'), attr(5, 10), d.begin());
   clock.advance(400);
   const hit = d.lookup(1, key('a'));
   assert.equal(hit.kind, 'entry');
@@ -52,17 +52,17 @@ test('I-CC3: own creates, removals and attribute changes are written through at 
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
-  d.added(1, key('n'), attr(9, 3));
+  d.added(1, key('n'), Buffer.from('n'), attr(9, 3));
   const made = d.lookup(1, key('n'));
   assert.equal(made.kind === 'entry' ? made.attr.ino : -1, 9, 'an own create is visible, not a cached ENOENT');
-  d.removed(1, key('a'));
+  d.removed(1, key('a'), Buffer.from('a'));
   assert.equal(d.lookup(1, key('a')).kind, 'absent', 'an own unlink is a cached ENOENT in a listed directory');
   assert.equal(d.attr(5), null, 'the unlinked inode\'s nlink changed: its attributes are dropped');
   d.changed(9, attr(9, 77));
   assert.equal(d.attr(9)?.attr.size, 77);
   d.changed(9);
   assert.equal(d.attr(9), null);
-  d.renamed(1, key('n'), 1, key('m'));
+  d.renamed(1, key('n'), Buffer.from('n'), 1, key('m'), Buffer.from('m'));
   assert.equal(d.lookup(1, key('m')).kind, 'miss', 'after a rename the directory listing is no longer trusted');
 });
 
@@ -84,7 +84,7 @@ test('a fetch that raced with an own change is not stored', () => {
   const d = cache(1000, clock);
   const before = d.begin();
   d.changed(5);
-  d.fetched(1, key('a'), attr(5, 1), before);
+  d.fetched(1, key('a'), Buffer.from('a'), attr(5, 1), before);
   d.fetchedAttr(attr(5, 1), before);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5, 1) }], true, before);
   assert.equal(d.lookup(1, key('a')).kind, 'miss');
@@ -95,7 +95,7 @@ test('an unlink of an entry the cache never saw drops every cached attribute (ha
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.fetchedAttr(attr(7), d.begin());
-  d.removed(1, key('z'));
+  d.removed(1, key('z'), Buffer.from('z'));
   assert.equal(d.attr(7), null);
 });
 
@@ -113,7 +113,7 @@ test('a listing past half its TTL is due for a background refresh; a single fetc
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
-  d.fetched(2, key('b'), attr(6), d.begin());
+  d.fetched(2, key('b'), Buffer.from('b'), attr(6), d.begin());
   clock.advance(500);
   assert.equal(d.refreshDue(1, 500), false);
   clock.advance(1);
@@ -121,10 +121,120 @@ test('a listing past half its TTL is due for a background refresh; a single fetc
   assert.equal(d.refreshDue(2, 501), false);
 });
 
+test('a listing that took a quarter of the TTL or more is not refreshed in the background (it would arrive already old)', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  const t = d.begin();
+  clock.advance(250);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, t);
+  clock.advance(300);
+  assert.equal(d.refreshDue(1, 550), false);
+  const fast = d.begin();
+  clock.advance(249);
+  d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, fast);
+  clock.advance(300);
+  assert.equal(d.refreshDue(1, 549), true);
+});
+
 test('ttl 0 caches nothing', () => {
   const d = cache(0, new ManualClock());
-  d.fetched(1, key('a'), attr(5), d.begin());
+  d.fetched(1, key('a'), Buffer.from('a'), attr(5), d.begin());
   d.listing(1, [], true, d.begin());
   assert.equal(d.lookup(1, key('a')).kind, 'miss');
   assert.equal(d.lookup(1, key('b')).kind, 'miss');
+});
+
+/** A DentryMirror that records what it holds, with deadlines on the same manual clock. */
+class RecordingMirror implements DentryMirror {
+  readonly names = new Map<string, { ino: number; until: number }>();
+  readonly attrs = new Map<number, { size: number; until: number }>();
+  readonly pinned = new Set<number>();
+  constructor(private readonly clock: ManualClock) {}
+  put(parent: number, entries: ReadonlyArray<{ name: Buffer | null; attr: Attr }>, validMs: number): void {
+    for (const e of entries) {
+      if (this.pinned.has(e.attr.ino)) continue;
+      if (e.name !== null) this.names.set(`${parent}/${e.name.toString()}`, { ino: e.attr.ino, until: this.clock.now() + validMs });
+      this.attrs.set(e.attr.ino, { size: e.attr.size, until: this.clock.now() + validMs });
+    }
+  }
+  dropName(parent: number, name: Buffer): void {
+    const n = this.names.get(`${parent}/${name.toString()}`);
+    this.names.delete(`${parent}/${name.toString()}`);
+    this.attrs.delete(parent);
+    if (n === undefined) this.attrs.clear();
+    else this.attrs.delete(n.ino);
+  }
+  dropAttr(ino: number): void {
+    this.attrs.delete(ino);
+  }
+  pin(ino: number, on: boolean): void {
+    if (on) {
+      this.pinned.add(ino);
+      this.attrs.delete(ino);
+    } else this.pinned.delete(ino);
+  }
+}
+
+test('I-CC5 what the mirror gets is valid only for what remains of the TTL from the start of its fetch', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  const m = new RecordingMirror(clock);
+  d.attachMirror(m, []);
+  const t = d.begin();
+  clock.advance(300); // a slow fetch
+  d.fetched(1, key('a'), Buffer.from('a'), attr(5, 1), t);
+  assert.equal(m.names.get('1/a')?.until, 1000, 'deadline = fetch start + TTL, not store time + TTL');
+  const listed = d.begin();
+  clock.advance(200);
+  d.listing(2, [{ nameKey: key('b'), name: Buffer.from('b'), attr: attr(6) }, { nameKey: key('c'), attr: attr(7) }], true, listed);
+  assert.equal(m.names.get('2/b')?.until, 1300);
+  assert.equal(m.names.has('2/c'), false, 'an entry without a name cannot be mirrored');
+  d.named(2, [{ nameKey: key('c'), name: Buffer.from('c'), attr: attr(7) }], listed);
+  assert.equal(m.names.get('2/c')?.until, 1300, 'names opened later keep the listing\'s deadline');
+  clock.advance(400);
+  const hit = d.lookup(2, key('b'));
+  assert.equal(hit.kind, 'entry');
+  d.served(2, Buffer.from('b'), attr(6), hit.kind === 'entry' ? hit.ageMs : 0);
+  assert.equal(m.names.get('2/b')?.until, 1300, 'a hit served again is mirrored with the same deadline');
+});
+
+test('I-CC3 own changes drop mirrored names and attributes; a fetch that raced one is not mirrored', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  const m = new RecordingMirror(clock);
+  d.attachMirror(m, []);
+  d.listing(1, ['a', 'b', 'c'].map((x, i) => ({ nameKey: key(x), name: Buffer.from(x), attr: attr(10 + i) })), true, d.begin());
+  d.fetchedAttr(attr(1), d.begin());
+  d.removed(1, key('a'), Buffer.from('a'));
+  assert.equal(m.names.has('1/a'), false);
+  assert.equal(m.attrs.has(10), false, 'the unlinked inode\'s nlink changed');
+  assert.equal(m.attrs.has(1), false, 'the directory\'s mtime changed');
+  d.renamed(1, key('b'), Buffer.from('b'), 1, key('z'), Buffer.from('z'));
+  assert.equal(m.names.has('1/b'), false);
+  d.changed(12);
+  assert.equal(m.attrs.has(12), false);
+  d.added(1, key('n'), Buffer.from('n'), attr(20, 4));
+  assert.equal(m.names.get('1/n')?.ino, 20, 'an own create is answered at once');
+  const raced = d.begin();
+  d.changed(12);
+  d.fetched(1, key('c'), Buffer.from('c'), attr(12, 99), raced);
+  d.named(1, [{ nameKey: key('c'), name: Buffer.from('c'), attr: attr(12, 99) }], raced);
+  assert.equal(m.attrs.has(12), false, 'a fetch that raced an own change is not mirrored');
+});
+
+test('PinnedMap pins the inodes of open files in the mirror (never answered there) and unpins them when they go', () => {
+  const clock = new ManualClock();
+  const d = cache(1000, clock);
+  const m = new RecordingMirror(clock);
+  const states = new PinnedMap<string>(d);
+  states.set(5, 'open before the mount');
+  d.attachMirror(m, states.keys());
+  assert.ok(m.pinned.has(5), 'inodes open before the mirror was attached are pinned');
+  states.set(6, 'open');
+  d.fetched(1, key('f'), Buffer.from('f'), attr(6, 1), d.begin());
+  assert.equal(m.attrs.has(6), false);
+  states.delete(6);
+  assert.equal(m.pinned.has(6), false);
+  d.fetched(1, key('f'), Buffer.from('f'), attr(6, 1), d.begin());
+  assert.equal(m.attrs.get(6)?.size, 1);
 });
