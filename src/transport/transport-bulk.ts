@@ -13,7 +13,7 @@ import { CHUNK_ID_BYTES, MAX_CHUNK_BYTES, envelopeOf } from '../node/validate.js
 import {
   BulkProtocolError, type Frame, FrameReader, MAX_BULK_GET_IDS, Op, errorOfStatus, writeFrame,
 } from './bulk-protocol.js';
-import type { ChunkTransport } from './transport.js';
+import { stallTimeoutMs, type ChunkTransport } from './transport.js';
 
 export interface BulkTls { ca: Buffer; cert: Buffer; key: Buffer }
 
@@ -26,11 +26,6 @@ export interface BulkTransportOptions {
   timeoutMs?: number;
   /** PUT requests one putChunks call keeps in flight (the node stores them in parallel). */
   putsInFlight?: number;
-}
-
-export function bulkTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.KISEKI_STREAM_TIMEOUT_MS ?? 30_000);
-  return Number.isFinite(v) && v > 0 ? v : 30_000;
 }
 
 /** Requests one getChunks call is split into (when it has that many ids). */
@@ -195,7 +190,7 @@ export class BulkChunkTransport implements ChunkTransport {
   private readonly putsInFlight: number;
 
   constructor(private readonly opts: BulkTransportOptions) {
-    this.timeoutMs = opts.timeoutMs ?? bulkTimeoutMs();
+    this.timeoutMs = opts.timeoutMs ?? stallTimeoutMs();
     this.putsInFlight = Math.max(1, opts.putsInFlight ?? 8);
     if (!opts.address.startsWith('unix:') && opts.tls === null) throw kerr('InvalidArgument', `bulk stream ${opts.address} is TCP and needs TLS material`);
   }

@@ -12,13 +12,15 @@ import { type ErrorKind, KisekiError, kerr } from '../errors.js';
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { ChunkDataServiceClient, ChunkDataServiceService, type ChunkFrame } from '../gen/kiseki/v1/chunk_data.js';
 import { FrameAssembler, decodeFrame, encodeFrame, framesOf } from '../node/chunk-frames.js';
-import type { ChunkTransport } from './transport.js';
+import { stallTimeoutMs, type ChunkTransport } from './transport.js';
 
 export interface GrpcTransportOptions {
   /** 'host:port' (TLS) or 'unix:/path/to/node.sock'. */
   target: string;
   credentials: grpc.ChannelCredentials;
   channelOptions?: grpc.ChannelOptions;
+  /** A call that makes no progress this long fails (default: stallTimeoutMs()). */
+  stallTimeoutMs?: number;
 }
 
 /** Large messages and windows: chunks are 1–64 MiB, frames 1 MiB. */
@@ -32,11 +34,6 @@ export const CHUNK_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // (1 s growing to 120 s), while readers wait for it (chunk-reader.ts retries unreachable replicas).
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 2_000,
-  // While calls are open, a ping every 10 s: a connection whose peer died unnoticed (seen once after a
-  // node's kill -9: the socket gone, HTTP/2 still waiting to write) fails its calls within 20 s
-  // instead of holding a writer forever.
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 10_000,
 };
 
 const FastClient = grpc.makeGenericClientConstructor({
@@ -76,8 +73,10 @@ export class GrpcChunkTransport implements ChunkTransport {
   private readonly putClient: ChunkDataServiceClient;
   private state: CallState = 'open';
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly stallMs: number;
 
   constructor(opts: GrpcTransportOptions) {
+    this.stallMs = opts.stallTimeoutMs ?? stallTimeoutMs();
     const options = { ...CHUNK_CHANNEL_OPTIONS, ...opts.channelOptions };
     this.getClient = new FastClient(opts.target, opts.credentials, options);
     this.putClient = new FastClient(opts.target, opts.credentials, options);
@@ -106,13 +105,16 @@ export class GrpcChunkTransport implements ChunkTransport {
       const fail = (err: KisekiError): void => {
         if (failed) return;
         failed = true;
+        stall.stop();
         signal?.removeEventListener('abort', onAbort);
         call.cancel();
         reject(err);
       };
       const onAbort = (): void => fail(kerr('Closed', 'getChunks aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
+      const stall = this.watchdog(() => fail(kerr('TransportFailed', `getChunks: no data from the node for ${this.stallMs} ms`)));
       call.on('data', (frame: ChunkFrame) => {
+        stall.progress();
         try {
           const env = assembler.push(frame);
           if (!env) return;
@@ -129,6 +131,7 @@ export class GrpcChunkTransport implements ChunkTransport {
         if (out.length !== chunkIds.length) return fail(kerr('TransportFailed', `node ended the stream after ${out.length} of ${chunkIds.length} chunks`));
         signal?.removeEventListener('abort', onAbort);
         failed = true;
+        stall.stop();
         resolve(out);
       });
     }));
@@ -144,6 +147,7 @@ export class GrpcChunkTransport implements ChunkTransport {
       const settle = (err: KisekiError | null): void => {
         if (settled) return;
         settled = true;
+        stall.stop();
         signal?.removeEventListener('abort', onAbort);
         wakeWriter?.();
         if (err) reject(err); else resolve();
@@ -151,6 +155,7 @@ export class GrpcChunkTransport implements ChunkTransport {
       const call = this.putClient.putChunks((err) => settle(err ? transportError(err, 'putChunks') : null));
       const onAbort = (): void => { settle(kerr('Closed', 'putChunks aborted')); call.cancel(); };
       signal?.addEventListener('abort', onAbort, { once: true });
+      const stall = this.watchdog(() => { settle(kerr('TransportFailed', `putChunks: the node took nothing and answered nothing for ${this.stallMs} ms`)); call.cancel(); });
       // Back-pressure: wait for 'drain', or for the call to end early (then stop writing).
       const drained = (): Promise<void> => new Promise<void>((r) => {
         wakeWriter = () => { call.off('drain', wake); r(); };
@@ -162,11 +167,21 @@ export class GrpcChunkTransport implements ChunkTransport {
           for (const frame of framesOf(env)) {
             if (settled) return;
             if (!call.write(frame)) await drained();
+            stall.progress();
           }
         }
         if (!settled) call.end();
       })().catch((err) => { call.cancel(); settle(transportError(err, 'putChunks')); });
     }));
+  }
+
+  /** Fires `onStall` once no progress() came for stallMs; stop() when the call settles. */
+  private watchdog(onStall: () => void): { progress(): void; stop(): void } {
+    let timer = setTimeout(onStall, this.stallMs);
+    return {
+      progress: () => timer.refresh(),
+      stop: () => clearTimeout(timer),
+    };
   }
 
   async close(): Promise<void> {

@@ -18,3 +18,13 @@ export interface ChunkTransport {
   /** Drains in-flight calls, then releases the connection. Idempotent. */
   close(): Promise<void>;
 }
+
+/**
+ * How long a chunk call may make no progress (no bytes in or out, no answer) before it fails as
+ * TransportFailed: a frozen or silently dead node must cost a reader or writer a bounded wait, never
+ * a hang. `KISEKI_STREAM_TIMEOUT_MS`, default 30 s.
+ */
+export function stallTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.KISEKI_STREAM_TIMEOUT_MS ?? 30_000);
+  return Number.isFinite(v) && v > 0 ? v : 30_000;
+}

@@ -10,6 +10,8 @@ import { cli, events, startStageHarness, type StageHarness } from './stage-fixtu
 
 const MiB = 1 << 20;
 let h: StageHarness;
+/** Chunks of /data/big: enough that a kill at the first progress report lands mid-stage even on a busy machine. */
+const BIG_CHUNKS = 96;
 
 before(async () => {
   h = await startStageHarness();
@@ -17,7 +19,7 @@ before(async () => {
     '/data/set/a.bin': 3 * MiB + 17,
     '/data/set/sub/b.bin': 2 * MiB,
     '/data/set/sub/tiny.txt': 100,
-    '/data/big/x.bin': 24 * MiB,
+    '/data/big/x.bin': BIG_CHUNKS * MiB,
     '/data/deep/1/2/3/f.bin': 1000,
   });
 });
@@ -89,14 +91,14 @@ test('stage resumes after kill -9 mid-stage: the second run fetches only what th
   const dir = poolDir(poolId);
   assert.equal(existsSync(join(dir, 'staging', '_data_big.manifest')), false, 'no manifest for an unfinished stage');
   const stored = readdirSync(join(dir, 'chunks')).flatMap((p) => readdirSync(join(dir, 'chunks', p))).filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
-  assert.ok(stored >= killedAt && stored < 24, `chunks on disk after the kill: ${stored}`);
+  assert.ok(stored >= killedAt && stored < BIG_CHUNKS, `chunks on disk after the kill: ${stored}`);
 
   const second = await cli(['stage', '--dataset', '/data/big', '--json'], h.env({ KISEKI_CACHE_POOL_ID: poolId }));
   assert.equal(second.code, 0, second.stderr);
   const s = events(second.stdout).find((e) => e.event === 'staged')!;
-  assert.equal(s.chunks_total, 24);
+  assert.equal(s.chunks_total, BIG_CHUNKS);
   assert.equal(s.chunks_cached, stored);
-  assert.equal(s.chunks_fetched, 24 - stored);
+  assert.equal(s.chunks_fetched, BIG_CHUNKS - stored);
   assert.ok(existsSync(join(dir, 'staging', '_data_big.manifest')));
   await cli(['stage', '--release-all', '--pool', poolId], h.env());
 });
