@@ -109,3 +109,21 @@ export function startTool(file: string, args: string[], env?: NodeJS.ProcessEnv)
 export function spawnTool(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
   return startTool(file, args, env).done;
 }
+
+/** One mount's entry in `kiseki-client-fuse status --json` (its transports). */
+export interface MountStatusEntry {
+  mountpoint: string;
+  transports: { node: string; active: string; failovers: number; transports: { name: string; state: string }[] }[];
+}
+
+export async function mountStatus(path: string, env: NodeJS.ProcessEnv): Promise<MountStatusEntry> {
+  const all = JSON.parse(await sh(process.execPath, [CLI, 'status', '--json'], { env })) as MountStatusEntry[];
+  return all.find((m) => m.mountpoint === path)!;
+}
+
+/** The first number `re` captures in a mount's Prometheus /metrics (0 when absent). */
+export async function metricValue(port: number, re: RegExp): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = re.exec(text);
+  return m ? Number(m[1]) : 0;
+}

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort, startNode } from '../helpers/node-process.js';
-import { bash, CLI, sh, startMountHarness, type MountHarness } from './mount-harness.js';
+import { bash, metricValue, mountStatus, startMountHarness, type MountHarness } from './mount-harness.js';
 
 let h: MountHarness;
 
@@ -21,21 +21,7 @@ after(async () => {
   await h.close();
 });
 
-interface StatusEntry {
-  mountpoint: string;
-  transports: { node: string; active: string; failovers: number; transports: { name: string; state: string }[] }[];
-}
-
-async function statusOf(path: string): Promise<StatusEntry> {
-  const all = JSON.parse(await sh(process.execPath, [CLI, 'status', '--json'], { env: h.env })) as StatusEntry[];
-  return all.find((m) => m.mountpoint === path)!;
-}
-
-async function metric(port: number, re: RegExp): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = re.exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const statusOf = (path: string) => mountStatus(path, h.env);
 
 test('a mount moves its chunks over the node\'s bulk stream, and over gRPC when the stream closes mid-mount', async () => {
   assert.deepEqual(h.node!.bulk, [`unix:${h.node!.socketPath}.bulk`]);
@@ -46,7 +32,7 @@ test('a mount moves its chunks over the node\'s bulk stream, and over gRPC when 
   const wPort = await freePort();
   const w = await h.mount('w', ['-o', `metrics_addr=127.0.0.1:${wPort}`]);
   await bash(`cp ${srcs[0]} ${w.path}/a.bin && cp ${srcs[1]} ${w.path}/b.bin && sync`);
-  assert.ok((await metric(wPort, /kiseki_transport_bytes_total\{transport="stream",direction="out"\} (\d+)/)) >= 26 * 1024 * 1024, 'writes went over the stream');
+  assert.ok((await metricValue(wPort, /kiseki_transport_bytes_total\{transport="stream",direction="out"\} (\d+)/)) >= 26 * 1024 * 1024, 'writes went over the stream');
   await w.unmount();
 
   const port = await freePort();
@@ -55,14 +41,14 @@ test('a mount moves its chunks over the node\'s bulk stream, and over gRPC when 
   const st = await statusOf(r.path);
   assert.equal(st.transports[0]!.active, 'stream');
   assert.deepEqual(st.transports[0]!.transports.map((t) => t.name), ['stream', 'tcp-tls']);
-  assert.ok((await metric(port, /kiseki_transport_bytes_total\{transport="stream",direction="in"\} (\d+)/)) >= 13 * 1024 * 1024);
+  assert.ok((await metricValue(port, /kiseki_transport_bytes_total\{transport="stream",direction="in"\} (\d+)/)) >= 13 * 1024 * 1024);
 
   process.kill(h.node!.pid, 'SIGUSR1'); // the node's bulk stream goes away; its gRPC socket stays
   assert.equal((await bash(`sha256sum < ${r.path}/b.bin`)).split(' ')[0], sums[1], 'the read fails over, the workload sees no error');
   const st2 = await statusOf(r.path);
   assert.equal(st2.transports[0]!.active, 'tcp-tls');
   assert.ok(st2.transports[0]!.failovers >= 1);
-  assert.ok((await metric(port, /kiseki_transport_failovers_total\{node="\d+",from="stream",to="tcp-tls"\} (\d+)/)) >= 1);
+  assert.ok((await metricValue(port, /kiseki_transport_failovers_total\{node="\d+",from="stream",to="tcp-tls"\} (\d+)/)) >= 1);
   await r.unmount();
   process.kill(h.node!.pid, 'SIGUSR2');
 });

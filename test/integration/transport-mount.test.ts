@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort, startNode } from '../helpers/node-process.js';
-import { bash, CLI, sh, startMountHarness, type MountHarness } from './mount-harness.js';
+import { bash, metricValue, mountStatus, startMountHarness, type MountHarness } from './mount-harness.js';
 
 let h: MountHarness;
 
@@ -22,21 +22,7 @@ after(async () => {
   await h.close();
 });
 
-interface StatusEntry {
-  mountpoint: string;
-  transports: { node: string; active: string; failovers: number; transports: { name: string; state: string }[] }[];
-}
-
-async function statusOf(path: string): Promise<StatusEntry> {
-  const all = JSON.parse(await sh(process.execPath, [CLI, 'status', '--json'], { env: h.env })) as StatusEntry[];
-  return all.find((m) => m.mountpoint === path)!;
-}
-
-async function metric(port: number, re: RegExp): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = re.exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const statusOf = (path: string) => mountStatus(path, h.env);
 
 test('files written and read back through a mount move over libfabric, and over gRPC when the fabric closes mid-mount', async () => {
   const srcs = [join(h.dir, 'a.bin'), join(h.dir, 'b.bin')];
@@ -54,14 +40,14 @@ test('files written and read back through a mount move over libfabric, and over 
   const st = await statusOf(r.path);
   assert.equal(st.transports[0]!.active, 'fabric-tcp');
   assert.deepEqual(st.transports[0]!.transports.map((t) => t.name), ['fabric-tcp', 'tcp-tls']);
-  assert.ok((await metric(port, /kiseki_transport_bytes_total\{transport="fabric-tcp",direction="in"\} (\d+)/)) >= 13 * 1024 * 1024);
+  assert.ok((await metricValue(port, /kiseki_transport_bytes_total\{transport="fabric-tcp",direction="in"\} (\d+)/)) >= 13 * 1024 * 1024);
 
   process.kill(h.node!.pid, 'SIGUSR1'); // the node's fabric listener goes away; its gRPC stays
   assert.equal((await bash(`sha256sum < ${r.path}/b.bin`)).split(' ')[0], sums[1], 'the read fails over, the workload sees no error');
   const st2 = await statusOf(r.path);
   assert.equal(st2.transports[0]!.active, 'tcp-tls');
   assert.ok(st2.transports[0]!.failovers >= 1);
-  assert.ok((await metric(port, /kiseki_transport_failovers_total\{node="\d+",from="fabric-tcp",to="tcp-tls"\} (\d+)/)) >= 1);
+  assert.ok((await metricValue(port, /kiseki_transport_failovers_total\{node="\d+",from="fabric-tcp",to="tcp-tls"\} (\d+)/)) >= 1);
   await r.unmount();
 
   // discovery now advertises no fabric endpoint: a new mount uses gRPC alone
