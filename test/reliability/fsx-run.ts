@@ -1,5 +1,8 @@
 // Runs the fsx checker (fsx.ts) as a child process against a file in a real mount (kiseki-node on a
-// unix socket, chunk_size=1M so random I/O crosses many chunk boundaries).
+// unix socket, chunk_size=1M so random I/O crosses many chunk boundaries). Every flush stores new
+// chunks and the reference node keeps every chunk file it ever stored (docs/node.md), so 100,000
+// operations leave about 30 GB on the node; the L2 pool is capped at 1 GiB so that its copy of every
+// written chunk does not double that on a CI disk (eviction then runs all the time, which fsx checks too).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startTool, startMountHarness } from '../integration/mount-harness.js';
@@ -8,7 +11,7 @@ export async function fsxAgainstMount(ops: number, mmapEvery: number): Promise<v
   const seed = Number(process.env.KISEKI_FSX_SEED ?? (Date.now() % 2 ** 31));
   const h = await startMountHarness();
   try {
-    const m = await h.mount('fsx', ['-o', 'chunk_size=1M']);
+    const m = await h.mount('fsx', ['-o', 'chunk_size=1M,cache_l2_max=1G']);
     const run = startTool(process.execPath, [join(__dirname, 'fsx.js'), '--file', join(m.path, 'fsx.dat'), '--ops', String(ops), '--seed', String(seed),
       '--mmap-every', String(mmapEvery)]);
     const { code, out } = await run.done;
