@@ -1,7 +1,7 @@
 // Runs the fsx checker (fsx.ts) as a child process against a file in a real mount (kiseki-node on a
 // unix socket, chunk_size=1M so random I/O crosses many chunk boundaries). Every flush stores new
-// chunks and the reference node keeps every chunk file it ever stored (docs/node.md), so 100,000
-// operations leave about 30 GB on the node; the L2 pool is capped at 1 GiB so that its copy of every
+// chunks and the reference node keeps every chunk file it ever stored (docs/node.md), so 25,000
+// operations leave about 30 GB on the node (fsx.long.test.ts runs rounds of that); the L2 pool is capped at 1 GiB so that its copy of every
 // written chunk does not double that on a CI disk (eviction then runs all the time, which fsx checks too).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
