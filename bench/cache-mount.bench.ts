@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { CacheStatsSnapshot } from '../src/cache/cache-stats.js';
 import { ceilingPeer, childPeer, cpuSeconds, kisekiPeer, py, startBenchNode, stop, type Peer } from './mount.bench.js';
+import { DAEMON_V8_FLAGS } from '../src/util/daemon-flags.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
@@ -71,7 +72,8 @@ async function main(): Promise<void> {
   // Short: the pools' control.sock paths must fit in 108 bytes for live stats.
   const work = await mkdtemp('/tmp/kcb-');
   const node = await startBenchNode(work);
-  const prof = CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF)}`] : [];
+  // Our mounts run with the V8 flags their CLI's shebang gives them (src/util/daemon-flags.ts).
+  const prof = [...DAEMON_V8_FLAGS, ...(CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF)}`] : [])];
   const base = { ...process.env, XDG_RUNTIME_DIR: join(work, 'run') };
   mkdirSync(base.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
   const ceiling = ceilingPeer(work, FILE_MB);
