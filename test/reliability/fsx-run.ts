@@ -1,8 +1,9 @@
 // Runs the fsx checker (fsx.ts) as a child process against a file in a real mount (kiseki-node on a
 // unix socket, chunk_size=1M so random I/O crosses many chunk boundaries). Every flush stores new
-// chunks and the reference node keeps every chunk file it ever stored (docs/node.md), so 25,000
-// operations leave about 30 GB on the node (fsx.long.test.ts runs rounds of that); the L2 pool is capped at 1 GiB so that its copy of every
-// written chunk does not double that on a CI disk (eviction then runs all the time, which fsx checks too).
+// chunks and the reference node keeps every chunk file it ever stored (docs/node.md): about 9 GB
+// per 25,000 operations (fsx.long.test.ts runs rounds of that). The L2 pool is capped at 1 GiB so
+// that its copy of every written chunk does not double that (eviction then runs all the time, which
+// fsx checks too).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startTool, startMountHarness } from '../integration/mount-harness.js';

@@ -1,7 +1,7 @@
 // P-FSX (long tier, npm run test:reliability): ≥ 100,000 fsx operations against the mount, in rounds
 // of 25,000 on a fresh node each: the reference node keeps every chunk file it stored (no GC,
-// docs/node.md) and fsx's flushes store about 1.3 chunks of 1 MiB per operation, so one round of
-// 100,000 would need ~120 GB of disk. Each round starts from an empty file; its seed is printed.
+// docs/node.md), about 9 GB a round, so a CI disk never holds more than one round's. Each round
+// starts from an empty file; its seed is printed.
 import { test } from 'node:test';
 import { fsxAgainstMount } from './fsx-run.js';
 
