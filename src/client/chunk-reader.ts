@@ -10,7 +10,7 @@
 // last of them releases it. Prefetch only warms the cache, so in bypass mode, where the cache keeps
 // nothing, no plaintext outlives the requests that use it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kerr, KisekiError } from '../errors.js';
+import { type ErrorKind, kerr, KisekiError } from '../errors.js';
 import { ChunkBuffers } from './chunk-buffers.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
 
@@ -33,7 +33,7 @@ export const DEFAULT_READER_OPTIONS: ChunkReaderOptions = { prefetchDepth: 4, ma
 const RETRY_PAUSE_MS = [100, 1_000] as const;
 
 /** Failures that trying again cannot change. */
-const DEFINITE: ReadonlySet<string> = new Set(['NotFound', 'Integrity', 'PermissionDenied', 'InvalidArgument', 'KeyDestroyed']);
+const DEFINITE: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['NotFound', 'Integrity', 'PermissionDenied', 'InvalidArgument', 'KeyDestroyed']);
 
 /** How many recently warmed chunk ids prefetch remembers, so that it does not ask the cache again on every read. */
 const WARMED_MEMORY = 256;

@@ -62,7 +62,6 @@ export function transportError(err: unknown, what: string): KisekiError {
   });
 }
 
-
 type CallState = 'open' | 'closing' | 'closed';
 
 export class GrpcChunkTransport implements ChunkTransport {
@@ -102,6 +101,7 @@ export class GrpcChunkTransport implements ChunkTransport {
       const assembler = new FrameAssembler();
       const out: Envelope[] = [];
       let failed = false;
+      const stall = this.watchdog(() => fail(kerr('TransportFailed', `getChunks: no data from the node for ${this.stallMs} ms`)));
       const fail = (err: KisekiError): void => {
         if (failed) return;
         failed = true;
@@ -112,7 +112,6 @@ export class GrpcChunkTransport implements ChunkTransport {
       };
       const onAbort = (): void => fail(kerr('Closed', 'getChunks aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
-      const stall = this.watchdog(() => fail(kerr('TransportFailed', `getChunks: no data from the node for ${this.stallMs} ms`)));
       call.on('data', (frame: ChunkFrame) => {
         stall.progress();
         try {
@@ -144,6 +143,7 @@ export class GrpcChunkTransport implements ChunkTransport {
     return this.track(new Promise<void>((resolve, reject) => {
       let settled = false;
       let wakeWriter: (() => void) | null = null;
+      const stall = this.watchdog(() => { settle(kerr('TransportFailed', `putChunks: the node took nothing and answered nothing for ${this.stallMs} ms`)); call.cancel(); });
       const settle = (err: KisekiError | null): void => {
         if (settled) return;
         settled = true;
@@ -155,7 +155,6 @@ export class GrpcChunkTransport implements ChunkTransport {
       const call = this.putClient.putChunks((err) => settle(err ? transportError(err, 'putChunks') : null));
       const onAbort = (): void => { settle(kerr('Closed', 'putChunks aborted')); call.cancel(); };
       signal?.addEventListener('abort', onAbort, { once: true });
-      const stall = this.watchdog(() => { settle(kerr('TransportFailed', `putChunks: the node took nothing and answered nothing for ${this.stallMs} ms`)); call.cancel(); });
       // Back-pressure: wait for 'drain', or for the call to end early (then stop writing).
       const drained = (): Promise<void> => new Promise<void>((r) => {
         wakeWriter = () => { call.off('drain', wake); r(); };
@@ -177,7 +176,7 @@ export class GrpcChunkTransport implements ChunkTransport {
 
   /** Fires `onStall` once no progress() came for stallMs; stop() when the call settles. */
   private watchdog(onStall: () => void): { progress(): void; stop(): void } {
-    let timer = setTimeout(onStall, this.stallMs);
+    const timer = setTimeout(onStall, this.stallMs);
     return {
       progress: () => timer.refresh(),
       stop: () => clearTimeout(timer),
