@@ -65,6 +65,9 @@ export class FileState {
   private readonly bufLeases = new Map<Buffer, number>();
   /** Slot buffers that left the dirty map as stored chunks: back to the pool at their last lease. */
   private readonly retired = new Set<Buffer>();
+  /** Uploads that failed so far, and the last failure: a commit that sees one during its run fails. */
+  private uploadFailures = 0;
+  private lastUploadFailure: unknown = null;
   /** The logical size, including dirty data. */
   size: number;
   fetchedAt: number;
@@ -320,9 +323,13 @@ export class FileState {
           this.retire(slot.buf);
         }
       },
-      () => {
+      (err: unknown) => {
+        // A later write or a truncate replaced the slot: its own data is where it belongs.
+        if (this.dirty.get(index) !== sealing) return;
         // Keep the data: the next flush seals it again and reports the failure if it persists.
-        if (this.dirty.get(index) === sealing) this.dirty.set(index, slot);
+        this.dirty.set(index, slot);
+        this.uploadFailures++;
+        this.lastUploadFailure = err;
       },
     );
   }
@@ -367,12 +374,21 @@ export class FileState {
     const toInline = size <= threshold;
     // Leaving inline storage: chunk 0 must carry the former inline bytes.
     if (!toInline && this.layout.inlineData !== undefined && !this.dirty.has(0)) await this.writableSlot(0, false);
+    const failures = this.uploadFailures;
     if (!toInline) {
-      for (const [index, slot] of this.dirty) if (slot.state === 'filling') await this.seal(index, slot);
+      for (const [index, slot] of this.dirty) {
+        if (slot.state !== 'filling') continue;
+        await this.seal(index, slot);
+        // Fail fast: starting more uploads towards a replica that just failed one only delays the EIO.
+        this.throwIfUploadFailedSince(failures);
+      }
     }
     const seq = this.writeSeq;
     // Sealing and stored slots are immutable (a later write copies them); filling slots are not.
     const snapshot = new Map([...this.dirty].filter(([, slot]) => toInline || slot.state !== 'filling'));
+    // A slot whose upload failed after the loop sealed it is filling again and missing from the
+    // snapshot: committing without it would let fsync succeed without those bytes on the node.
+    if (!toInline) this.throwIfUploadFailedSince(failures);
     const dropFrom = this.dropFrom;
     const mtime = this.pendingMtime ?? timespecOf(Date.now());
     const req: CommitLayoutRequest = {
@@ -413,6 +429,10 @@ export class FileState {
       this.onlyAppends = true;
     }
     return attr;
+  }
+
+  private throwIfUploadFailedSince(failures: number): void {
+    if (this.uploadFailures !== failures) throw this.lastUploadFailure;
   }
 
   private applyCommitted(req: CommitLayoutRequest, attr: Attr, inlinePlain: Buffer | null): void {
