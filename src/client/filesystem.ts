@@ -111,7 +111,7 @@ export class KisekiFileSystem {
       ns: deps.ns, namespaceId: deps.namespaceId, reader: this.reader, crypto: deps.chunkCrypto,
       placement: deps.placement, names: this.names, limiter: new UploadLimiter(options.uploadConcurrency),
       buffers: this.reader.buffers,
-      inlineThreshold: options.inlineThreshold, clock: this.clock,
+      inlineThreshold: options.inlineThreshold, clock: this.clock, unreachableRetryMs: options.reader.unreachableRetryMs,
     };
   }
 
