@@ -1,8 +1,8 @@
 // Waiting out nodes that cannot answer for a passing reason (restarting, a connection being redialled)
 // before the workload sees EIO: reads and uploads alike try again within a time budget, with pauses
 // growing from 100 ms to 1 s. A definite answer (missing, damaged, not ours, disk full) ends it at once.
-// A node that has failed for longer than the budget gets one try per call until it answers again, so a
-// dead node costs a writer one budget in all rather than one per chunk.
+// A node that has failed for longer than the budget gets a short window per call until it answers
+// again, so a dead node costs a writer one budget in all rather than one per chunk.
 import type { ErrorKind } from '../errors.js';
 
 /** First pause before trying again; doubles up to the second figure. */
@@ -10,6 +10,12 @@ const RETRY_PAUSE_MS = [100, 1_000] as const;
 
 /** Failures of a chunk call that trying again can change: the node, not the request, was the problem. */
 export const PASSING: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['TransportFailed', 'Unavailable']);
+
+/**
+ * What every call gets however long its node has been failing: a gRPC channel redials a restarted node
+ * within 2 s (transport-grpc.ts reconnect backoff) and fails calls at once until then.
+ */
+const MIN_WINDOW_MS = 3_500;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,8 +32,8 @@ export async function retryWhileUnreachable<T>(budgetMs: number, attempt: () => 
       return r;
     } catch (err) {
       if (!passing(err)) throw err;
-      const failingFrom = since?.failed() ?? start;
-      if (performance.now() + pause > failingFrom + budgetMs) throw err;
+      const deadline = Math.max((since?.failed() ?? start) + budgetMs, start + Math.min(budgetMs, MIN_WINDOW_MS));
+      if (performance.now() + pause > deadline) throw err;
     }
     await sleep(pause);
   }
