@@ -376,12 +376,15 @@ export class FileState {
 
   private async commitOnce(): Promise<Attr | null> {
     if (!this.changed) return null;
+    // Uploads started before this commit settle first: one that failed (a node restarting meanwhile)
+    // is sealed again below. Any upload that fails from here on fails the commit.
+    await Promise.allSettled([...this.dirty.values()].flatMap((slot) => (slot.state === 'sealing' ? [slot.done] : [])));
+    const failures = this.uploadFailures;
     const size = this.size;
     const threshold = this.io.inlineThreshold;
     const toInline = size <= threshold;
     // Leaving inline storage: chunk 0 must carry the former inline bytes.
     if (!toInline && this.layout.inlineData !== undefined && !this.dirty.has(0)) await this.writableSlot(0, false);
-    const failures = this.uploadFailures;
     if (!toInline) {
       for (const [index, slot] of this.dirty) {
         if (slot.state !== 'filling') continue;
