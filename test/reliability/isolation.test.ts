@@ -12,7 +12,7 @@ import { CLI, bash, sh, spawnTool } from '../integration/mount-harness.js';
 import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
 import { KisekiError } from '../../src/errors.js';
 import { CommitLayoutRequest, SetAttrRequest } from '../../src/gen/kiseki/v1/namespace.js';
-import { filesUnder, MiB, startTlsRig, type TlsRig } from './rel-harness.js';
+import { filesUnder, MiB, startTlsRig, until, type TlsRig } from './rel-harness.js';
 
 let rig: TlsRig;
 let aIno = 0;
@@ -132,6 +132,8 @@ test('P-ISO3: L2 cache files are 0600 and pool directories 0700, owned by the mo
   const m = await rig.mount('iso-l2', ['--namespace', NS, '-o', `chunk_size=1M,cache_mode=organic,cache_dir=${cacheDir}`]);
   try {
     await bash(`cat "${m.path}/a-secret.bin" > /dev/null`);
+    // Chunks reach L2 in the background after the read is answered.
+    await until(async () => (await filesUnder(join(cacheDir, rig.A))).length >= 3, 10_000, 'cached chunks in the L2 pool');
     const seen = { files: 0, dirs: 0 };
     const walk = async (d: string): Promise<void> => {
       for (const e of await readdir(d, { withFileTypes: true })) {
