@@ -92,29 +92,34 @@ const OWN_WRITE_BYTES = 64 * 1024;
  * Writes one whole frame without copying its large parts. A plain socket takes it as one writev
  * (cork). A TLS socket copies every multi-buffer write into one buffer before encrypting it, so there
  * the small parts (header, protobuf tag, envelope head) are joined and each large part (ciphertext)
- * goes as its own write. Returns whether the socket wants the caller to wait for 'drain'.
+ * goes as its own write. `written` runs once the socket no longer needs any part (the last write's
+ * callback; writes complete in order), and only if it succeeded: after an error a part may still be
+ * referenced, so its memory must not be reused. Returns whether the socket wants the caller to wait for 'drain'.
  */
-export function writeFrame(sock: Socket, h: FrameHeader, parts: readonly Buffer[]): boolean {
+export function writeFrame(sock: Socket, h: FrameHeader, parts: readonly Buffer[], written?: () => void): boolean {
   const all = [encodeHeader(h), ...parts];
+  const done = written && ((err?: Error | null): void => { if (!err) written(); });
   if (!('encrypted' in sock)) {
     sock.cork();
     let ok = true;
-    for (const p of all) ok = sock.write(p);
+    for (let i = 0; i < all.length; i++) ok = i === all.length - 1 && done ? sock.write(all[i]!, done) : sock.write(all[i]!);
     sock.uncork();
     return ok;
   }
-  let ok = true;
+  const writes: Buffer[] = [];
   let small: Buffer[] = [];
   const flushSmall = (): void => {
-    if (small.length > 0) ok = sock.write(small.length === 1 ? small[0]! : Buffer.concat(small));
+    if (small.length > 0) writes.push(small.length === 1 ? small[0]! : Buffer.concat(small));
     small = [];
   };
   for (const p of all) {
     if (p.length < OWN_WRITE_BYTES) { small.push(p); continue; }
     flushSmall();
-    ok = sock.write(p);
+    writes.push(p);
   }
   flushSmall();
+  let ok = true;
+  for (let i = 0; i < writes.length; i++) ok = i === writes.length - 1 && done ? sock.write(writes[i]!, done) : sock.write(writes[i]!);
   return ok;
 }
 
