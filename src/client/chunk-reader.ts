@@ -11,6 +11,7 @@
 // nothing, no plaintext outlives the requests that use it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ErrorKind, kerr, KisekiError } from '../errors.js';
+import { recycleEnvelopes } from '../transport/receive-buffers.js';
 import { ChunkBuffers } from './chunk-buffers.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
 
@@ -204,6 +205,9 @@ export class ChunkReader {
           } catch (err) {
             this.buffers.give(out);
             throw err;
+          } finally {
+            // Opened (or refused): nothing reads the ciphertext again, its receive buffer is reused.
+            recycleEnvelopes([envelope]);
           }
           this.stats.fetched++;
           this.cache.put(chunkId, plaintext, epoch);

@@ -160,20 +160,29 @@ export interface Frame extends FrameHeader {
 
 type ReaderState =
   | { name: 'header' }
-  | { name: 'body'; header: FrameHeader; parts: Buffer[]; filled: number };
+  | { name: 'body'; header: FrameHeader; parts: Buffer[]; filled: number }
+  | { name: 'body-into'; header: FrameHeader; target: Buffer; filled: number };
+
+/**
+ * Where a body that spans reads is gathered: a buffer of exactly `header.length` bytes (the client's
+ * receive pool), or null for the default (see FrameReader).
+ */
+export type BodyBuffer = (header: FrameHeader) => Buffer | null;
 
 /**
  * Socket bytes → frames, as an explicit state machine (header ⇄ body). A body that spans reads is
  * kept as the list of its read buffers and joined once, into a buffer of exactly its length, when its
  * last byte arrives: one copy, never a growing re-concatenation, and memory only for bytes that
- * actually arrived (a header that promises 64 MiB and sends nothing costs nothing).
+ * actually arrived (a header that promises 64 MiB and sends nothing costs nothing). With `bodyBuffer`
+ * (the client, whose peer is its node), a body is copied as it arrives into the buffer that gives:
+ * the same one copy, made while the bytes are still in the CPU cache, into reused memory.
  */
 export class FrameReader {
   private state: ReaderState = { name: 'header' };
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
-  constructor(private readonly side: 'node' | 'client') {}
+  constructor(private readonly side: 'node' | 'client', private readonly bodyBuffer?: BodyBuffer) {}
 
   /** Feeds one read; returns the frames it completed. Throws BulkProtocolError on a malformed frame. */
   push(data: Buffer): Frame[] {
@@ -182,6 +191,17 @@ export class FrameReader {
     let at = 0;
     while (at < buf.length) {
       const s = this.state;
+      if (s.name === 'body-into') {
+        const n = Math.min(buf.length - at, s.header.length - s.filled);
+        buf.copy(s.target, s.filled, at, at + n);
+        s.filled += n;
+        at += n;
+        if (s.filled === s.header.length) {
+          out.push({ ...s.header, body: s.target });
+          this.state = { name: 'header' };
+        }
+        continue;
+      }
       if (s.name === 'body') {
         const n = Math.min(buf.length - at, s.header.length - s.filled);
         s.parts.push(buf.subarray(at, at + n));
@@ -211,9 +231,11 @@ export class FrameReader {
       if (buf.length - at >= header.length) {
         out.push({ ...header, body: buf.subarray(at, at + header.length) });
         at += header.length;
-      } else {
-        this.state = { name: 'body', header, parts: [], filled: 0 };
+        continue;
       }
+      const target = this.bodyBuffer?.(header) ?? null;
+      if (target !== null && target.length !== header.length) throw new Error(`bodyBuffer gave ${target.length} bytes for a ${header.length}-byte body`);
+      this.state = target !== null ? { name: 'body-into', header, target, filled: 0 } : { name: 'body', header, parts: [], filled: 0 };
     }
     return out;
   }

@@ -13,6 +13,7 @@ import { CHUNK_ID_BYTES, MAX_CHUNK_BYTES, envelopeOf } from '../node/validate.js
 import {
   BulkProtocolError, type Frame, FrameReader, MAX_BULK_GET_IDS, Op, errorOfStatus, writeFrame,
 } from './bulk-protocol.js';
+import { receiveBuffers } from './receive-buffers.js';
 import { stallTimeoutMs, type ChunkTransport } from './transport.js';
 
 export interface BulkTls { ca: Buffer; cert: Buffer; key: Buffer }
@@ -50,7 +51,8 @@ type ConnState = 'connecting' | 'open' | 'broken';
 /** One connection and its in-flight requests. */
 class BulkConnection {
   state: ConnState = 'connecting';
-  private readonly reader = new FrameReader('client');
+  // CHUNK bodies that span reads land in the receive pool (recycled by the reader once opened).
+  private readonly reader = new FrameReader('client', (h) => (h.op === Op.CHUNK ? receiveBuffers.take(h.length) : null));
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private lastProgress = Date.now();
@@ -147,6 +149,7 @@ class BulkConnection {
     } catch (err) {
       return this.break(kerr('TransportFailed', `bulk stream: node sent a malformed envelope: ${(err as Error).message}`));
     }
+    receiveBuffers.adopt(env, f.body);
     p.out![f.arg] = env;
     p.filled++;
     if (p.filled === ids.length) done();
