@@ -56,7 +56,14 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-async function cFigure(): Promise<{ sendRecv: number; rmaRead: number }> {
+/** `/usr/bin/time -f` prints this line last; CPU seconds (user + system) of the timed process. */
+function cpuOfTime(out: string): number {
+  const m = /TIMECPU ([\d.]+) ([\d.]+)/.exec(out);
+  return m ? Number(m[1]) + Number(m[2]) : NaN;
+}
+
+/** One fi_xfer run (both phases); CPU s/GiB of client + server over both phases' bytes. */
+async function cFigure(): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
   const bin = path.join(root, 'build', 'fi_xfer');
   if (!existsSync(bin)) {
     mkdirSync(path.dirname(bin), { recursive: true });
@@ -64,13 +71,17 @@ async function cFigure(): Promise<{ sendRecv: number; rmaRead: number }> {
   }
   const n = String(Math.max(16, MIB / 4));
   const port = String(await freePort());
-  const server = spawn(bin, ['-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000'], { stdio: 'ignore' });
+  const time = ['-f', 'TIMECPU %U %S'];
+  const server = spawn('/usr/bin/time', [...time, bin, '-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let serverOut = '';
+  server.stderr.on('data', (d) => (serverOut += d));
   await new Promise((r) => setTimeout(r, 700));
-  const out = await run('timeout', ['120', bin, '-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000', '-c', '127.0.0.1']);
+  const out = await run('timeout', ['120', '/usr/bin/time', ...time, bin, '-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000', '-c', '127.0.0.1']);
   await new Promise((r) => (server.exitCode === null ? server.once('exit', r) : r(null)));
   const m = /sendrecv_4MiB_GBps=([\d.]+) rma_read_4MiB_GBps=([\d.]+) \(data OK\)/.exec(out);
   if (!m) throw new Error(`fi_xfer printed no RESULT: ${out}`);
-  return { sendRecv: Number(m[1]), rmaRead: Number(m[2]) };
+  const gib = (2 * Number(n) * 4) / 1024;
+  return { sendRecv: Number(m[1]), rmaRead: Number(m[2]), cpu: (cpuOfTime(out) + cpuOfTime(serverOut)) / gib };
 }
 
 /** One row: GB/s (median of RUNS) and CPU seconds per GiB moved, of the client and of the server. */
@@ -250,11 +261,13 @@ async function main(): Promise<void> {
       '-addext', 'subjectAltName=DNS:localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
     console.log(`transport bench: ${MIB} MiB per measurement, median of ${RUNS} (C: one run of ${Math.max(16, MIB / 4)} x 4 MiB per phase); load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     const figs: Record<string, Fig | number> = {};
+    let cCpu = NaN;
     if (rows.has('c-read') || rows.has('c-send')) {
-      const c: { sendRecv: number; rmaRead: number }[] = [];
+      const c: { sendRecv: number; rmaRead: number; cpu: number }[] = [];
       for (let r = 0; r < RUNS; r++) c.push(await cFigure());
       figs['c-read'] = median(c.map((x) => x.rmaRead));
       figs['c-send'] = median(c.map((x) => x.sendRecv));
+      cCpu = median(c.map((x) => x.cpu));
     }
     if (rows.has('fabric')) figs.fabric = await fabricFigure();
     if (rows.has('raw-tls')) figs['raw-tls'] = await tlsFigure(dir);
@@ -265,7 +278,7 @@ async function main(): Promise<void> {
     for (const [k, name] of ROWS) {
       const f = figs[k];
       if (f === undefined) continue;
-      if (typeof f === 'number') console.log(`${name.padEnd(76)} ${f.toFixed(2).padStart(6)}`);
+      if (typeof f === 'number') console.log(`${name.padEnd(76)} ${f.toFixed(2).padStart(6)}${k === 'c-read' ? `   ${cCpu.toFixed(2)} (both processes, both phases)` : ''}`);
       else console.log(`${name.padEnd(76)} ${f.gbps.toFixed(2).padStart(6)}   ${f.clientCpu.toFixed(2)} + ${f.serverCpu.toFixed(2)} = ${(f.clientCpu + f.serverCpu).toFixed(2)}`);
     }
     const gb = (k: string): number | undefined => { const f = figs[k]; return f === undefined ? undefined : typeof f === 'number' ? f : f.gbps; };
