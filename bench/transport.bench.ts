@@ -190,14 +190,24 @@ async function streamMemoryFigure(dir: string): Promise<Fig> {
     return await getThroughput(t, child.pid!);
   } finally {
     await t.close();
-    child.kill();
+    await stopServer(child);
   }
 }
 
+/** KISEKI_BENCH_SERVER_NODE_ARGS: node flags for the server processes (e.g. --cpu-prof). */
 async function startServer(mode: 'tls' | 'grpc' | 'bulk', certDir: string): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'transport-servers.js'), mode, certDir, String(BYTES)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const flags = (process.env.KISEKI_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, path.join(__dirname, 'transport-servers.js'), mode, certDir, String(BYTES)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
   return { port, child };
+}
+
+/** Ends a server by closing its stdin (a clean exit, so --cpu-prof profiles get written). */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.stdin!.end();
+  await exited;
 }
 
 async function tlsFigure(certDir: string): Promise<Fig> {
@@ -212,7 +222,7 @@ async function tlsFigure(certDir: string): Promise<Fig> {
       s.once('error', reject);
     }));
   } finally {
-    child.kill();
+    await stopServer(child);
   }
 }
 
@@ -234,7 +244,7 @@ async function grpcFigure(certDir: string): Promise<Fig> {
     }));
   } finally {
     client.close();
-    child.kill();
+    await stopServer(child);
   }
 }
 

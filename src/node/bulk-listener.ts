@@ -13,7 +13,7 @@ import { KisekiError, kerr } from '../errors.js';
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
 import {
-  BulkProtocolError, CHUNK_ID_BYTES, type Frame, FrameReader, MAX_BULK_ERROR_BODY, Op, statusOfError, writeFrame,
+  BulkProtocolError, CHUNK_ID_BYTES, type Frame, FrameReader, MAX_BULK_ERROR_BODY, Op, statusOfError, writeEachBufferAlone, writeFrame,
 } from '../transport/bulk-protocol.js';
 import type { ChunkRepairer } from './chunk-data-service.js';
 import { decodeEnvelopeView, encodeEnvelopeParts } from './chunk-frames.js';
@@ -124,6 +124,7 @@ export class BulkListener {
     this.connections.add(sock);
     sock.once('close', () => this.connections.delete(sock));
     sock.setNoDelay?.(true);
+    writeEachBufferAlone(sock);
     new BulkConnection(sock, tenant, this.opts, this.readPool).run();
   }
 }

@@ -11,7 +11,7 @@ import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { decodeEnvelopeView, encodeEnvelopeParts } from '../node/chunk-frames.js';
 import { CHUNK_ID_BYTES, MAX_CHUNK_BYTES, envelopeOf } from '../node/validate.js';
 import {
-  BulkProtocolError, type Frame, FrameReader, MAX_BULK_GET_IDS, Op, errorOfStatus, writeFrame,
+  BulkProtocolError, type Frame, FrameReader, MAX_BULK_GET_IDS, Op, errorOfStatus, writeEachBufferAlone, writeFrame,
 } from './bulk-protocol.js';
 import { receiveBuffers } from './receive-buffers.js';
 import { stallTimeoutMs, type ChunkTransport } from './transport.js';
@@ -73,6 +73,7 @@ class BulkConnection {
       this.settleReady?.(null);
     });
     sock.setNoDelay?.(true);
+    writeEachBufferAlone(sock);
     sock.on('data', (d: Buffer) => this.onData(d));
     sock.on('error', (err) => this.break(kerr('TransportFailed', `bulk stream: ${this.state === 'connecting' ? 'cannot connect: ' : ''}${err.message}`, err)));
     sock.on('close', () => this.break(kerr('TransportFailed', 'bulk stream: the node closed the connection')));
