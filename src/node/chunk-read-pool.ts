@@ -5,6 +5,8 @@
 //
 // I-RP1: a leased buffer has one owner. release() is once-only per lease; a buffer already free is
 //        never added twice, so two later leases cannot share it.
+// I-RP3: the fabric listener keeps one pool per session (tenant), fed only by the client's RELEASE:
+//        a one-sided read still in flight can only ever see that tenant's own ciphertext.
 // I-RP2: a reply only ever sees the bytes of its own chunk. The lease is a view of exactly the bytes
 //        read (never the buffer's capacity), so the tail of a longer chunk read earlier — another
 //        tenant's ciphertext — is never inside it.
@@ -66,6 +68,12 @@ export class ChunkReadPool {
     if (this.freeSet.has(buf) || this.free.length >= this.maxFree) return;
     this.free.push(buf);
     this.freeSet.add(buf);
+  }
+
+  /** Drops every free buffer (an idle session's pool). */
+  clear(): void {
+    this.free.length = 0;
+    this.freeSet.clear();
   }
 
   /** Free buffers right now (tests). */
