@@ -9,10 +9,10 @@
 // is shared by every request that asked for the chunk while it was in flight and zeroed when the
 // last of them releases it. Prefetch only warms the cache, so in bypass mode, where the cache keeps
 // nothing, no plaintext outlives the requests that use it.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type ErrorKind, kerr, KisekiError } from '../errors.js';
 import { recycleEnvelopes } from '../transport/receive-buffers.js';
 import { ChunkBuffers } from './chunk-buffers.js';
+import { retryWhileUnreachable } from './unreachable-retry.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
 
 export interface ChunkReaderOptions {
@@ -29,9 +29,6 @@ export interface ChunkReaderOptions {
 }
 
 export const DEFAULT_READER_OPTIONS: ChunkReaderOptions = { prefetchDepth: 4, maxPrefetchInflight: 8, unreachableRetryMs: 8_000 };
-
-/** First pause before trying the replicas again; doubles up to the second figure. */
-const RETRY_PAUSE_MS = [100, 1_000] as const;
 
 /** Failures that trying again cannot change. */
 const DEFINITE: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['NotFound', 'Integrity', 'PermissionDenied', 'InvalidArgument', 'KeyDestroyed']);
@@ -188,12 +185,14 @@ export class ChunkReader {
 
   private async fetch(chunkId: Buffer, epoch: number): Promise<Buffer> {
     const id = chunkId.toString('hex').slice(0, 16);
-    const deadline = performance.now() + this.options.unreachableRetryMs;
-    for (let pause: number = RETRY_PAUSE_MS[0]; ; pause = Math.min(pause * 2, RETRY_PAUSE_MS[1])) {
+    let definite = false;
+    return retryWhileUnreachable(this.options.unreachableRetryMs, async () => {
       const { read: replicas, write: placed } = this.placement.route(chunkId);
-      if (replicas.length === 0) throw kerr('Unavailable', `chunk ${id}…: no replica placed (no nodes discovered)`);
+      if (replicas.length === 0) {
+        definite = true;
+        throw kerr('Unavailable', `chunk ${id}…: no replica placed (no nodes discovered)`);
+      }
       const failures: string[] = [];
-      let definite = false;
       for (const transport of replicas) {
         try {
           const [envelope] = await transport.getChunks([chunkId]);
@@ -219,10 +218,8 @@ export class ChunkReader {
           failures.push(`${transport.name}: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
-      if (definite || performance.now() + pause > deadline) {
-        throw new KisekiError('TransportFailed', `chunk ${id}…: every replica failed: ${failures.join('; ')}`);
-      }
-      await sleep(pause);
-    }
+      throw new KisekiError('TransportFailed', `chunk ${id}…: every replica failed: ${failures.join('; ')}`);
+    }, () => !definite);
   }
 }
+

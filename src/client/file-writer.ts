@@ -17,6 +17,7 @@ import type { ChunkLease } from './fs-ports.js';
 import type { ChunkCrypto, ChunkPlacement, Clock, NamespaceCalls } from './fs-ports.js';
 import type { SealedNames } from './sealed-names.js';
 import type { UploadLimiter } from './upload-limiter.js';
+import { type FailingNodes, PASSING, retryWhileUnreachable } from './unreachable-retry.js';
 
 export interface FileIo {
   readonly ns: NamespaceCalls;
@@ -30,6 +31,10 @@ export interface FileIo {
   readonly buffers: ChunkBuffers;
   readonly inlineThreshold: number;
   readonly clock: Clock;
+  /** How long an upload keeps trying a replica that cannot take it for a passing reason, before EIO. */
+  readonly unreachableRetryMs: number;
+  /** Since when each replica has been failing uploads, shared by every file of the mount. */
+  readonly failing: FailingNodes;
 }
 
 type Slot =
@@ -65,6 +70,9 @@ export class FileState {
   private readonly bufLeases = new Map<Buffer, number>();
   /** Slot buffers that left the dirty map as stored chunks: back to the pool at their last lease. */
   private readonly retired = new Set<Buffer>();
+  /** Uploads that failed so far, and the last failure: a commit that sees one during its run fails. */
+  private uploadFailures = 0;
+  private lastUploadFailure: unknown = null;
   /** The logical size, including dirty data. */
   size: number;
   fetchedAt: number;
@@ -320,9 +328,13 @@ export class FileState {
           this.retire(slot.buf);
         }
       },
-      () => {
+      (err: unknown) => {
+        // A later write or a truncate replaced the slot: its own data is where it belongs.
+        if (this.dirty.get(index) !== sealing) return;
         // Keep the data: the next flush seals it again and reports the failure if it persists.
-        if (this.dirty.get(index) === sealing) this.dirty.set(index, slot);
+        this.dirty.set(index, slot);
+        this.uploadFailures++;
+        this.lastUploadFailure = err;
       },
     );
   }
@@ -339,8 +351,10 @@ export class FileState {
     const { chunkId, envelope } = sealed;
     const replicas = this.io.placement.route(chunkId).write;
     if (replicas.length === 0) throw kerr('Unavailable', 'no storage node to write to (discovery found none)');
-    // Ack rule (ADR 0081): a chunk counts as written once every placed replica stored it.
-    await Promise.all(replicas.map((t) => t.putChunks([envelope])));
+    // Ack rule (ADR 0081): a chunk counts as written once every placed replica stored it. A replica
+    // restarting or being redialled is waited for, as reads wait for theirs.
+    const passing = (err: unknown) => KisekiError.is(err) && PASSING.has(err.kind);
+    await Promise.all(replicas.map((t) => retryWhileUnreachable(this.io.unreachableRetryMs, () => t.putChunks([envelope]), passing, this.io.failing.of(t))));
     // The ciphertext buffer is reused only now, once every replica has the chunk: a transport attempt
     // that failed over and still sends these bytes can only reach a node that already stores this
     // chunk id, which keeps its copy (dedup). After a failure it is left to the GC: another replica's
@@ -362,17 +376,29 @@ export class FileState {
 
   private async commitOnce(): Promise<Attr | null> {
     if (!this.changed) return null;
+    // Uploads started before this commit settle first: one that failed (a node restarting meanwhile)
+    // is sealed again below. Any upload that fails from here on fails the commit.
+    await Promise.allSettled([...this.dirty.values()].flatMap((slot) => (slot.state === 'sealing' ? [slot.done] : [])));
+    const failures = this.uploadFailures;
     const size = this.size;
     const threshold = this.io.inlineThreshold;
     const toInline = size <= threshold;
     // Leaving inline storage: chunk 0 must carry the former inline bytes.
     if (!toInline && this.layout.inlineData !== undefined && !this.dirty.has(0)) await this.writableSlot(0, false);
     if (!toInline) {
-      for (const [index, slot] of this.dirty) if (slot.state === 'filling') await this.seal(index, slot);
+      for (const [index, slot] of this.dirty) {
+        if (slot.state !== 'filling') continue;
+        await this.seal(index, slot);
+        // Fail fast: starting more uploads towards a replica that just failed one only delays the EIO.
+        this.throwIfUploadFailedSince(failures);
+      }
     }
     const seq = this.writeSeq;
     // Sealing and stored slots are immutable (a later write copies them); filling slots are not.
     const snapshot = new Map([...this.dirty].filter(([, slot]) => toInline || slot.state !== 'filling'));
+    // A slot whose upload failed after the loop sealed it is filling again and missing from the
+    // snapshot: committing without it would let fsync succeed without those bytes on the node.
+    if (!toInline) this.throwIfUploadFailedSince(failures);
     const dropFrom = this.dropFrom;
     const mtime = this.pendingMtime ?? timespecOf(Date.now());
     const req: CommitLayoutRequest = {
@@ -413,6 +439,10 @@ export class FileState {
       this.onlyAppends = true;
     }
     return attr;
+  }
+
+  private throwIfUploadFailedSince(failures: number): void {
+    if (this.uploadFailures !== failures) throw this.lastUploadFailure;
   }
 
   private applyCommitted(req: CommitLayoutRequest, attr: Attr, inlinePlain: Buffer | null): void {

@@ -63,22 +63,38 @@ export function transportError(err: unknown, what: string): KisekiError {
 }
 
 type CallState = 'open' | 'closing' | 'closed';
+type Direction = 'get' | 'put';
+
+/**
+ * One HTTP/2 connection's client and the calls in flight on it. A call that stalls condemns the whole
+ * connection: its other calls fail at once and the next call dials a new one. After a peer's kill -9,
+ * Node's HTTP/2 session has been seen to stay "ready" over a socket that was already gone, queueing
+ * every new call's frames for good; reusing it made each later call wait out its own stall timeout.
+ */
+class ChunkChannel {
+  readonly client: ChunkDataServiceClient;
+  /** How to fail each call in flight here. */
+  readonly calls = new Set<(err: KisekiError) => void>();
+
+  constructor(opts: GrpcTransportOptions, options: grpc.ChannelOptions) {
+    this.client = new FastClient(opts.target, opts.credentials, options);
+  }
+}
 
 export class GrpcChunkTransport implements ChunkTransport {
   readonly name = 'tcp-tls' as const;
-  /** Downloads: chunks flow node → client only. */
-  private readonly getClient: ChunkDataServiceClient;
-  /** Uploads: chunks flow client → node only. */
-  private readonly putClient: ChunkDataServiceClient;
+  /** Downloads (chunks flow node → client only) and uploads (client → node only), one connection each. */
+  private readonly channels: Record<Direction, ChunkChannel>;
   private state: CallState = 'open';
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly stallMs: number;
+  private readonly newChannel: () => ChunkChannel;
 
   constructor(opts: GrpcTransportOptions) {
     this.stallMs = opts.stallTimeoutMs ?? stallTimeoutMs();
     const options = { ...CHUNK_CHANNEL_OPTIONS, ...opts.channelOptions };
-    this.getClient = new FastClient(opts.target, opts.credentials, options);
-    this.putClient = new FastClient(opts.target, opts.credentials, options);
+    this.newChannel = () => new ChunkChannel(opts, options);
+    this.channels = { get: this.newChannel(), put: this.newChannel() };
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -92,24 +108,38 @@ export class GrpcChunkTransport implements ChunkTransport {
     return this.state === 'open' ? null : kerr('Closed', 'the gRPC chunk transport was closed');
   }
 
+  /** A stalled connection: fail every call on it and route later calls to a fresh one. */
+  private condemn(direction: Direction, ch: ChunkChannel, err: KisekiError): void {
+    if (this.channels[direction] !== ch) return;
+    this.channels[direction] = this.newChannel();
+    for (const fail of [...ch.calls]) fail(err);
+    ch.client.close();
+  }
+
   getChunks(chunkIds: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]> {
     const closed = this.closedError() ?? (signal?.aborted ? kerr('Closed', 'getChunks aborted') : null);
     if (closed) return Promise.reject(closed);
     if (chunkIds.length === 0) return Promise.resolve([]);
     return this.track(new Promise<Envelope[]>((resolve, reject) => {
-      const call = this.getClient.getChunks({ chunkIds: chunkIds.map((value) => ({ value })) });
+      const ch = this.channels.get;
+      const call = ch.client.getChunks({ chunkIds: chunkIds.map((value) => ({ value })) });
       const assembler = new FrameAssembler();
       const out: Envelope[] = [];
       let failed = false;
-      const stall = this.watchdog(() => fail(kerr('TransportFailed', `getChunks: no data from the node for ${this.stallMs} ms`)));
-      const fail = (err: KisekiError): void => {
-        if (failed) return;
+      const stall = this.watchdog(() => this.condemn('get', ch, kerr('TransportFailed', `getChunks: no data from the node for ${this.stallMs} ms`)));
+      const finish = (): void => {
         failed = true;
         stall.stop();
+        ch.calls.delete(fail);
         signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (err: KisekiError): void => {
+        if (failed) return;
+        finish();
         call.cancel();
         reject(err);
       };
+      ch.calls.add(fail);
       const onAbort = (): void => fail(kerr('Closed', 'getChunks aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
       call.on('data', (frame: ChunkFrame) => {
@@ -128,9 +158,7 @@ export class GrpcChunkTransport implements ChunkTransport {
       call.on('end', () => {
         if (failed) return;
         if (out.length !== chunkIds.length) return fail(kerr('TransportFailed', `node ended the stream after ${out.length} of ${chunkIds.length} chunks`));
-        signal?.removeEventListener('abort', onAbort);
-        failed = true;
-        stall.stop();
+        finish();
         resolve(out);
       });
     }));
@@ -141,19 +169,23 @@ export class GrpcChunkTransport implements ChunkTransport {
     if (closed) return Promise.reject(closed);
     if (envelopes.length === 0) return Promise.resolve();
     return this.track(new Promise<void>((resolve, reject) => {
+      const ch = this.channels.put;
       let settled = false;
       let wakeWriter: (() => void) | null = null;
-      const stall = this.watchdog(() => { settle(kerr('TransportFailed', `putChunks: the node took nothing and answered nothing for ${this.stallMs} ms`)); call.cancel(); });
+      const stall = this.watchdog(() => this.condemn('put', ch, kerr('TransportFailed', `putChunks: the node took nothing and answered nothing for ${this.stallMs} ms`)));
       const settle = (err: KisekiError | null): void => {
         if (settled) return;
         settled = true;
         stall.stop();
+        ch.calls.delete(fail);
         signal?.removeEventListener('abort', onAbort);
         wakeWriter?.();
         if (err) reject(err); else resolve();
       };
-      const call = this.putClient.putChunks((err) => settle(err ? transportError(err, 'putChunks') : null));
-      const onAbort = (): void => { settle(kerr('Closed', 'putChunks aborted')); call.cancel(); };
+      const fail = (err: KisekiError): void => { settle(err); call.cancel(); };
+      const call = ch.client.putChunks((err) => settle(err ? transportError(err, 'putChunks') : null));
+      ch.calls.add(fail);
+      const onAbort = (): void => fail(kerr('Closed', 'putChunks aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
       // Back-pressure: wait for 'drain', or for the call to end early (then stop writing).
       const drained = (): Promise<void> => new Promise<void>((r) => {
@@ -170,7 +202,7 @@ export class GrpcChunkTransport implements ChunkTransport {
           }
         }
         if (!settled) call.end();
-      })().catch((err) => { call.cancel(); settle(transportError(err, 'putChunks')); });
+      })().catch((err) => fail(transportError(err, 'putChunks')));
     }));
   }
 
@@ -187,8 +219,8 @@ export class GrpcChunkTransport implements ChunkTransport {
     if (this.state === 'closed') return;
     this.state = 'closing';
     await Promise.allSettled([...this.inflight]);
-    this.getClient.close();
-    this.putClient.close();
+    this.channels.get.client.close();
+    this.channels.put.client.close();
     this.state = 'closed';
   }
 }

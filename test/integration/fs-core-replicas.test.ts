@@ -6,17 +6,21 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants as osc, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_FS_OPTIONS, KisekiFileSystem } from '../../src/client/filesystem.js';
 import { parseMountOptions } from '../../src/client/mount-options.js';
 import { fsDepsFor, grpcTransportFactory, MountSession } from '../../src/client/mount-session.js';
+import { KisekiError } from '../../src/errors.js';
+import { GrpcChunkTransport } from '../../src/transport/transport-grpc.js';
 import { placeChunk } from '../../src/client/placement.js';
 import { Session } from '../../src/client/session.js';
 import type { ChunkTransport } from '../../src/transport/transport.js';
 import { processAlive } from '../../src/util/process.js';
 import { makeCerts } from '../helpers/certs.js';
 import { startCluster, type ClusterProcess } from '../helpers/node-process.js';
+import { credentialsFor } from '../../src/client/tls-credentials.js';
+import { formatSeed } from '../../src/client/seeds.js';
 
 const MiB = 1 << 20;
 const TENANT = randomUUID();
@@ -39,8 +43,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function client(): Promise<MountSession> {
-  const session = await Session.open({ dataAddr: cluster.nodes.map((n) => n.address).join(','), env, transportFactory: grpcTransportFactory });
+async function client(stallTimeoutMs?: number): Promise<MountSession> {
+  const transportFactory = stallTimeoutMs === undefined ? grpcTransportFactory : (...[node, channels]: Parameters<typeof grpcTransportFactory>) =>
+    new GrpcChunkTransport({ target: formatSeed(node.address), credentials: credentialsFor(node.address, channels.security), stallTimeoutMs });
+  const session = await Session.open({ dataAddr: cluster.nodes.map((n) => n.address).join(','), env, transportFactory });
   sessions.push(session);
   return MountSession.open(session, { namespaceId: 'rep', create: true, mount: parseMountOptions(['chunk_size=1M', 'cache_mode=bypass']), env, statsIntervalMs: 0 });
 }
@@ -137,4 +143,59 @@ test('every replica of a chunk unreachable for a moment (both restarting) → th
   await ms.fs.release(f.fh);
   assert.equal(sha(got), sha(data.subarray(k * MiB, (k + 1) * MiB)));
   assert.ok(waited >= 1500, `the read waited for the replicas (${Math.round(waited)} ms)`);
+});
+
+test('a replica frozen under a writer → fsync fails with EIO after about one stall timeout (not one per upload round), keeps the data, and succeeds once the replica is back', async () => {
+  for (const i of [1, 2]) if (!processAlive(cluster.nodes[i]!.pid)) cluster.nodes[i] = await cluster.nodes[i]!.restart();
+  const stallMs = 1500;
+  const ms = await client(stallMs);
+  const retryMs = 2000;
+  const fs = new KisekiFileSystem(fsDepsFor(ms.session, ms.cache, 'rep', false), {
+    ...DEFAULT_FS_OPTIONS, chunkSize: MiB, uploadConcurrency: 2, reader: { ...DEFAULT_FS_OPTIONS.reader, unreachableRetryMs: retryMs },
+  });
+  const body = randomBytes(16 * MiB);
+  const { attr, file } = await fs.create(1, Buffer.from(`frozen-${Date.now()}`), 0o644, fsc.O_RDWR, { uid: 0, gid: 0 });
+  const frozen = cluster.nodes[1]!;
+  process.kill(frozen.pid, 'SIGSTOP');
+  try {
+    for (let off = 0; off < body.length; off += MiB) await fs.write(file.fh, off, body.subarray(off, off + MiB));
+    const started = performance.now();
+    const err = await fs.fsync(file.fh).then(() => null, (e: unknown) => e);
+    const waited = performance.now() - started;
+    assert.ok(KisekiError.is(err, 'TransportFailed'), `fsync with a frozen replica fails: ${String(err)}`);
+    assert.equal((err as KisekiError).errno, osc.errno.EIO, 'the writer sees EIO');
+    // 16 chunks, 2 uploads at a time, about 11 placed on the frozen node: an upload gives up after
+    // its retry budget (stalls included); the first one that gives up ends the fsync, where each
+    // upload round used to wait out its own (about 6 rounds).
+    assert.ok(waited < retryMs + 3 * stallMs, `fsync failed after ${Math.round(waited)} ms`);
+  } finally {
+    process.kill(frozen.pid, 'SIGCONT');
+  }
+  await fs.fsync(file.fh);
+  await fs.release(file.fh);
+  const reader = await client();
+  const f = await reader.fs.open(attr.ino, fsc.O_RDONLY);
+  const parts: Buffer[] = [];
+  for (let off = 0; off < body.length; off += MiB) parts.push(await reader.fs.read(f.fh, off, MiB));
+  await reader.fs.release(f.fh);
+  assert.equal(sha(Buffer.concat(parts)), sha(body), 'every byte written before the failed fsync is there after the next one');
+});
+
+test('a replica restarting under a writer → the upload waits for it and fsync succeeds', async () => {
+  for (const i of [1, 2]) if (!processAlive(cluster.nodes[i]!.pid)) cluster.nodes[i] = await cluster.nodes[i]!.restart();
+  const ms = await client();
+  const body = randomBytes(6 * MiB);
+  const { attr, file } = await ms.fs.create(1, Buffer.from(`restarting-${Date.now()}`), 0o644, fsc.O_RDWR, { uid: 0, gid: 0 });
+  for (let off = 0; off < body.length; off += MiB) await ms.fs.write(file.fh, off, body.subarray(off, off + MiB));
+  await Promise.all([cluster.nodes[1]!.kill9(), cluster.nodes[2]!.kill9()]);
+  const synced = ms.fs.fsync(file.fh);
+  await new Promise((r) => setTimeout(r, 1500));
+  [cluster.nodes[1], cluster.nodes[2]] = await Promise.all([cluster.nodes[1]!.restart(), cluster.nodes[2]!.restart()]);
+  await synced;
+  await ms.fs.release(file.fh);
+  const reader = await client();
+  const f = await reader.fs.open(attr.ino, fsc.O_RDONLY);
+  const got = await reader.fs.read(f.fh, 0, body.length);
+  await reader.fs.release(f.fh);
+  assert.equal(sha(got), sha(body));
 });

@@ -2,7 +2,9 @@
 // or a dead peer whose connection the kernel has not reset yet looks): chunk calls on the gRPC path
 // fail with TransportFailed once they made no progress for the stall timeout (KISEKI_STREAM_TIMEOUT_MS,
 // 30 s by default; 3 s here) instead of holding the reader or writer forever — a writer once hung for
-// good on a connection whose node had been kill -9ed.
+// good on a connection whose node had been kill -9ed. A stall condemns the whole connection: the
+// other calls on it fail with the first, and later calls dial a new one (after a peer's kill -9, an
+// HTTP/2 session was seen to stay "ready" over a socket already gone, and every new call on it stalled).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,6 +56,36 @@ test('a frozen node: an in-flight PUT and a GET fail with TransportFailed after 
       assert.ok(KisekiError.is((o as PromiseRejectedResult).reason, 'TransportFailed'), String((o as PromiseRejectedResult).reason));
     }
     assert.ok(waited >= 2_500 && waited < 20_000, `failed after ${Math.round(waited)} ms`);
+  } finally {
+    process.kill(node.pid, 'SIGCONT');
+    await t.close();
+  }
+});
+
+test('a stall condemns the connection: the other calls on it fail with the first, and the next call dials afresh', { timeout: 120_000 }, async () => {
+  const stallMs = 3000;
+  const t = new GrpcChunkTransport({ target: node.address!, credentials: clientCredentials(certs, certs.tenant(A)), stallTimeoutMs: stallMs });
+  try {
+    await t.putChunks([sealed(randomBytes(1024))]);
+    process.kill(node.pid, 'SIGSTOP');
+    const started = performance.now();
+    const first = t.putChunks([sealed(randomBytes(32 * 1024 * 1024))]);
+    first.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 2000));
+    // On its own, this call would stall out at 2 s + 3 s; it shares the first call's connection.
+    const second = t.putChunks([sealed(randomBytes(1024))]);
+    const outcomes = await Promise.allSettled([first, second]);
+    const secondFailedAt = performance.now() - started;
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      assert.ok(KisekiError.is((o as PromiseRejectedResult).reason, 'TransportFailed'), String((o as PromiseRejectedResult).reason));
+    }
+    assert.ok(secondFailedAt < 2000 + stallMs - 500, `the second call failed with the first (${Math.round(secondFailedAt)} ms), not after its own stall timeout`);
+    process.kill(node.pid, 'SIGCONT');
+    const stored = sealed(randomBytes(4096));
+    await t.putChunks([stored]);
+    const [back] = await t.getChunks([stored.chunkId!.value]);
+    assert.deepEqual(back!.ciphertext, stored.ciphertext, 'the node is reached again over the new connection');
   } finally {
     process.kill(node.pid, 'SIGCONT');
     await t.close();
