@@ -10,6 +10,7 @@
 // last of them releases it. Prefetch only warms the cache, so in bypass mode, where the cache keeps
 // nothing, no plaintext outlives the requests that use it.
 import { type ErrorKind, kerr, KisekiError } from '../errors.js';
+import { recycleEnvelopes } from '../transport/receive-buffers.js';
 import { ChunkBuffers } from './chunk-buffers.js';
 import { retryWhileUnreachable } from './unreachable-retry.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
@@ -203,6 +204,9 @@ export class ChunkReader {
           } catch (err) {
             this.buffers.give(out);
             throw err;
+          } finally {
+            // Opened (or refused): nothing reads the ciphertext again, its receive buffer is reused.
+            recycleEnvelopes([envelope]);
           }
           this.stats.fetched++;
           this.cache.put(chunkId, plaintext, epoch);

@@ -13,10 +13,11 @@ import { KisekiError, kerr } from '../errors.js';
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
 import {
-  BulkProtocolError, CHUNK_ID_BYTES, type Frame, FrameReader, MAX_BULK_ERROR_BODY, Op, statusOfError, writeFrame,
+  BulkProtocolError, CHUNK_ID_BYTES, type Frame, FrameReader, MAX_BULK_ERROR_BODY, Op, statusOfError, writeEachBufferAlone, writeFrame,
 } from '../transport/bulk-protocol.js';
 import type { ChunkRepairer } from './chunk-data-service.js';
 import { decodeEnvelopeView, encodeEnvelopeParts } from './chunk-frames.js';
+import { ChunkReadPool, type EnvelopeLease, canLease } from './chunk-read-pool.js';
 import type { ChunkStore } from './chunk-store.js';
 import { identityFromCertificate } from './identity.js';
 import type { TlsMaterial } from './node-server.js';
@@ -36,6 +37,8 @@ export type BulkListenerSpec =
 export interface BulkListenerOptions {
   spec: BulkListenerSpec;
   store: ChunkStore;
+  /** Buffers GETs read chunk files into; default one pool per listener, shared by its connections. */
+  readPool?: ChunkReadPool;
   repairer?: ChunkRepairer | null;
   log: Logger;
 }
@@ -49,8 +52,11 @@ export class BulkListener {
   /** The TCP port bound first; a reopen binds it again so the advertised address stays valid. */
   private port: number;
 
+  private readonly readPool: ChunkReadPool;
+
   constructor(private readonly opts: BulkListenerOptions) {
     this.port = opts.spec.kind === 'tls' ? opts.spec.port : 0;
+    this.readPool = opts.readPool ?? new ChunkReadPool();
   }
 
   get listening(): boolean {
@@ -118,7 +124,8 @@ export class BulkListener {
     this.connections.add(sock);
     sock.once('close', () => this.connections.delete(sock));
     sock.setNoDelay?.(true);
-    new BulkConnection(sock, tenant, this.opts).run();
+    writeEachBufferAlone(sock);
+    new BulkConnection(sock, tenant, this.opts, this.readPool).run();
   }
 }
 
@@ -149,7 +156,12 @@ class BulkConnection {
   private active = 0;
   private dead = false;
 
-  constructor(private readonly sock: Socket, private readonly tenant: string, private readonly opts: BulkListenerOptions) {}
+  constructor(
+    private readonly sock: Socket,
+    private readonly tenant: string,
+    private readonly opts: BulkListenerOptions,
+    private readonly readPool: ChunkReadPool,
+  ) {}
 
   run(): void {
     this.sock.on('data', (d: Buffer) => this.onData(d));
@@ -184,24 +196,37 @@ class BulkConnection {
   private async get(f: Frame): Promise<void> {
     const n = f.arg;
     const idAt = (i: number): Buffer => f.body.subarray(i * CHUNK_ID_BYTES, (i + 1) * CHUNK_ID_BYTES);
-    const read = (i: number): Promise<Envelope | null> => this.read(idAt(i));
+    const read = (i: number): Promise<EnvelopeLease | null> => this.read(idAt(i));
     // The next chunk is read from disk while this one is written to the socket.
-    let next: Promise<Envelope | null> | null = read(0);
-    for (let i = 0; i < n; i++) {
-      const env = await next!;
-      next = i + 1 < n ? read(i + 1) : null;
-      next?.catch(() => undefined);
-      if (env === null) throw kerr('NotFound', `chunk ${idAt(i).toString('hex')} is not stored on this node${this.opts.repairer ? ' nor on its peers' : ''}`);
-      // The stored encoding, as parts sharing the file buffer's memory: one writev, no copy.
-      await this.send(Op.CHUNK, f.id, i, encodeEnvelopeParts(env));
-      if (this.dead) return;
+    let next: Promise<EnvelopeLease | null> | null = read(0);
+    try {
+      for (let i = 0; i < n; i++) {
+        const lease = await next!;
+        next = i + 1 < n && !this.dead ? read(i + 1) : null;
+        next?.catch(() => undefined);
+        if (lease === null) throw kerr('NotFound', `chunk ${idAt(i).toString('hex')} is not stored on this node${this.opts.repairer ? ' nor on its peers' : ''}`);
+        // The stored encoding, as parts sharing the read buffer's memory, which goes back to the pool
+        // once the socket has taken it (I-RP1).
+        await this.send(Op.CHUNK, f.id, i, encodeEnvelopeParts(lease.envelope), 0, lease.release);
+        if (this.dead) return;
+      }
+    } finally {
+      // A read started ahead for a request that ended early (NotFound, a dead connection) goes back unsent.
+      void next?.then((l) => l?.release(), () => undefined);
     }
   }
 
-  private async read(id: Buffer): Promise<Envelope | null> {
-    const env = await this.opts.store.get(this.tenant, id);
-    if (env !== null || !this.opts.repairer) return env;
-    return (await this.opts.repairer.repair(this.tenant, id)) ? this.opts.store.get(this.tenant, id) : null;
+  /** The chunk, in a pooled buffer when the store can read into one. */
+  private async read(id: Buffer): Promise<EnvelopeLease | null> {
+    const { store, repairer } = this.opts;
+    const get = async (): Promise<EnvelopeLease | null> => {
+      if (canLease(store)) return store.getLeased(this.tenant, id, this.readPool);
+      const envelope = await store.get(this.tenant, id);
+      return envelope === null ? null : { envelope, release: () => undefined };
+    };
+    const got = await get();
+    if (got !== null || !repairer) return got;
+    return (await repairer.repair(this.tenant, id)) ? get() : null;
   }
 
   private async put(f: Frame): Promise<void> {
@@ -230,12 +255,12 @@ class BulkConnection {
    * SEND_QUEUE_BYTES wait in the socket, else when it drained. Keeping the next chunk queued behind
    * the current one means the kernel never runs dry while this process waits to be scheduled.
    */
-  private send(op: Op, id: number, arg: number, parts: Buffer[], status = 0): Promise<void> {
+  private send(op: Op, id: number, arg: number, parts: Buffer[], status = 0, written?: () => void): Promise<void> {
     if (this.dead) return Promise.resolve();
     let length = 0;
     for (const p of parts) length += p.length;
     const s = this.sock;
-    writeFrame(s, { op, status, id, arg, length }, parts);
+    writeFrame(s, { op, status, id, arg, length }, parts, written);
     if (s.writableLength < SEND_QUEUE_BYTES) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => { s.off('drain', done); s.off('close', done); resolve(); };

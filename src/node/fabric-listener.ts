@@ -11,6 +11,7 @@ import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
 import { openWireChannel, type FabricChannel, type MemoryRegion } from '../transport/fabric-binding.js';
 import * as P from '../transport/fabric-protocol.js';
 import type { FabricSessionIssuer } from './chunk-data-service.js';
+import { canLease, ChunkReadPool, type EnvelopeLease } from './chunk-read-pool.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { EndpointSource } from './cluster.js';
 import { envelopeOf, MAX_CHUNK_BYTES } from './validate.js';
@@ -33,7 +34,14 @@ interface Exposed {
   mr: MemoryRegion;
   /** Held so the registered memory stays alive as long as the registration. */
   buf: Buffer;
+  /** Gives a pooled read buffer back to its session's pool. */
+  lease: EnvelopeLease;
 }
+
+/** Free read buffers a session keeps (one GET batch of the client, 4 MiB each); dropped when the session goes quiet. */
+const SESSION_FREE_BUFFERS = 16;
+/** A session with no windows and no request for this long drops its free read buffers. */
+const SESSION_POOL_IDLE_MS = 30_000;
 
 interface Windows {
   regions: Exposed[];
@@ -47,6 +55,13 @@ interface Session {
   peer: number | null;
   lastUsed: number;
   windows: Map<number, Windows>;
+  /**
+   * Read buffers of this session's GETs. Per session, so a buffer only ever goes from one of this
+   * tenant's chunks to another (I-RP3), and only after the client's RELEASE (never after a window
+   * timed out: a read may still be in flight). The bulk stream's pool is per listener: there the
+   * node itself writes the bytes and knows when the socket is done with them.
+   */
+  reads: ChunkReadPool;
 }
 
 export interface FabricSessionGrant {
@@ -92,12 +107,17 @@ export class FabricListener {
     }
     const id = this.nextSession++;
     const token = randomBytes(P.TOKEN_SIZE);
-    this.sessions.set(id, { id, tenant, token, peer: null, lastUsed: Date.now(), windows: new Map() });
+    this.sessions.set(id, { id, tenant, token, peer: null, lastUsed: Date.now(), windows: new Map(), reads: new ChunkReadPool(undefined, SESSION_FREE_BUFFERS) });
     return { token, nodeFabricAddress: this.address, provider: this.provider, idleMs: this.idleMs };
   }
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** Per session: its tenant and how its read buffers were used (tests, diagnostics). */
+  readStats(): { session: number; tenant: string; leased: number; reused: number; free: number }[] {
+    return [...this.sessions.values()].map((s) => ({ session: s.id, tenant: s.tenant, ...s.reads.stats, free: s.reads.freeCount }));
   }
 
   close(): void {
@@ -138,7 +158,7 @@ export class FabricListener {
       case P.Op.Put:
         return void this.onPut(s, h, msg);
       case P.Op.Release:
-        return this.release(s, h.reqId);
+        return this.release(s, h.reqId, true);
       default:
         return;
     }
@@ -181,22 +201,24 @@ export class FabricListener {
         }
         return;
       }
-      const envs = await Promise.all(ids.map((id) => this.opts.store.get(s.tenant, id)));
+      const leases = await Promise.all(ids.map((id) => this.read(s, id)));
       // Zero-copy: each stored ciphertext itself is a window the client reads; heads go inline.
       // Whatever does not fit one control message is answered Later (the client asks again).
-      this.release(s, h.reqId);
+      this.release(s, h.reqId, false);
       const exposed: Exposed[] = [];
       const entries: P.GetEntry[] = [];
       let size = P.HEADER_SIZE + 1;
-      for (const env of envs) {
+      for (const lease of leases) {
         let entry: P.GetEntry;
-        if (env === null) entry = { status: P.Status.NotFound };
+        if (lease === null) entry = { status: P.Status.NotFound };
         else {
-          const { head, ciphertext } = P.splitEnvelope(env);
-          if (size + 1 + 24 + 2 + head.length > P.CONTROL_SIZE) entry = { status: P.Status.Later };
-          else {
+          const { head, ciphertext } = P.splitEnvelope(lease.envelope);
+          if (size + 1 + 24 + 2 + head.length > P.CONTROL_SIZE) {
+            entry = { status: P.Status.Later };
+            lease.release(); // never exposed
+          } else {
             const mr = this.channel.register(ciphertext, 'remote-read');
-            exposed.push({ mr, buf: ciphertext });
+            exposed.push({ mr, buf: ciphertext, lease });
             entry = { status: P.Status.Ok, window: { len: ciphertext.length, addr: mr.addr, key: mr.key }, head };
           }
         }
@@ -204,7 +226,7 @@ export class FabricListener {
         entries.push(entry);
       }
       if (exposed.length > 0) {
-        const timer = setTimeout(() => this.release(s, h.reqId), this.windowMs);
+        const timer = setTimeout(() => this.release(s, h.reqId, false), this.windowMs);
         timer.unref();
         s.windows.set(h.reqId, { regions: exposed, timer });
       }
@@ -242,16 +264,30 @@ export class FabricListener {
     }
   }
 
-  private release(s: Session, reqId: number): void {
+  /** The chunk, in a buffer of the session's pool when the store can read into one. */
+  private async read(s: Session, id: Buffer): Promise<EnvelopeLease | null> {
+    const store = this.opts.store;
+    if (canLease(store)) return store.getLeased(s.tenant, id, s.reads);
+    const envelope = await store.get(s.tenant, id);
+    return envelope === null ? null : { envelope, release: () => undefined };
+  }
+
+  /**
+   * Closes a GET's windows. `byClient`: the client's RELEASE says its reads are done, so the read
+   * buffers go back to the session's pool; otherwise (timeout, request id reused, session dropped)
+   * they are left to the GC — an fi_read may still be copying out of them.
+   */
+  private release(s: Session, reqId: number, byClient: boolean): void {
     const w = s.windows.get(reqId);
     if (w === undefined) return;
     clearTimeout(w.timer);
     for (const r of w.regions) this.channel.deregister(r.mr);
     s.windows.delete(reqId);
+    if (byClient) for (const r of w.regions) r.lease.release();
   }
 
   private dropWindows(s: Session): void {
-    for (const reqId of [...s.windows.keys()]) this.release(s, reqId);
+    for (const reqId of [...s.windows.keys()]) this.release(s, reqId, false);
   }
 
   private reply(s: Session, msg: Buffer): void {
@@ -264,6 +300,7 @@ export class FabricListener {
   private sweep(): void {
     const now = Date.now();
     for (const s of [...this.sessions.values()]) {
+      if (s.windows.size === 0 && now - s.lastUsed > SESSION_POOL_IDLE_MS) s.reads.clear();
       if (now - s.lastUsed > this.idleMs) {
         this.dropWindows(s);
         if (s.peer !== null) this.channel.removePeer(s.peer);

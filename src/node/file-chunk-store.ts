@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { KisekiError, kerr } from '../errors.js';
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { decodeEnvelopeView, encodeEnvelopeParts } from './chunk-frames.js';
+import type { ChunkReadPool, EnvelopeLease, LeasingChunkStore, ReadLease } from './chunk-read-pool.js';
 import type { ChunkStore, PutOutcome } from './chunk-store.js';
 import { isTenantUuid } from './identity.js';
 import { CHUNK_ID_BYTES } from './validate.js';
@@ -17,7 +18,7 @@ function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException)?.code === code;
 }
 
-export class FileChunkStore implements ChunkStore {
+export class FileChunkStore implements ChunkStore, LeasingChunkStore {
   private readonly root: string;
   private readonly madeDirs = new Set<string>();
 
@@ -47,24 +48,38 @@ export class FileChunkStore implements ChunkStore {
   }
 
   async get(tenant: string, chunkId: Buffer): Promise<Envelope | null> {
+    return (await this.load(tenant, chunkId, null))?.envelope ?? null;
+  }
+
+  /** get() into a pooled buffer (the bulk stream's GET): release the lease once its bytes are sent. */
+  getLeased(tenant: string, chunkId: Buffer, pool: ChunkReadPool): Promise<EnvelopeLease | null> {
+    return this.load(tenant, chunkId, pool);
+  }
+
+  private async load(tenant: string, chunkId: Buffer, pool: ChunkReadPool | null): Promise<EnvelopeLease | null> {
     const { file } = this.pathOf(tenant, chunkId);
-    let bytes: Buffer;
+    let lease: ReadLease;
     try {
-      bytes = await readWhole(file);
+      lease = await readWhole(file, pool);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return null;
       throw kerr('Internal', `reading chunk ${chunkId.toString('hex')} failed`, err);
     }
-    let env: Envelope;
     try {
-      env = decodeEnvelopeView(bytes);
+      let env: Envelope;
+      try {
+        env = decodeEnvelopeView(lease.bytes);
+      } catch (err) {
+        throw kerr('Integrity', `stored chunk file ${file} is damaged (${(err as Error).message})`, err);
+      }
+      if (!env.chunkId?.value.equals(chunkId)) {
+        throw kerr('Integrity', `stored chunk file ${file} does not hold chunk ${chunkId.toString('hex')}`);
+      }
+      return { envelope: env, release: lease.release };
     } catch (err) {
-      throw kerr('Integrity', `stored chunk file ${file} is damaged (${(err as Error).message})`, err);
+      lease.release();
+      throw err;
     }
-    if (!env.chunkId?.value.equals(chunkId)) {
-      throw kerr('Integrity', `stored chunk file ${file} does not hold chunk ${chunkId.toString('hex')}`);
-    }
-    return env;
   }
 
   async has(tenant: string, chunkId: Buffer): Promise<boolean> {
@@ -132,20 +147,26 @@ export class FileChunkStore implements ChunkStore {
 
 /**
  * The whole file in one read where the kernel allows: readFile reads 512 KiB per call, i.e. 8 trips
- * through libuv's thread pool for a 4 MiB chunk, each a scheduling delay on a busy node.
+ * through libuv's thread pool for a 4 MiB chunk, each a scheduling delay on a busy node. With a pool,
+ * into a leased buffer; without, into a buffer the caller owns.
  */
-async function readWhole(file: string): Promise<Buffer> {
+async function readWhole(file: string, pool: ChunkReadPool | null): Promise<ReadLease> {
   const fh = await open(file, 'r');
   try {
     const { size } = await fh.stat();
-    const bytes = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const { bytesRead } = await fh.read(bytes, got, size - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === size ? bytes : bytes.subarray(0, got);
+    const fill = async (bytes: Buffer): Promise<number> => {
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await fh.read(bytes, got, size - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got;
+    };
+    if (pool !== null) return await pool.read(size, fill);
+    const own = Buffer.allocUnsafe(size);
+    const got = await fill(own);
+    return { bytes: got === size ? own : own.subarray(0, got), release: () => undefined };
   } finally {
     await fh.close();
   }

@@ -11,8 +11,9 @@ import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { decodeEnvelopeView, encodeEnvelopeParts } from '../node/chunk-frames.js';
 import { CHUNK_ID_BYTES, MAX_CHUNK_BYTES, envelopeOf } from '../node/validate.js';
 import {
-  BulkProtocolError, type Frame, FrameReader, MAX_BULK_GET_IDS, Op, errorOfStatus, writeFrame,
+  BulkProtocolError, type Frame, FrameReader, MAX_BULK_GET_IDS, Op, errorOfStatus, writeEachBufferAlone, writeFrame,
 } from './bulk-protocol.js';
+import { receiveBuffers } from './receive-buffers.js';
 import { stallTimeoutMs, type ChunkTransport } from './transport.js';
 
 export interface BulkTls { ca: Buffer; cert: Buffer; key: Buffer }
@@ -50,7 +51,8 @@ type ConnState = 'connecting' | 'open' | 'broken';
 /** One connection and its in-flight requests. */
 class BulkConnection {
   state: ConnState = 'connecting';
-  private readonly reader = new FrameReader('client');
+  // CHUNK bodies that span reads land in the receive pool (recycled by the reader once opened).
+  private readonly reader = new FrameReader('client', (h) => (h.op === Op.CHUNK ? receiveBuffers.take(h.length) : null));
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private lastProgress = Date.now();
@@ -71,6 +73,7 @@ class BulkConnection {
       this.settleReady?.(null);
     });
     sock.setNoDelay?.(true);
+    writeEachBufferAlone(sock);
     sock.on('data', (d: Buffer) => this.onData(d));
     sock.on('error', (err) => this.break(kerr('TransportFailed', `bulk stream: ${this.state === 'connecting' ? 'cannot connect: ' : ''}${err.message}`, err)));
     sock.on('close', () => this.break(kerr('TransportFailed', 'bulk stream: the node closed the connection')));
@@ -147,6 +150,7 @@ class BulkConnection {
     } catch (err) {
       return this.break(kerr('TransportFailed', `bulk stream: node sent a malformed envelope: ${(err as Error).message}`));
     }
+    receiveBuffers.adopt(env, f.body);
     p.out![f.arg] = env;
     p.filled++;
     if (p.filled === ids.length) done();

@@ -9,6 +9,7 @@ import { kerr, KisekiError } from '../errors.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { openWireChannel, type FabricChannel } from './fabric-binding.js';
 import * as P from './fabric-protocol.js';
+import { receiveBuffers } from './receive-buffers.js';
 import type { ChunkTransport, TransportName } from './transport.js';
 
 /** What OpenFabricSession (gRPC over mTLS) returns. */
@@ -313,10 +314,12 @@ export class FabricChunkTransport implements ChunkTransport {
         entries.map(async (e, k) => {
           if (e.status === P.Status.Later) return void later.push(k);
           if (e.status !== P.Status.Ok) throw kerr('TransportFailed', `node failed chunk ${ids[k]!.toString('hex')}: ${P.Status[e.status]}`);
-          const ciphertext = Buffer.allocUnsafe(e.window.len);
+          // Into a reused receive buffer (recycled by the reader once opened), else a fresh one.
+          const ciphertext = receiveBuffers.take(e.window.len) ?? Buffer.allocUnsafe(e.window.len);
           await this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`);
           const env = P.joinEnvelope(e.head, ciphertext);
           this.checkId(env, ids[k]!);
+          receiveBuffers.adopt(env, ciphertext);
           this.bytesIn += ciphertext.length;
           out[k] = env;
         }),
