@@ -18,7 +18,7 @@ export interface StartNodeOptions {
   tls?: { certs: CertSet; nodeId?: number };
   /** true: <dataDir>.sock; a string: that path. */
   socket?: boolean | string;
-  /** host:port (default 127.0.0.1:0 when tls or insecure is given). */
+  /** host:port (default 127.0.0.1 on a freePort() when tls or insecure is given). */
   listen?: string;
   insecure?: boolean;
   /** id@host:port,… */
@@ -66,7 +66,8 @@ export async function startNode(o: StartNodeOptions): Promise<NodeProcess> {
   const nodeId = o.nodeId ?? o.tls?.nodeId ?? 1;
   const socketPath = o.socket === true ? `${o.dataDir}.sock` : typeof o.socket === 'string' ? o.socket : null;
   const args = [BIN, '--data-dir', o.dataDir, '--node-id', String(nodeId)];
-  const listen = o.listen ?? (o.tls || o.insecure ? '127.0.0.1:0' : undefined);
+  // A fixed port, so that restart() finds it again (freePort).
+  const listen = o.listen ?? (o.tls || o.insecure ? `127.0.0.1:${await freePort()}` : undefined);
   if (listen && !o.peers) args.push('--listen', listen);
   if (o.peers) args.push('--peers', o.peers);
   if (socketPath) args.push('--socket', socketPath);
@@ -110,16 +111,28 @@ export async function startNode(o: StartNodeOptions): Promise<NodeProcess> {
   return self;
 }
 
-/** A free loopback TCP port (bound, then released: fine for tests on one machine). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/** Ports handed out below the kernel's ephemeral range (32768–60999 by default). */
+const PORT_RANGE = [20_000, 32_000] as const;
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
+}
+
+/**
+ * A free loopback TCP port for a node (bound, then released: fine for tests on one machine), below the
+ * ephemeral range: a killed node's port must still be free when it restarts, and an ephemeral port can
+ * be taken meanwhile by any client socket, even by a client redialling that very port (on loopback a
+ * connect from port P to port P connects to itself).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = PORT_RANGE[0] + Math.floor(Math.random() * (PORT_RANGE[1] - PORT_RANGE[0]));
+    if (await canBind(port)) return port;
+  }
 }
 
 export interface ClusterProcess {

@@ -27,7 +27,7 @@ let rpcA: NodeRpc;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kiseki-node-basics-'));
   certs = await makeCerts(join(dir, 'certs'), { tenants: [A], nodes: [1] });
-  node = await startNode({ dataDir: join(dir, 'data'), tls: { certs }, socket: true });
+  node = await startNode({ dataDir: join(dir, 'data'), tls: { certs }, socket: true, listen: '127.0.0.1:0' });
   rpcA = nodeRpc(node.address!, clientCredentials(certs, certs.tenant(A)));
 });
 
