@@ -1,5 +1,6 @@
 #include "crypto/crypto.h"
 
+#include "crypto/chunk-batch.h"
 #include "crypto/chunk-seal.h"
 #include "crypto/digest.h"
 #include "crypto/key-memory.h"
@@ -10,6 +11,8 @@ Napi::Object Init(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("seal", Napi::Function::New(env, Seal, "seal"));
   o.Set("open", Napi::Function::New(env, Open, "open"));
+  o.Set("sealMany", Napi::Function::New(env, SealMany, "sealMany"));
+  o.Set("openMany", Napi::Function::New(env, OpenMany, "openMany"));
   o.Set("digest", Napi::Function::New(env, Digest, "digest"));
   o.Set("hkdf", Napi::Function::New(env, Hkdf, "hkdf"));
   o.Set("gcm", Napi::Function::New(env, Gcm, "gcm"));
