@@ -10,6 +10,12 @@ export interface CryptoBinding {
     kek: Buffer, info: Buffer, nonce: Buffer, tagOut: Buffer): Promise<void>;
   open(ciphertext: Buffer, plaintextOut: Buffer, chunkId: Buffer, check: NativeCheckMode, idKey: Buffer | null,
     kek: Buffer, info: Buffer, nonce: Buffer, tag: Buffer): Promise<'ok' | 'auth-failed' | 'id-mismatch'>;
+  /** n chunks in one thread-pool job (ADR 0014); chunkIds (read for 'given', else written), nonces, tagsOut: n × 32, 12, 16 bytes. */
+  sealMany(plaintexts: Buffer[], ciphertextOuts: Buffer[], chunkIds: Buffer, idMode: NativeIdMode, idKey: Buffer | null,
+    kek: Buffer, info: Buffer, nonces: Buffer, tagsOut: Buffer): Promise<void>;
+  /** statusOut[i]: 0 ok, 1 authentication failed, 2 id mismatch, 3 error; a failed chunk's output is cleansed. */
+  openMany(ciphertexts: Buffer[], plaintextOuts: Buffer[], chunkIds: Buffer, check: NativeCheckMode, idKey: Buffer | null,
+    keks: Buffer[], info: Buffer, nonces: Buffer, tags: Buffer, statusOut: Buffer): Promise<void>;
   digest(kind: 'sha256' | 'hmac', data: Buffer, key: Buffer | null, out: Buffer): Promise<void>;
   hkdf(ikm: Buffer, salt: Buffer, info: Buffer, out: Buffer): void;
   /** Raw AES-256-GCM for small records; on open, false = authentication failed (output cleansed). */
@@ -26,7 +32,7 @@ export interface CryptoBinding {
     ciphertexts: Buffer, offsets: Buffer, out: Buffer, status: Buffer): Promise<void>;
 }
 
-const FUNCTIONS = ['seal', 'open', 'digest', 'hkdf', 'gcm', 'crc32', 'crc32Async', 'allocSecure', 'zero', 'openNames'] as const;
+const FUNCTIONS = ['seal', 'open', 'sealMany', 'openMany', 'digest', 'hkdf', 'gcm', 'crc32', 'crc32Async', 'allocSecure', 'zero', 'openNames'] as const;
 
 /** The binding, or the reason it is unusable (addon not built, or built without native/crypto). */
 export function loadCryptoBinding(): { kind: 'loaded'; binding: CryptoBinding } | { kind: 'missing'; reason: string } {
