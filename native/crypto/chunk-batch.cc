@@ -8,6 +8,7 @@
 
 #include "crypto/buffer-arg.h"
 #include "crypto/chunk-core.h"
+#include "crypto/crypto-pool.h"
 #include "crypto/chunk-seal.h"
 #include "crypto/primitives.h"
 
@@ -76,9 +77,9 @@ struct Batch {
   }
 };
 
-class SealManyWorker : public PromiseWorker {
+class SealManyWorker : public PoolJob {
  public:
-  explicit SealManyWorker(Napi::Env env) : PromiseWorker(env) {}
+  explicit SealManyWorker(Napi::Env env) : PoolJob(env) {}
   Batch b;
 
   void Execute() override {
@@ -91,9 +92,9 @@ class SealManyWorker : public PromiseWorker {
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
 };
 
-class OpenManyWorker : public PromiseWorker {
+class OpenManyWorker : public PoolJob {
  public:
-  explicit OpenManyWorker(Napi::Env env) : PromiseWorker(env) {}
+  explicit OpenManyWorker(Napi::Env env) : PoolJob(env) {}
   Batch b;
   std::vector<BufferArg> keks;
   BufferArg status;

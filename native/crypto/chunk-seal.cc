@@ -7,6 +7,7 @@
 
 #include "crypto/buffer-arg.h"
 #include "crypto/chunk-core.h"
+#include "crypto/crypto-pool.h"
 #include "crypto/primitives.h"
 
 namespace kiseki::crypto {
@@ -57,9 +58,9 @@ struct Common {
   }
 };
 
-class SealWorker : public PromiseWorker {
+class SealWorker : public PoolJob {
  public:
-  explicit SealWorker(Napi::Env env) : PromiseWorker(env) {}
+  explicit SealWorker(Napi::Env env) : PoolJob(env) {}
   Common c;
 
   void Execute() override {
@@ -70,9 +71,9 @@ class SealWorker : public PromiseWorker {
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
 };
 
-class OpenWorker : public PromiseWorker {
+class OpenWorker : public PoolJob {
  public:
-  explicit OpenWorker(Napi::Env env) : PromiseWorker(env) {}
+  explicit OpenWorker(Napi::Env env) : PoolJob(env) {}
   Common c;
 
   void Execute() override {
