@@ -89,7 +89,6 @@ class SealManyWorker : public PoolJob {
         return SetError("AES-256-GCM seal of chunk " + std::to_string(i) + " of the batch failed in OpenSSL");
     }
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
 };
 
 class OpenManyWorker : public PoolJob {
@@ -108,7 +107,6 @@ class OpenManyWorker : public PoolJob {
       status.data()[i] = static_cast<uint8_t>(s);
     }
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
 };
 
 template <typename Worker>
@@ -118,7 +116,7 @@ Napi::Value Start(Worker* w, bool ok) {
     delete w;
     return env.Undefined();
   }
-  Napi::Promise p = w->Promise();
+  Napi::Value p = w->Promise();
   w->Queue();
   return p;
 }

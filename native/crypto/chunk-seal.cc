@@ -68,7 +68,6 @@ class SealWorker : public PoolJob {
                       c.tag.data()))
       SetError("AES-256-GCM seal failed in OpenSSL");
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
 };
 
 class OpenWorker : public PoolJob {
@@ -81,10 +80,10 @@ class OpenWorker : public PoolJob {
                            c.output.data());
     if (status_ == ChunkStatus::kError) SetError("AES-256-GCM open failed in OpenSSL");
   }
-  void OnOK() override {
-    deferred_.Resolve(Napi::String::New(Env(), status_ == ChunkStatus::kOk         ? "ok"
-                                               : status_ == ChunkStatus::kIdMismatch ? "id-mismatch"
-                                                                                     : "auth-failed"));
+  napi_value Result(napi_env env) override {
+    const char* s = status_ == ChunkStatus::kOk ? "ok" : status_ == ChunkStatus::kIdMismatch ? "id-mismatch" : "auth-failed";
+    napi_value v = nullptr;
+    return napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) == napi_ok ? v : nullptr;
   }
 
  private:
@@ -98,7 +97,7 @@ Napi::Value Queue(const Napi::CallbackInfo& info, bool forOpen) {
     delete w;
     return info.Env().Undefined();
   }
-  Napi::Promise p = w->Promise();
+  Napi::Value p = w->Promise();
   w->Queue();
   return p;
 }

@@ -50,11 +50,18 @@ class CryptoPool {
   }
 
   // JS thread: settle inside a callback scope (microtasks run when it closes), then free the job.
+  // Raw N-API with status checks: during a worker's teardown these calls fail, and must not throw.
   void Completed(PoolJob* job) {
-    {
-      Napi::HandleScope scope(env_);
-      Napi::CallbackScope cb(env_, context_);
-      job->Settle();
+    napi_handle_scope hs = nullptr;
+    if (napi_open_handle_scope(env_, &hs) == napi_ok) {
+      napi_value resource = nullptr;
+      napi_callback_scope cs = nullptr;
+      if (napi_create_object(env_, &resource) == napi_ok &&
+          napi_open_callback_scope(env_, resource, context_, &cs) == napi_ok) {
+        job->Settle(env_);
+        napi_close_callback_scope(env_, cs);
+      }
+      napi_close_handle_scope(env_, hs);
     }
     delete job;
     if (--inflight_ == 0) done_.Unref(env_);
@@ -135,9 +142,15 @@ CryptoPool* PoolFor(Napi::Env env) {
 
 void PoolJob::Queue() { PoolFor(env_)->Push(this); }
 
-void PoolJob::Settle() {
-  if (failed_) deferred_.Reject(Napi::Error::New(env_, error_).Value());
-  else OnOK();
+bool PoolJob::Settle(napi_env env) {
+  if (!failed_) {
+    napi_value v = Result(env);
+    return v != nullptr && napi_resolve_deferred(env, deferred_, v) == napi_ok;
+  }
+  napi_value msg = nullptr;
+  napi_value err = nullptr;
+  return napi_create_string_utf8(env, error_.data(), error_.size(), &msg) == napi_ok &&
+         napi_create_error(env, nullptr, msg, &err) == napi_ok && napi_reject_deferred(env, deferred_, err) == napi_ok;
 }
 
 unsigned PoolThreads(Napi::Env env) { return PoolFor(env)->threads(); }

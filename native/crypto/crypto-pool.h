@@ -10,24 +10,32 @@
 
 namespace kiseki::crypto {
 
-// A job of the pool: Execute() on a pool thread (no JS), then OnOK() (or a rejection with the
-// message given to SetError) on the JS thread inside a callback scope, so promise continuations run.
+// A job of the pool: Execute() on a pool thread (no JS), then the promise is settled on the JS thread
+// inside a callback scope (so promise continuations run) with Result(), or rejected with the message
+// given to SetError. Settling uses raw N-API calls that report failure instead of throwing: while a
+// worker_thread is torn down its loop still delivers completions, and JS can no longer run.
 class PoolJob {
  public:
-  explicit PoolJob(Napi::Env env) : env_(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  explicit PoolJob(Napi::Env env) : env_(env) { napi_create_promise(env, &deferred_, &promise_); }
   virtual ~PoolJob() = default;
   PoolJob(const PoolJob&) = delete;
   PoolJob& operator=(const PoolJob&) = delete;
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  // Valid only in the scope of the call that created the job.
+  Napi::Value Promise() const { return Napi::Value(env_, promise_); }
   Napi::Env Env() const { return env_; }
   // Hands the job to this env's pool, which deletes it once the promise is settled.
   void Queue();
 
   virtual void Execute() = 0;
-  virtual void OnOK() { deferred_.Resolve(env_.Undefined()); }
-  // JS thread: settles the promise.
-  void Settle();
+  // The resolution value (JS thread); nullptr when it cannot be created.
+  virtual napi_value Result(napi_env env) {
+    napi_value v = nullptr;
+    napi_get_undefined(env, &v);
+    return v;
+  }
+  // JS thread, inside a handle and callback scope: settles the promise; false if N-API refused.
+  bool Settle(napi_env env);
 
  protected:
   void SetError(const std::string& msg) {
@@ -35,9 +43,10 @@ class PoolJob {
     failed_ = true;
   }
   Napi::Env env_;
-  Napi::Promise::Deferred deferred_;
 
  private:
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
   std::string error_;
   bool failed_ = false;
 };
