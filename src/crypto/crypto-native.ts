@@ -1,5 +1,6 @@
-// The fast path: one thread-pool job per seal or open (id, HKDF, AES-256-GCM, optional re-hash), so
-// both cores work and the main thread only allocates the output Buffers.
+// The fast path: one job on the crypto pool (one thread per CPU, ADR 0015) per seal or open — id, HKDF,
+// AES-256-GCM, optional re-hash — or per batch (sealMany/openMany, ADR 0014), so both cores work and
+// the main thread only allocates the output Buffers.
 import { kerr } from '../errors.js';
 import type { CryptoBinding } from './crypto-binding.js';
 import {
