@@ -34,22 +34,13 @@ export class NativeCryptoBackend implements CryptoBackend {
   }
 
   async sealMany(reqs: readonly SealRequest[]): Promise<Sealed[]> {
-    const n = reqs.length;
     const first = reqs[0];
     if (first === undefined) return [];
     const idKey = first.id.kind === 'hmac' ? first.id.key : null;
-    for (const r of reqs) {
-      if (r.id.kind !== first.id.kind || (r.id.kind === 'hmac' && r.id.key !== idKey) || r.kek !== first.kek || r.info !== first.info) {
-        throw kerr('InvalidArgument', 'sealMany: every request of a batch must share id kind, id key, kek and info');
-      }
-    }
-    const ids = Buffer.allocUnsafe(n * ID_BYTES);
-    const nonces = Buffer.allocUnsafe(n * NONCE_BYTES);
-    const tags = Buffer.allocUnsafe(n * TAG_BYTES);
-    reqs.forEach((r, i) => {
-      r.nonce.copy(nonces, i * NONCE_BYTES);
-      if (r.id.kind === 'given') r.id.id.copy(ids, i * ID_BYTES);
-    });
+    const same = (r: SealRequest): boolean => r.id.kind === first.id.kind && (r.id.kind !== 'hmac' || r.id.key === idKey) &&
+      r.kek === first.kek && r.info === first.info;
+    if (!reqs.every(same)) throw kerr('InvalidArgument', 'sealMany: every request of a batch must share id kind, id key, kek and info');
+    const { ids, nonces, tags } = packBatch(reqs.map((r) => ({ id: r.id.kind === 'given' ? r.id.id : undefined, nonce: r.nonce })));
     const outputs = reqs.map((r) => r.output ?? Buffer.allocUnsafeSlow(r.plaintext.length));
     await this.#n.sealMany(reqs.map((r) => r.plaintext), outputs, ids, first.id.kind, idKey, first.kek, first.info, nonces, tags);
     return outputs.map((ciphertext, i) => ({
@@ -62,19 +53,10 @@ export class NativeCryptoBackend implements CryptoBackend {
     const first = reqs[0];
     if (first === undefined) return [];
     const idKey = first.check.kind === 'hmac' ? first.check.key : null;
-    for (const r of reqs) {
-      if (r.check.kind !== first.check.kind || (r.check.kind === 'hmac' && r.check.key !== idKey) || r.info !== first.info) {
-        throw kerr('InvalidArgument', 'openMany: every request of a batch must share check, id key and info');
-      }
-    }
-    const ids = Buffer.allocUnsafe(n * ID_BYTES);
-    const nonces = Buffer.allocUnsafe(n * NONCE_BYTES);
-    const tags = Buffer.allocUnsafe(n * TAG_BYTES);
-    reqs.forEach((r, i) => {
-      r.chunkId.copy(ids, i * ID_BYTES);
-      r.nonce.copy(nonces, i * NONCE_BYTES);
-      r.tag.copy(tags, i * TAG_BYTES);
-    });
+    const same = (r: OpenRequest): boolean => r.check.kind === first.check.kind &&
+      (r.check.kind !== 'hmac' || r.check.key === idKey) && r.info === first.info;
+    if (!reqs.every(same)) throw kerr('InvalidArgument', 'openMany: every request of a batch must share check, id key and info');
+    const { ids, nonces, tags } = packBatch(reqs.map((r) => ({ id: r.chunkId, nonce: r.nonce, tag: r.tag })));
     const outputs = reqs.map((r) => r.output ?? Buffer.allocUnsafeSlow(r.ciphertext.length));
     const status = Buffer.alloc(n, 3);
     await this.#n.openMany(reqs.map((r) => r.ciphertext), outputs, ids, first.check.kind, idKey, reqs.map((r) => r.kek),
@@ -136,4 +118,18 @@ export class NativeCryptoBackend implements CryptoBackend {
   allocKeyMemory(len: number): { buffer: Buffer; locked: boolean } {
     return this.#n.allocSecure(len);
   }
+}
+
+/** The ids, nonces and tags of a batch concatenated as the native call takes them (absent ones left for it to fill). */
+function packBatch(items: ReadonlyArray<{ id?: Buffer; nonce: Buffer; tag?: Buffer }>): { ids: Buffer; nonces: Buffer; tags: Buffer } {
+  const n = items.length;
+  const ids = Buffer.allocUnsafe(n * ID_BYTES);
+  const nonces = Buffer.allocUnsafe(n * NONCE_BYTES);
+  const tags = Buffer.allocUnsafe(n * TAG_BYTES);
+  items.forEach((it, i) => {
+    it.id?.copy(ids, i * ID_BYTES);
+    it.nonce.copy(nonces, i * NONCE_BYTES);
+    it.tag?.copy(tags, i * TAG_BYTES);
+  });
+  return { ids, nonces, tags };
 }

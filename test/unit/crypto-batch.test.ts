@@ -10,16 +10,7 @@ import { nativeBackend } from '../../src/crypto/crypto-select.js';
 import { loadCryptoBinding } from '../../src/crypto/crypto-binding.js';
 import { DedupPolicy } from '../../src/gen/kiseki/v1/common.js';
 import type { Envelope } from '../../src/gen/kiseki/v1/chunk.js';
-import { bothBackends, keyring, randomKeyring } from './crypto-fixtures.js';
-
-const hex = (s: string): Buffer => Buffer.from(s, 'hex');
-const HELLO = Buffer.from('hello kiseki');
-const V = {
-  idHello: '9c4f84d53bf3aec90adf94172bb5e6618321a815f129154c4f1bc360851dba8f',
-  ciphertext: '282b3ea7e23399dfe742dccb',
-  tag: '33cbdd11b3231a2ba8d3c7a40aa4ff1d',
-  nonce: '000102030405060708090a0b',
-};
+import { bothBackends, keyring, randomKeyring, hex, HELLO, V } from './crypto-fixtures.js';
 
 function binding() {
   const b = loadCryptoBinding();
