@@ -13,7 +13,9 @@
 // the process kept busy (all threads' CPU time ÷ wall time): figures that stay meaningful when other
 // processes make the wall clock noisy.
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import { CHUNK_DEK_INFO, ID_BYTES, NONCE_BYTES, TAG_BYTES, type CryptoBackend } from '../src/crypto/crypto-backend.js';
 import { crc32 } from '../src/crypto/crc32.js';
@@ -46,6 +48,21 @@ interface Row {
 }
 
 const ROUNDS = Number(process.env.KISEKI_BENCH_ROUNDS ?? 3);
+/**
+ * The crypto pool's A/B (ADR 0015): each round also runs the 2- and 4-in-flight streams in a child
+ * process whose pool has 4 threads, like libuv's; KISEKI_BENCH_POOL_AB=0 leaves it out.
+ */
+const POOL_AB = process.env.KISEKI_BENCH_POOL_AB !== '0';
+const AB_SUFFIX = ', 4 pool threads (libuv-like)';
+
+/** The A/B side: this file run again with KISEKI_CRYPTO_THREADS=4, printing its stream rows as JSON. */
+async function abStreams(): Promise<Row[]> {
+  const { stdout } = await promisify(execFile)(process.execPath, [__filename], {
+    env: { ...process.env, KISEKI_CRYPTO_THREADS: '4', KISEKI_BENCH_STREAMS_JSON: '1' }, maxBuffer: 1 << 20,
+  });
+  return (JSON.parse(stdout) as Row[]).map((r) => ({ ...r, name: r.name + AB_SUFFIX }));
+}
+
 /** KISEKI_BENCH_TWO_CORE_ONLY=1: only the peers and the AEAD streams (about 20 s a round). */
 const TWO_CORE_ONLY = process.env.KISEKI_BENCH_TWO_CORE_ONLY === '1';
 const STREAM_BYTES = Number(process.env.KISEKI_BENCH_STREAM_GB ?? 4) * 1e9;
@@ -89,7 +106,7 @@ async function stream(name: string, lanes: number, perJob: number, job: (lane: n
 }
 
 /** The two-core block: AEAD only (HKDF + GCM, id given, as `openssl speed` measures), one chunk per job and batches. */
-async function aeadStreams(n: CryptoBinding, chunks: Buffer[], out: Buffer[]): Promise<Row[]> {
+async function aeadStreams(n: CryptoBinding, chunks: Buffer[], out: Buffer[], abOnly = false): Promise<Row[]> {
   const kek = randomBytes(32);
   const ids = randomBytes(ID_BYTES * BATCH);
   const nonces = randomBytes(NONCE_BYTES * BATCH);
@@ -105,7 +122,8 @@ async function aeadStreams(n: CryptoBinding, chunks: Buffer[], out: Buffer[]): P
     return n.sealMany(ins, out.slice(lane * BATCH, (lane + 1) * BATCH), ids, 'given', null, kek, CHUNK_DEK_INFO, nonces, tags);
   };
   const rows: Row[] = [];
-  for (const k of [1, 2, 4]) rows.push(await stream(`native AEAD seal stream, ${k} in flight`, k, CHUNK, one));
+  for (const k of abOnly ? [2, 4] : [1, 2, 4]) rows.push(await stream(`native AEAD seal stream, ${k} in flight`, k, CHUNK, one));
+  if (abOnly) return rows;
   for (const k of [2, 4]) rows.push(await stream(`native AEAD sealMany ×${BATCH} stream, ${k} batches in flight`, k, BATCH * CHUNK, many, 'one job per batch'));
   return rows;
 }
@@ -153,11 +171,12 @@ async function round(f: Fixture, roundNo: number): Promise<Row[]> {
   let aesWall: Awaited<ReturnType<typeof opensslSpeed>>;
   let aesWall2: Awaited<ReturnType<typeof opensslSpeed>>;
   let streams: Row[];
+  const ours = async (): Promise<Row[]> => [...await aeadStreams(binding.binding, chunks, out), ...(POOL_AB ? await abStreams() : [])];
   if (roundNo % 2 === 0) {
     [aesWall, aesWall2] = await peers();
-    streams = await aeadStreams(binding.binding, chunks, out);
+    streams = await ours();
   } else {
-    streams = await aeadStreams(binding.binding, chunks, out);
+    streams = await ours();
     [aesWall, aesWall2] = await peers();
   }
   rows.push({ name: 'openssl speed AES-256-GCM, 1 process (CPU time)', cpu: aesCpu.bytesPerSecond, note: aesCpu.command });
@@ -249,6 +268,14 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
+  if (process.env.KISEKI_BENCH_STREAMS_JSON === '1') {
+    const binding = loadCryptoBinding();
+    if (binding.kind !== 'loaded') throw new Error(binding.reason);
+    const chunks = Array.from({ length: POOL }, () => randomBytes(CHUNK));
+    const out = Array.from({ length: 4 }, () => Buffer.allocUnsafeSlow(CHUNK));
+    console.log(JSON.stringify(await aeadStreams(binding.binding, chunks, out, true)));
+    return;
+  }
   const f = await fixture();
   const rounds: Row[][] = [];
   const loads: string[] = [];
@@ -305,6 +332,8 @@ function print(rounds: Row[][], loads: string[], opensslVersion: string): void {
   line(`  wall: native AEAD sealMany ×${BATCH}, 2 batches in flight ÷ openssl -elapsed 1 process = ${r(MANY, 'wall', wallPeer)} (target ≥ 1.70)`);
   line(`  wall: native AEAD sealMany ×${BATCH}, 4 batches in flight ÷ openssl -elapsed 1 process = ${r(MANY4, 'wall', wallPeer)} (target ≥ 1.70)`);
   line(`  wall: native AEAD 4 in flight ÷ openssl -elapsed -multi 2                      = ${r(AEAD4, 'wall', MULTI)}`);
+  line(`  wall: native AEAD 2 in flight, crypto pool ÷ 4 pool threads (libuv-like)      = ${r(AEAD2, 'wall', AEAD2 + AB_SUFFIX)}`);
+  line(`  wall: native AEAD 2 in flight, 4 pool threads (libuv-like) ÷ openssl 1 process = ${r(AEAD2 + AB_SUFFIX, 'wall', wallPeer)}`);
   line(`  wall: native AEAD sealMany ×${BATCH}, 2 batches ÷ openssl -elapsed -multi 2         = ${r(MANY, 'wall', MULTI)}`);
   // openssl's CPU-time figure is its speed on one whole core, immune to other load: the stricter denominator.
   line(`  wall: native AEAD 4 in flight ÷ openssl 1 process (CPU time)                   = ${r(AEAD4, 'wall', cpuPeer, 'cpu')} (stricter: ÷ a whole core)`);
