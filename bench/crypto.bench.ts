@@ -10,8 +10,9 @@
 // k jobs kept in flight without a barrier (each completion starts the next job at once) over a fixed
 // number of bytes, alternated with `openssl speed -elapsed` (1 process and -multi 2) in the same round.
 // They also report the main thread's CPU per GB (/proc/self/task/<pid>/schedstat) and how many cores
-// the process kept busy (all threads' CPU time ÷ wall time): figures that stay meaningful when other
-// processes make the wall clock noisy.
+// the process kept busy (all threads' CPU time ÷ wall time) and how many of its threads, on average,
+// were runnable but waiting for a CPU: with 2 CPUs, busy + waiting well above 2 means other processes
+// held the CPUs and the wall figure of that row says little.
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -44,6 +45,8 @@ interface Row {
   mainPerGB?: number;
   /** CPU-seconds of all threads ÷ wall seconds (streams only). */
   coresBusy?: number;
+  /** Seconds our threads were runnable but waited for a CPU, ÷ wall seconds (streams only). */
+  waiting?: number;
   note?: string;
 }
 
@@ -69,11 +72,14 @@ const STREAM_BYTES = Number(process.env.KISEKI_BENCH_STREAM_GB ?? 4) * 1e9;
 /** Chunks per sealMany/openMany job in the batch rows. */
 const BATCH = 4;
 
-/** CPU nanoseconds of one thread of this process (Linux schedstat), or of all of them. */
-function threadNs(tid: number | 'all'): number {
+/**
+ * Nanoseconds one thread of this process (or all of them) spent on a CPU (field 0 of Linux schedstat)
+ * or runnable but waiting for one (field 1: other processes, or our own threads, held the CPUs).
+ */
+function threadNs(tid: number | 'all', field: 0 | 1 = 0): number {
   try {
     const ids = tid === 'all' ? readdirSync('/proc/self/task') : [String(tid)];
-    return ids.reduce((a, t) => a + Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]), 0);
+    return ids.reduce((a, t) => a + Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[field]), 0);
   } catch {
     return NaN;
   }
@@ -89,6 +95,7 @@ async function stream(name: string, lanes: number, perJob: number, job: (lane: n
   const cpu0 = process.cpuUsage();
   const main0 = threadNs(process.pid);
   const all0 = threadNs('all');
+  const wait0 = threadNs('all', 1);
   const t0 = process.hrtime.bigint();
   await Promise.all(Array.from({ length: lanes }, async (_, lane) => {
     while (started < jobs) {
@@ -102,6 +109,7 @@ async function stream(name: string, lanes: number, perJob: number, job: (lane: n
   return {
     name, wall: bytes / wall, cpu: bytes / ((cpu.user + cpu.system) / 1e6), note,
     mainPerGB: (threadNs(process.pid) - main0) / 1e9 / (bytes / 1e9), coresBusy: (threadNs('all') - all0) / 1e9 / wall,
+    waiting: (threadNs('all', 1) - wait0) / 1e9 / wall,
   };
 }
 
@@ -299,8 +307,8 @@ function print(rounds: Row[][], loads: string[], opensslVersion: string): void {
   console.log(`\nCrypto bench ${new Date().toISOString()}: ${os.cpus().length} × ${cpuModel}; node ${process.version} ` +
     `(OpenSSL ${process.versions.openssl}); ${opensslVersion}; 4 MiB chunks; ${rounds.length} rounds, ` +
     `1-min load average at the start of each: ${loads.join(', ')}\n`);
-  console.log('| path | wall GB/s (median, range) | ÷ openssl -elapsed 1 process | GB per CPU-second (median) | ÷ openssl 1 process (CPU time) | main thread ms/GB | cores busy |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| path | wall GB/s (median, range) | ÷ openssl -elapsed 1 process | GB per CPU-second (median) | ÷ openssl 1 process (CPU time) | main thread ms/GB | cores busy | threads waiting for a CPU |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rounds[0]!) {
     const w = by(row.name, 'wall');
     const c = by(row.name, 'cpu');
@@ -309,8 +317,9 @@ function print(rounds: Row[][], loads: string[], opensslVersion: string): void {
     const cr = perRound(c, cpuPeer);
     const main = med(rounds.map((rows) => rows.find((r) => r.name === row.name)?.mainPerGB ?? NaN));
     const busy = med(rounds.map((rows) => rows.find((r) => r.name === row.name)?.coresBusy ?? NaN));
+    const waiting = med(rounds.map((rows) => rows.find((r) => r.name === row.name)?.waiting ?? NaN));
     console.log(`| ${row.name} | ${gb(med(w))}${range} | ${Number.isFinite(wr) ? wr.toFixed(2) : ''} | ${gb(med(c))} | ` +
-      `${Number.isFinite(cr) ? cr.toFixed(2) : ''} | ${Number.isFinite(main) ? (main * 1000).toFixed(1) : ''} | ${Number.isFinite(busy) ? busy.toFixed(2) : ''} |`);
+      `${Number.isFinite(cr) ? cr.toFixed(2) : ''} | ${Number.isFinite(main) ? (main * 1000).toFixed(1) : ''} | ${Number.isFinite(busy) ? busy.toFixed(2) : ''} | ${Number.isFinite(waiting) ? waiting.toFixed(2) : ''} |`);
   }
   const r = (a: string, ac: Clock, b: string | number[], bc: Clock = ac): string =>
     perRound(by(a, ac), typeof b === 'string' ? by(b, bc) : b).toFixed(2);
