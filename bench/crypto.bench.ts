@@ -59,11 +59,37 @@ const POOL_AB = process.env.KISEKI_BENCH_POOL_AB !== '0';
 const AB_SUFFIX = ', 4 pool threads (libuv-like)';
 
 /** The A/B side: this file run again with KISEKI_CRYPTO_THREADS=4, printing its stream rows as JSON. */
-async function abStreams(): Promise<Row[]> {
+async function abStreams(threads = '4'): Promise<Row[]> {
   const { stdout } = await promisify(execFile)(process.execPath, [__filename], {
-    env: { ...process.env, KISEKI_CRYPTO_THREADS: '4', KISEKI_BENCH_STREAMS_JSON: '1' }, maxBuffer: 1 << 20,
+    env: { ...process.env, KISEKI_CRYPTO_THREADS: threads, KISEKI_BENCH_STREAMS_JSON: '1' }, maxBuffer: 1 << 20,
   });
   return (JSON.parse(stdout) as Row[]).map((r) => ({ ...r, name: r.name + AB_SUFFIX }));
+}
+
+/**
+ * KISEKI_BENCH_POOL_AB_ONLY=1: the pool A/B alone, both sides in fresh child processes (one thread per
+ * CPU, then 4 threads, the order swapped every round), next to `openssl speed -elapsed` per round.
+ */
+async function poolAbOnly(): Promise<void> {
+  const cpus = String(os.availableParallelism());
+  const gbs = (rows: Row[], k: number): number => (rows.find((r) => r.name.startsWith(`native AEAD seal stream, ${k} in`))?.wall ?? NaN) / 1e9;
+  const ratios: number[][] = [];
+  console.log(`pool A/B, ${ROUNDS} rounds: GB/s (÷ openssl -elapsed 1 process); 2 and 4 chunks in flight`);
+  for (let r = 0; r < ROUNDS; r++) {
+    const load = os.loadavg()[0]!.toFixed(1);
+    const o1 = (await opensslSpeed('aes-256-gcm', CHUNK, OPENSSL_SECONDS, 1, true)).bytesPerSecond / 1e9;
+    const order = r % 2 === 0 ? [cpus, '4'] : ['4', cpus];
+    const res = new Map<string, Row[]>();
+    for (const t of order) res.set(t, await abStreams(t));
+    const [a, b] = [res.get(cpus)!, res.get('4')!];
+    ratios.push([gbs(a, 2) / o1, gbs(b, 2) / o1, gbs(a, 4) / o1, gbs(b, 4) / o1]);
+    console.log(`  round ${r + 1} (load ${load}): openssl ${o1.toFixed(2)}; 2 in flight: ${cpus} threads ${gbs(a, 2).toFixed(2)} ` +
+      `(${(gbs(a, 2) / o1).toFixed(2)}), 4 threads ${gbs(b, 2).toFixed(2)} (${(gbs(b, 2) / o1).toFixed(2)}); 4 in flight: ` +
+      `${cpus} threads ${gbs(a, 4).toFixed(2)} (${(gbs(a, 4) / o1).toFixed(2)}), 4 threads ${gbs(b, 4).toFixed(2)} (${(gbs(b, 4) / o1).toFixed(2)})`);
+  }
+  const col = (i: number): string => median(ratios.map((x) => x[i]!)).toFixed(2);
+  console.log(`  median ÷ openssl 1 process: 2 in flight ${col(0)} (${cpus} threads) vs ${col(1)} (4 threads); ` +
+    `4 in flight ${col(2)} vs ${col(3)} (target ≥ 1.70)`);
 }
 
 /** KISEKI_BENCH_TWO_CORE_ONLY=1: only the peers and the AEAD streams (about 20 s a round). */
@@ -284,6 +310,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(await aeadStreams(binding.binding, chunks, out, true)));
     return;
   }
+  if (process.env.KISEKI_BENCH_POOL_AB_ONLY === '1') return poolAbOnly();
   const f = await fixture();
   const rounds: Row[][] = [];
   const loads: string[] = [];
