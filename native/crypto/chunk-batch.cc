@@ -1,4 +1,4 @@
-// Several chunks per thread-pool job (ADR 0014): the same per-chunk work as chunk-seal.cc
+// Several chunks per job of the crypto pool (ADR 0014, 0015): the same per-chunk work as chunk-seal.cc
 // (chunk-core.h), n chunks in a row on one pool thread and one Promise for all of them, so the main
 // thread is off the critical path between chunks: one hop and one completion per batch, not per chunk.
 #include "crypto/chunk-batch.h"

@@ -4,7 +4,7 @@
 namespace kiseki::crypto {
 // sealMany(plaintexts: Buffer[], ciphertextOuts: Buffer[], chunkIds: Buffer (32·n), idMode, idKey | null,
 //          kek, info, nonces: Buffer (12·n), tagsOut: Buffer (16·n)) → Promise<undefined>.
-// All n chunks in ONE thread-pool job, in order; any failure rejects the whole batch.
+// All n chunks in ONE job of the crypto pool, in order; any failure rejects the whole batch.
 Napi::Value SealMany(const Napi::CallbackInfo& info);
 // openMany(ciphertexts: Buffer[], plaintextOuts: Buffer[], chunkIds (32·n), verifyMode, idKey | null,
 //          keks: Buffer[], info, nonces (12·n), tags (16·n), statusOut: Buffer (n)) → Promise<undefined>.

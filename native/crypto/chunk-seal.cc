@@ -1,4 +1,4 @@
-// Seal and open of one chunk (or metadata value) on the libuv thread pool: chunk id, HKDF of the DEK,
+// Seal and open of one chunk (or metadata value) on the crypto pool (crypto-pool.h): chunk id, HKDF of the DEK,
 // AES-256-GCM, and on open the optional re-hash of the plaintext (I-CC1), all in one pass off the main
 // thread (chunk-core.h). Every output Buffer is allocated by the caller.
 #include "crypto/chunk-seal.h"

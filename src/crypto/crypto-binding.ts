@@ -11,7 +11,7 @@ export interface CryptoBinding {
     kek: Buffer, info: Buffer, nonce: Buffer, tagOut: Buffer): Promise<void>;
   open(ciphertext: Buffer, plaintextOut: Buffer, chunkId: Buffer, check: NativeCheckMode, idKey: Buffer | null,
     kek: Buffer, info: Buffer, nonce: Buffer, tag: Buffer): Promise<'ok' | 'auth-failed' | 'id-mismatch'>;
-  /** n chunks in one thread-pool job (ADR 0014); chunkIds (read for 'given', else written), nonces, tagsOut: n × 32, 12, 16 bytes. */
+  /** n chunks in one job of the crypto pool (ADR 0014); chunkIds (read for 'given', else written), nonces, tagsOut: n × 32, 12, 16 bytes. */
   sealMany(plaintexts: Buffer[], ciphertextOuts: Buffer[], chunkIds: Buffer, idMode: NativeIdMode, idKey: Buffer | null,
     kek: Buffer, info: Buffer, nonces: Buffer, tagsOut: Buffer): Promise<void>;
   /** statusOut[i]: 0 ok, 1 authentication failed, 2 id mismatch, 3 error; a failed chunk's output is cleansed. */

@@ -149,7 +149,7 @@ export async function openChunk(keyring: TenantKeyring, envelope: Envelope, expe
 }
 
 /**
- * Seals several chunks under the current epoch in one thread-pool job where the backend can (ADR 0014;
+ * Seals several chunks under the current epoch in one native job where the backend can (ADR 0014;
  * one seal at a time otherwise): results in order, all or nothing. `outputs[i]`, when given, must be
  * exactly plaintexts[i].length bytes and overlap no other plaintext or output. The plaintexts must not
  * change until the promise settles (see sealChunk).
@@ -185,7 +185,7 @@ export async function sealChunks(keyring: TenantKeyring, plaintexts: readonly Bu
 }
 
 /**
- * Opens several chunks in one thread-pool job where the backend can (one open at a time otherwise).
+ * Opens several chunks in one native job where the backend can (one open at a time otherwise).
  * One result per item, in order: the plaintext, or the error openChunk would have thrown for it
  * (Integrity on tampering, I-CC1 mismatch or a malformed envelope); a failed chunk never yields
  * plaintext and its `output` is zeroed. Throws only for what concerns the whole batch (a wipe).
