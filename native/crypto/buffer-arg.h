@@ -18,14 +18,15 @@ class BufferArg {
   // Reads info[i] as a Buffer (or null when optional). expectLen < 0: any length. On a bad argument
   // throws a TypeError into JS and returns false.
   bool Bind(const Napi::CallbackInfo& info, size_t i, const char* name, long expectLen, bool optional = false) {
-    Napi::Env env = info.Env();
-    Napi::Value v = info[i];
+    return BindValue(info.Env(), info[i], name, expectLen, optional);
+  }
+  // The same for any value, e.g. an element of an array argument.
+  bool BindValue(Napi::Env env, Napi::Value v, const std::string& name, long expectLen, bool optional = false) {
     if (optional && (v.IsNull() || v.IsUndefined())) return true;
-    if (!v.IsBuffer()) return Fail(env, std::string(name) + " must be a Buffer");
+    if (!v.IsBuffer()) return Fail(env, name + " must be a Buffer");
     auto buf = v.As<Napi::Buffer<uint8_t>>();
     if (expectLen >= 0 && buf.Length() != static_cast<size_t>(expectLen))
-      return Fail(env, std::string(name) + " must be " + std::to_string(expectLen) + " bytes, got " +
-                           std::to_string(buf.Length()));
+      return Fail(env, name + " must be " + std::to_string(expectLen) + " bytes, got " + std::to_string(buf.Length()));
     ref_ = Napi::Persistent(buf);
     data_ = buf.Data();
     size_ = buf.Length();

@@ -69,7 +69,9 @@ export interface OpenRequest {
 export type OpenResult =
   | { kind: 'ok'; plaintext: Buffer }
   | { kind: 'auth-failed' }
-  | { kind: 'id-mismatch' };
+  | { kind: 'id-mismatch' }
+  /** OpenSSL failed on this chunk of an openMany batch (a lone open rejects instead). */
+  | { kind: 'error' };
 
 export type DigestKind = { kind: 'sha256' } | { kind: 'hmac'; key: Buffer };
 
@@ -85,6 +87,17 @@ export interface CryptoBackend {
    * mismatch, 3 error. Backends without it are used one open at a time (metadata-seal.ts openNames).
    */
   openNames?(req: NamesOpenRequest): Promise<{ plaintext: Buffer; status: Uint8Array }>;
+  /**
+   * Optional: several seals in one job (ADR 0014). All requests share id kind (and HMAC key), kek and
+   * info; a mixed batch is an InvalidArgument. Any failure rejects the whole batch. Backends without
+   * it are used one seal at a time (envelope.ts sealChunks).
+   */
+  sealMany?(reqs: readonly SealRequest[]): Promise<Sealed[]>;
+  /**
+   * Optional: several opens in one job. All requests share check and info; keks may differ (epochs).
+   * One result per request, as `open` gives it: a failed chunk returns no plaintext and its output is zeroed.
+   */
+  openMany?(reqs: readonly OpenRequest[]): Promise<OpenResult[]>;
   digest(kind: DigestKind, data: Buffer): Promise<Buffer>;
   /** Raw AES-256-GCM of a small record (≤ 1 MiB) under `key` itself, synchronous. */
   gcmSealRaw(key: Buffer, nonce: Buffer, aad: Buffer, plaintext: Buffer): { ciphertext: Buffer; tag: Buffer };

@@ -1,5 +1,6 @@
-// Typed view of kiseki_native.node's `crypto` namespace (native/crypto). Every async function runs on
-// the libuv thread pool and writes into Buffers the caller allocated.
+// Typed view of kiseki_native.node's `crypto` namespace (native/crypto). Every async function runs off
+// the JS thread — seal/open and their batches on the crypto pool (one thread per CPU, ADR 0015), the
+// rest on the libuv thread pool — and writes into Buffers the caller allocated.
 import { loadNative } from '../util/native.js';
 
 export type NativeIdMode = 'sha256' | 'hmac' | 'given';
@@ -10,6 +11,14 @@ export interface CryptoBinding {
     kek: Buffer, info: Buffer, nonce: Buffer, tagOut: Buffer): Promise<void>;
   open(ciphertext: Buffer, plaintextOut: Buffer, chunkId: Buffer, check: NativeCheckMode, idKey: Buffer | null,
     kek: Buffer, info: Buffer, nonce: Buffer, tag: Buffer): Promise<'ok' | 'auth-failed' | 'id-mismatch'>;
+  /** n chunks in one job of the crypto pool (ADR 0014); chunkIds (read for 'given', else written), nonces, tagsOut: n × 32, 12, 16 bytes. */
+  sealMany(plaintexts: Buffer[], ciphertextOuts: Buffer[], chunkIds: Buffer, idMode: NativeIdMode, idKey: Buffer | null,
+    kek: Buffer, info: Buffer, nonces: Buffer, tagsOut: Buffer): Promise<void>;
+  /** statusOut[i]: 0 ok, 1 authentication failed, 2 id mismatch, 3 error; a failed chunk's output is cleansed. */
+  openMany(ciphertexts: Buffer[], plaintextOuts: Buffer[], chunkIds: Buffer, check: NativeCheckMode, idKey: Buffer | null,
+    keks: Buffer[], info: Buffer, nonces: Buffer, tags: Buffer, statusOut: Buffer): Promise<void>;
+  /** Threads of the pool that runs seal, open, sealMany and openMany (one per CPU; KISEKI_CRYPTO_THREADS). */
+  poolThreads(): number;
   digest(kind: 'sha256' | 'hmac', data: Buffer, key: Buffer | null, out: Buffer): Promise<void>;
   hkdf(ikm: Buffer, salt: Buffer, info: Buffer, out: Buffer): void;
   /** Raw AES-256-GCM for small records; on open, false = authentication failed (output cleansed). */
@@ -26,7 +35,7 @@ export interface CryptoBinding {
     ciphertexts: Buffer, offsets: Buffer, out: Buffer, status: Buffer): Promise<void>;
 }
 
-const FUNCTIONS = ['seal', 'open', 'digest', 'hkdf', 'gcm', 'crc32', 'crc32Async', 'allocSecure', 'zero', 'openNames'] as const;
+const FUNCTIONS = ['seal', 'open', 'sealMany', 'openMany', 'poolThreads', 'digest', 'hkdf', 'gcm', 'crc32', 'crc32Async', 'allocSecure', 'zero', 'openNames'] as const;
 
 /** The binding, or the reason it is unusable (addon not built, or built without native/crypto). */
 export function loadCryptoBinding(): { kind: 'loaded'; binding: CryptoBinding } | { kind: 'missing'; reason: string } {

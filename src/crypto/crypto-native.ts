@@ -1,8 +1,10 @@
-// The fast path: one thread-pool job per seal or open (id, HKDF, AES-256-GCM, optional re-hash), so
-// both cores work and the main thread only allocates the output Buffers.
+// The fast path: one job on the crypto pool (one thread per CPU, ADR 0015) per seal or open — id, HKDF,
+// AES-256-GCM, optional re-hash — or per batch (sealMany/openMany, ADR 0014), so both cores work and
+// the main thread only allocates the output Buffers.
+import { kerr } from '../errors.js';
 import type { CryptoBinding } from './crypto-binding.js';
 import {
-  ID_BYTES, TAG_BYTES,
+  ID_BYTES, NONCE_BYTES, TAG_BYTES,
   type CryptoBackend, type DigestKind, type NamesOpenRequest, type OpenRequest, type OpenResult, type SealRequest, type Sealed,
 } from './crypto-backend.js';
 
@@ -29,6 +31,44 @@ export class NativeCryptoBackend implements CryptoBackend {
     const status = await this.#n.open(req.ciphertext, plaintext, req.chunkId, req.check.kind, idKey, req.kek,
       req.info, req.nonce, req.tag);
     return status === 'ok' ? { kind: 'ok', plaintext } : { kind: status };
+  }
+
+  async sealMany(reqs: readonly SealRequest[]): Promise<Sealed[]> {
+    const first = reqs[0];
+    if (first === undefined) return [];
+    const idKey = first.id.kind === 'hmac' ? first.id.key : null;
+    const same = (r: SealRequest): boolean => r.id.kind === first.id.kind && (r.id.kind !== 'hmac' || r.id.key === idKey) &&
+      r.kek === first.kek && r.info === first.info;
+    if (!reqs.every(same)) throw kerr('InvalidArgument', 'sealMany: every request of a batch must share id kind, id key, kek and info');
+    const { ids, nonces, tags } = packBatch(reqs.map((r) => ({ id: r.id.kind === 'given' ? r.id.id : undefined, nonce: r.nonce })));
+    const outputs = reqs.map((r) => r.output ?? Buffer.allocUnsafeSlow(r.plaintext.length));
+    await this.#n.sealMany(reqs.map((r) => r.plaintext), outputs, ids, first.id.kind, idKey, first.kek, first.info, nonces, tags);
+    return outputs.map((ciphertext, i) => ({
+      chunkId: ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES), ciphertext, tag: tags.subarray(i * TAG_BYTES, (i + 1) * TAG_BYTES),
+    }));
+  }
+
+  async openMany(reqs: readonly OpenRequest[]): Promise<OpenResult[]> {
+    const n = reqs.length;
+    const first = reqs[0];
+    if (first === undefined) return [];
+    const idKey = first.check.kind === 'hmac' ? first.check.key : null;
+    const same = (r: OpenRequest): boolean => r.check.kind === first.check.kind &&
+      (r.check.kind !== 'hmac' || r.check.key === idKey) && r.info === first.info;
+    if (!reqs.every(same)) throw kerr('InvalidArgument', 'openMany: every request of a batch must share check, id key and info');
+    const { ids, nonces, tags } = packBatch(reqs.map((r) => ({ id: r.chunkId, nonce: r.nonce, tag: r.tag })));
+    const outputs = reqs.map((r) => r.output ?? Buffer.allocUnsafeSlow(r.ciphertext.length));
+    const status = Buffer.alloc(n, 3);
+    await this.#n.openMany(reqs.map((r) => r.ciphertext), outputs, ids, first.check.kind, idKey, reqs.map((r) => r.kek),
+      first.info, nonces, tags, status);
+    return outputs.map((plaintext, i): OpenResult => {
+      switch (status[i]) {
+        case 0: return { kind: 'ok', plaintext };
+        case 1: return { kind: 'auth-failed' };
+        case 2: return { kind: 'id-mismatch' };
+        default: return { kind: 'error' };
+      }
+    });
   }
 
   async openNames(req: NamesOpenRequest): Promise<{ plaintext: Buffer; status: Uint8Array }> {
@@ -78,4 +118,18 @@ export class NativeCryptoBackend implements CryptoBackend {
   allocKeyMemory(len: number): { buffer: Buffer; locked: boolean } {
     return this.#n.allocSecure(len);
   }
+}
+
+/** The ids, nonces and tags of a batch concatenated as the native call takes them (absent ones left for it to fill). */
+function packBatch(items: ReadonlyArray<{ id?: Buffer; nonce: Buffer; tag?: Buffer }>): { ids: Buffer; nonces: Buffer; tags: Buffer } {
+  const n = items.length;
+  const ids = Buffer.allocUnsafe(n * ID_BYTES);
+  const nonces = Buffer.allocUnsafe(n * NONCE_BYTES);
+  const tags = Buffer.allocUnsafe(n * TAG_BYTES);
+  items.forEach((it, i) => {
+    it.id?.copy(ids, i * ID_BYTES);
+    it.nonce.copy(nonces, i * NONCE_BYTES);
+    it.tag?.copy(tags, i * TAG_BYTES);
+  });
+  return { ids, nonces, tags };
 }

@@ -8,7 +8,7 @@ import { kerr } from '../errors.js';
 import { EncryptionAlgorithm, type Envelope } from '../gen/kiseki/v1/chunk.js';
 import {
   CHUNK_DEK_INFO, ID_BYTES, NONCE_BYTES, TAG_BYTES,
-  type CryptoBackend, type IdCheck, type IdSource,
+  type CryptoBackend, type IdCheck, type IdSource, type OpenRequest, type OpenResult, type Sealed,
 } from './crypto-backend.js';
 import { idDigestFor } from './chunk-id.js';
 import { defaultBackend } from './crypto-select.js';
@@ -43,7 +43,11 @@ export async function sealEnvelope(keyring: TenantKeyring, plaintext: Buffer, id
   // A wipe while the seal ran may have zeroed the KEK under it: discard that result.
   const wiped = keyring.wipedError();
   if (wiped !== null) throw wiped;
-  const envelope: Envelope = {
+  return { chunkId: sealed.chunkId, envelope: toEnvelope(sealed, nonce, epoch) };
+}
+
+function toEnvelope(sealed: Sealed, nonce: Buffer, epoch: number): Envelope {
+  return {
     ciphertext: sealed.ciphertext,
     authTag: sealed.tag,
     nonce,
@@ -53,7 +57,6 @@ export async function sealEnvelope(keyring: TenantKeyring, plaintext: Buffer, id
     tenantWrappedMaterial: Buffer.alloc(0),
     chunkId: { value: sealed.chunkId },
   };
-  return { chunkId: sealed.chunkId, envelope };
 }
 
 /** The shared core of chunk and metadata opening; `what` names the object in error messages. */
@@ -78,18 +81,24 @@ export async function openEnvelope(keyring: TenantKeyring, envelope: Envelope, e
     if (result.kind === 'ok') backend.zero(result.plaintext);
     throw wiped;
   }
+  if (result.kind === 'ok') return result.plaintext;
+  throw openFailure(result, label, epoch);
+}
+
+/** The Integrity (or Internal) error of an open that did not succeed. */
+function openFailure(result: Exclude<OpenResult, { kind: 'ok' }>, label: string, epoch: number): Error {
   switch (result.kind) {
-    case 'ok':
-      return result.plaintext;
     case 'auth-failed':
-      throw kerr('Integrity', `${label} failed authentication under key epoch ${epoch}: the envelope was ` +
+      return kerr('Integrity', `${label} failed authentication under key epoch ${epoch}: the envelope was ` +
         'tampered with, truncated, or sealed under another key');
     case 'id-mismatch':
-      throw kerr('Integrity', `${label} decrypted to content whose id differs: the chunk was sealed under a ` +
+      return kerr('Integrity', `${label} decrypted to content whose id differs: the chunk was sealed under a ` +
         'wrong id (I-CC1); refetch it from another replica');
+    case 'error':
+      return kerr('Internal', `opening ${label} failed in OpenSSL`);
     default: {
       const never: never = result;
-      throw kerr('Internal', `unexpected open result ${String(never)}`);
+      return kerr('Internal', `unexpected open result ${String(never)}`);
     }
   }
 }
@@ -137,4 +146,99 @@ export async function openChunk(keyring: TenantKeyring, envelope: Envelope, expe
   const check: IdCheck = opts?.verifyContent === true
     ? idDigestFor(keyring.dedupPolicy, keyring.indexKey) : { kind: 'none' };
   return openEnvelope(keyring, envelope, expectedChunkId, check, CHUNK_DEK_INFO, backend, 'chunk', opts?.output);
+}
+
+/**
+ * Seals several chunks under the current epoch in one native job where the backend can (ADR 0014;
+ * one seal at a time otherwise): results in order, all or nothing. `outputs[i]`, when given, must be
+ * exactly plaintexts[i].length bytes and overlap no other plaintext or output. The plaintexts must not
+ * change until the promise settles (see sealChunk).
+ */
+export async function sealChunks(keyring: TenantKeyring, plaintexts: readonly Buffer[],
+  opts?: { backend?: CryptoBackend; outputs?: ReadonlyArray<Buffer | undefined> }): Promise<Array<{ chunkId: Buffer; envelope: Envelope }>> {
+  const backend = opts?.backend ?? await defaultBackend();
+  const id = idDigestFor(keyring.dedupPolicy, keyring.indexKey);
+  const outputs = opts?.outputs;
+  if (outputs !== undefined && outputs.length !== plaintexts.length) {
+    throw kerr('InvalidArgument', `sealChunks: ${outputs.length} outputs for ${plaintexts.length} plaintexts`);
+  }
+  const many = backend.sealMany?.bind(backend);
+  if (many === undefined) {
+    return Promise.all(plaintexts.map((p, i) => sealEnvelope(keyring, p, id, CHUNK_DEK_INFO, backend, outputs?.[i])));
+  }
+  plaintexts.forEach((p, i) => {
+    if (!Buffer.isBuffer(p)) throw kerr('InvalidArgument', `plaintext ${i} to seal must be a Buffer`);
+    checkOutput(outputs?.[i], p.length, `ciphertext ${i}`);
+  });
+  const epoch = keyring.currentEpoch;
+  const kek = keyring.kek(epoch);
+  const nonces = randomFillSync(Buffer.allocUnsafe(plaintexts.length * NONCE_BYTES));
+  const reqs = plaintexts.map((plaintext, i) => ({
+    plaintext, id, info: CHUNK_DEK_INFO, kek, nonce: nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES), output: outputs?.[i],
+  }));
+  const sealed = await many(reqs).catch((err: unknown) => {
+    throw keyring.wipedError() ?? kerr('Internal', `sealing a batch of ${reqs.length} chunks failed in the ${backend.name} crypto backend`, err);
+  });
+  const wiped = keyring.wipedError();
+  if (wiped !== null) throw wiped;
+  return sealed.map((s, i) => ({ chunkId: s.chunkId, envelope: toEnvelope(s, reqs[i]!.nonce, epoch) }));
+}
+
+/**
+ * Opens several chunks in one native job where the backend can (one open at a time otherwise).
+ * One result per item, in order: the plaintext, or the error openChunk would have thrown for it
+ * (Integrity on tampering, I-CC1 mismatch or a malformed envelope); a failed chunk never yields
+ * plaintext and its `output` is zeroed. Throws only for what concerns the whole batch (a wipe).
+ */
+export async function openChunks(keyring: TenantKeyring,
+  items: ReadonlyArray<{ envelope: Envelope; chunkId: Buffer; output?: Buffer }>,
+  opts?: { backend?: CryptoBackend; verifyContent?: boolean }): Promise<Array<Buffer | Error>> {
+  const backend = opts?.backend ?? await defaultBackend();
+  const check: IdCheck = opts?.verifyContent === true
+    ? idDigestFor(keyring.dedupPolicy, keyring.indexKey) : { kind: 'none' };
+  const many = backend.openMany?.bind(backend);
+  if (many === undefined) {
+    return Promise.all(items.map((it) => openEnvelope(keyring, it.envelope, it.chunkId, check, CHUNK_DEK_INFO, backend, 'chunk', it.output)
+      .catch((err: unknown) => err as Error)));
+  }
+  const out = new Array<Buffer | Error>(items.length);
+  const reqs: OpenRequest[] = [];
+  const at: number[] = [];
+  items.forEach((it, i) => {
+    const label = `chunk ${it.chunkId.toString('hex')}`;
+    const e = it.envelope;
+    if (it.chunkId.length !== ID_BYTES) {
+      out[i] = kerr('InvalidArgument', `expected chunk id must be ${ID_BYTES} bytes, got ${it.chunkId.length}`);
+      return;
+    }
+    const problem = envelopeProblem(e, it.chunkId);
+    if (problem !== null) {
+      out[i] = kerr('Integrity', `${label} cannot be opened: ${problem}`);
+      return;
+    }
+    try {
+      checkOutput(it.output, e.ciphertext.length, `${label}'s plaintext`);
+      reqs.push({
+        ciphertext: e.ciphertext, chunkId: it.chunkId, kek: keyring.kek(e.systemEpoch!.value), info: CHUNK_DEK_INFO,
+        nonce: e.nonce, tag: e.authTag, check, output: it.output,
+      });
+      at.push(i);
+    } catch (err) {
+      out[i] = err as Error; // a wrong-sized output, or an epoch the keyring does not hold
+    }
+  });
+  const results = reqs.length === 0 ? [] : await many(reqs).catch((err: unknown) => {
+    throw keyring.wipedError() ?? kerr('Internal', `opening a batch of ${reqs.length} chunks failed in the ${backend.name} crypto backend`, err);
+  });
+  const wiped = keyring.wipedError();
+  if (wiped !== null) {
+    for (const r of results) if (r.kind === 'ok') backend.zero(r.plaintext);
+    throw wiped;
+  }
+  results.forEach((r, j) => {
+    const i = at[j]!;
+    out[i] = r.kind === 'ok' ? r.plaintext
+      : openFailure(r, `chunk ${items[i]!.chunkId.toString('hex')}`, items[i]!.envelope.systemEpoch!.value);
+  });
+  return out;
 }

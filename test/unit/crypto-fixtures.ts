@@ -37,3 +37,16 @@ export function keyring(backend: CryptoBackend, spec: KeySpec): TenantKeyring {
 export function randomKeyring(backend: CryptoBackend, dedup = DedupPolicy.DEDUP_POLICY_CROSS_TENANT): TenantKeyring {
   return keyring(backend, { keks: [{ epoch: 1, kek: randomBytes(32) }], indexKey: randomBytes(32), dedup });
 }
+
+export const hex = (s: string): Buffer => Buffer.from(s, 'hex');
+export const HELLO = Buffer.from('hello kiseki');
+/** Brief §3.11: "hello kiseki" under KEK 0x42×32 and nonce 00…0b. */
+export const V = {
+  idHello: '9c4f84d53bf3aec90adf94172bb5e6618321a815f129154c4f1bc360851dba8f',
+  idEmpty: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  hmacHello: 'a7424cbf789ec8b60b55c45c854af4848db5534a200bf960c61e77250c9559f0',
+  dek: 'b93fc9e7e927de58cdd094a8954706e94abda8fbe53220120b939950e34c0d40',
+  ciphertext: '282b3ea7e23399dfe742dccb',
+  tag: '33cbdd11b3231a2ba8d3c7a40aa4ff1d',
+  nonce: '000102030405060708090a0b',
+};

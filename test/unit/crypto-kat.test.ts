@@ -8,19 +8,7 @@ import { crc32, crc32Async } from '../../src/crypto/crc32.js';
 import { openChunk } from '../../src/crypto/envelope.js';
 import { DedupPolicy } from '../../src/gen/kiseki/v1/common.js';
 import { EncryptionAlgorithm, Envelope } from '../../src/gen/kiseki/v1/chunk.js';
-import { bothBackends, keyring } from './crypto-fixtures.js';
-
-const hex = (s: string): Buffer => Buffer.from(s, 'hex');
-const HELLO = Buffer.from('hello kiseki');
-const V = {
-  idHello: '9c4f84d53bf3aec90adf94172bb5e6618321a815f129154c4f1bc360851dba8f',
-  idEmpty: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-  hmacHello: 'a7424cbf789ec8b60b55c45c854af4848db5534a200bf960c61e77250c9559f0',
-  dek: 'b93fc9e7e927de58cdd094a8954706e94abda8fbe53220120b939950e34c0d40',
-  ciphertext: '282b3ea7e23399dfe742dccb',
-  tag: '33cbdd11b3231a2ba8d3c7a40aa4ff1d',
-  nonce: '000102030405060708090a0b',
-};
+import { bothBackends, keyring, hex, HELLO, V } from './crypto-fixtures.js';
 
 test('KAT §3.11: SHA-256 chunk ids on both backends', async () => {
   for (const b of await bothBackends()) {
