@@ -11,6 +11,7 @@
 //        read (never the buffer's capacity), so the tail of a longer chunk read earlier — another
 //        tenant's ciphertext — is never inside it.
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
+import { StorePool } from '../util/store-pool.js';
 
 /** Free buffers kept; beyond this, released buffers are left to the GC. */
 const DEFAULT_MAX_FREE = 8;
@@ -25,11 +26,12 @@ export interface ReadLease {
 }
 
 export class ChunkReadPool {
-  private readonly free: Buffer[] = [];
-  private readonly freeSet = new Set<Buffer>();
+  private readonly stores: StorePool;
   readonly stats = { leased: 0, reused: 0, unpooled: 0 };
 
-  constructor(private readonly capacity = READ_BUFFER_BYTES, private readonly maxFree = DEFAULT_MAX_FREE) {}
+  constructor(private readonly capacity = READ_BUFFER_BYTES, maxFree = DEFAULT_MAX_FREE) {
+    this.stores = new StorePool(maxFree * capacity);
+  }
 
   /**
    * A buffer of at least `size` bytes for one read; `fill(buf)` returns how many bytes it read.
@@ -43,15 +45,14 @@ export class ChunkReadPool {
       const n = await fill(own);
       return { bytes: own.subarray(0, n), release: () => undefined };
     }
-    let buf = this.free.pop();
-    if (buf === undefined) buf = Buffer.allocUnsafeSlow(this.capacity);
-    else { this.freeSet.delete(buf); this.stats.reused++; }
-    const store = buf;
+    const taken = this.stores.take(this.capacity);
+    if (taken.reused) this.stats.reused++;
+    const store = Buffer.from(taken.store);
     let held = true;
     const release = (): void => {
       if (!held) return; // I-RP1
       held = false;
-      this.give(store);
+      this.stores.give(taken.store);
     };
     let n: number;
     try {
@@ -64,21 +65,14 @@ export class ChunkReadPool {
     return { bytes: store.subarray(0, Math.min(n, size)), release };
   }
 
-  private give(buf: Buffer): void {
-    if (this.freeSet.has(buf) || this.free.length >= this.maxFree) return;
-    this.free.push(buf);
-    this.freeSet.add(buf);
-  }
-
   /** Drops every free buffer (an idle session's pool). */
   clear(): void {
-    this.free.length = 0;
-    this.freeSet.clear();
+    this.stores.clear();
   }
 
   /** Free buffers right now (tests). */
   get freeCount(): number {
-    return this.free.length;
+    return this.stores.freeCount;
   }
 }
 

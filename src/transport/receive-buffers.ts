@@ -11,6 +11,7 @@
 // Buffers hold sealed ciphertext only (D2), so a free buffer is not zeroed. A buffer that is never
 // recycled (an aborted or failed request, a caller that keeps its envelope) is simply left to the GC.
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
+import { StorePool } from '../util/store-pool.js';
 
 /** Capacity of a pooled buffer: a default 4 MiB chunk and its envelope's small fields. */
 export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024 + 64 * 1024;
@@ -22,7 +23,7 @@ const DEFAULT_MAX_FREE = 16;
 interface Lent { store: ArrayBuffer; generation: number }
 
 export class ReceiveBuffers {
-  private readonly free: ArrayBuffer[] = [];
+  private readonly stores: StorePool;
   /** Current generation of every store this pool made; bumped each time a store is taken. */
   private readonly generation = new WeakMap<ArrayBuffer, number>();
   /** Stores taken and not yet given to an envelope or back to the pool. */
@@ -30,14 +31,15 @@ export class ReceiveBuffers {
   private readonly lent = new WeakMap<Envelope, Lent>();
   readonly stats = { taken: 0, reused: 0, recycled: 0 };
 
-  constructor(private readonly capacity = RECEIVE_BUFFER_BYTES, private readonly maxFree = DEFAULT_MAX_FREE) {}
+  constructor(private readonly capacity = RECEIVE_BUFFER_BYTES, maxFree = DEFAULT_MAX_FREE) {
+    this.stores = new StorePool(maxFree * capacity);
+  }
 
   /** A buffer of exactly `length` bytes from the pool, or null when that size is not pooled. */
   take(length: number): Buffer | null {
     if (length < MIN_POOLED_BYTES || length > this.capacity) return null;
-    let store = this.free.pop();
-    if (store === undefined) store = new ArrayBuffer(this.capacity);
-    else this.stats.reused++;
+    const { store, reused } = this.stores.take(this.capacity);
+    if (reused) this.stats.reused++;
     this.stats.taken++;
     this.generation.set(store, (this.generation.get(store) ?? 0) + 1);
     this.taken.add(store);
@@ -63,12 +65,12 @@ export class ReceiveBuffers {
     if (this.generation.get(l.store) !== l.generation) return;
     this.generation.set(l.store, l.generation + 1); // no older envelope of this store can free it again
     this.stats.recycled++;
-    if (this.free.length < this.maxFree) this.free.push(l.store);
+    this.stores.give(l.store);
   }
 
   /** Free buffers right now (tests). */
   get freeCount(): number {
-    return this.free.length;
+    return this.stores.freeCount;
   }
 }
 

@@ -24,20 +24,23 @@ test('I-CC2 recycling: a Page hands its backing to onFree only after the last re
   assert.equal(freed.length, 1, 'extra releases do not free twice');
 });
 
-test('BufferRecycler: takes back whole buffers up to its byte bound, never views; hands them out by exact size', () => {
+test('BufferRecycler: takes back its own whole buffers up to its byte bound, never views or foreign ones; hands them out by exact size', () => {
   const r = new BufferRecycler(3 * 1024);
-  const a = Buffer.alloc(1024);
-  const b = Buffer.alloc(1024);
-  const big = Buffer.alloc(2048);
+  const a = r.take(1024);
+  const b = r.take(1024);
+  const big = r.take(2048);
   r.give(a);
   r.give(big);
   r.give(b); // over the bound: dropped
   assert.equal(r.freeBytes, 3072);
-  r.give(Buffer.alloc(4096).subarray(0, 1024)); // a view: never kept
+  r.give(r.take(4096).subarray(0, 1024)); // a view: never kept
+  r.give(Buffer.alloc(1024)); // not made here: may share memory with its owner
   assert.equal(r.freeBytes, 3072);
-  assert.equal(r.take(1024), a);
-  assert.notEqual(r.take(1024), b, 'a dropped buffer is not handed out');
-  assert.equal(r.take(2048), big);
+  r.give(a); // already free: listed once
+  assert.equal(r.freeBytes, 3072);
+  assert.equal(r.take(1024).buffer, a.buffer);
+  assert.notEqual(r.take(1024).buffer, b.buffer, 'a dropped buffer is not handed out');
+  assert.equal(r.take(2048).buffer, big.buffer);
   assert.equal(r.freeBytes, 0);
   assert.equal(r.take(512).length, 512, 'a new buffer when none fits');
 });
