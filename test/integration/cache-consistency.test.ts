@@ -1,20 +1,14 @@
 // Wrong bytes are the worst bug: whatever happens to the cache (evictions, wipes, corrupted or
 // vanished files, a failing or hung disk), every byte a read returns is the chunk's own.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { open, mkdir, rm, truncate, unlink } from 'node:fs/promises';
 import { ChunkCache } from '../../src/cache/chunk-cache.js';
 import { ManualClock } from '../../src/cache/clock.js';
-import { chunk, config, sha256hex, tempDir, waitFor } from './cache-fixtures.js';
+import { cacheDirsRemovedAfter, chunk, config, sha256hex, waitFor } from './cache-fixtures.js';
 
-const dirs: { cleanup(): Promise<void> }[] = [];
-after(async () => { for (const d of dirs) await d.cleanup(); });
-async function cacheDir(): Promise<string> {
-  const d = await tempDir();
-  dirs.push(d);
-  return d.path;
-}
+const cacheDir = cacheDirsRemovedAfter();
 
 test('read(): 16 concurrent readers of a cold chunk cause one canonical fetch; then L1, then (after L1 loss) L2', async () => {
   const dir = await cacheDir();

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after } from 'node:test';
 import { resolveCacheConfig, type CacheConfig } from '../../src/cache/cache-config.js';
 import { DEFAULT_POLICY, type CacheMode } from '../../src/cache/cache-policy.js';
 
@@ -19,6 +20,17 @@ export const sha256hex = (b: Buffer) => createHash('sha256').update(b).digest('h
 export async function tempDir(prefix = 'kcache-'): Promise<{ path: string; cleanup(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** A maker of temp cache directories that are all removed after the calling test file's tests. */
+export function cacheDirsRemovedAfter(): () => Promise<string> {
+  const dirs: { cleanup(): Promise<void> }[] = [];
+  after(async () => { for (const d of dirs) await d.cleanup(); });
+  return async () => {
+    const d = await tempDir();
+    dirs.push(d);
+    return d.path;
+  };
 }
 
 export function config(cacheDir: string, over: { mode?: CacheMode; l1?: string; l2?: string; ttl?: string } & Partial<CacheConfig> = {}): CacheConfig {

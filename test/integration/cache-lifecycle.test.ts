@@ -1,6 +1,6 @@
 // Pool lifecycle across real processes: scavenging of kill -9'ed owners, never touching live pools,
 // clean-exit wipes, adoption (KISEKI_CACHE_POOL_ID) and the staging handoff window.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,15 +11,9 @@ import { CachePool } from '../../src/cache/pool-lifecycle.js';
 import { newPoolId } from '../../src/cache/pool-id.js';
 import { scrubCacheDir } from '../../src/cache/scrub.js';
 import { KisekiError } from '../../src/errors.js';
-import { config, exited, spawnPoolOwner, tempDir } from './cache-fixtures.js';
+import { cacheDirsRemovedAfter, config, exited, spawnPoolOwner } from './cache-fixtures.js';
 
-const dirs: { cleanup(): Promise<void> }[] = [];
-after(async () => { for (const d of dirs) await d.cleanup(); });
-async function cacheDir(): Promise<string> {
-  const d = await tempDir();
-  dirs.push(d);
-  return d.path;
-}
+const cacheDir = cacheDirsRemovedAfter();
 
 const chunkFile = (dir: string, id: string) => join(dir, 'chunks', id.slice(0, 2), id);
 

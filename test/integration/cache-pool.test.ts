@@ -1,5 +1,5 @@
 // The cache library against real files, real flocks and real child processes (no mount yet).
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,15 +10,9 @@ import { ChunkCache } from '../../src/cache/chunk-cache.js';
 import { registerCacheMetrics } from '../../src/cache/cache-stats.js';
 import { newPoolId } from '../../src/cache/pool-id.js';
 import { KisekiError } from '../../src/errors.js';
-import { chunk, config, sha256hex, tempDir, waitFor } from './cache-fixtures.js';
+import { cacheDirsRemovedAfter, chunk, config, sha256hex, waitFor } from './cache-fixtures.js';
 
-const dirs: { cleanup(): Promise<void> }[] = [];
-after(async () => { for (const d of dirs) await d.cleanup(); });
-async function cacheDir(): Promise<string> {
-  const d = await tempDir();
-  dirs.push(d);
-  return d.path;
-}
+const cacheDir = cacheDirsRemovedAfter();
 
 /** Opens a cache whose L1 is too small for any chunk, so every hit comes from L2. */
 async function l2Only(dir: string, over: Parameters<typeof config>[1] = {}, tenant = 't1') {
