@@ -12,7 +12,8 @@
 import { type ErrorKind, kerr, KisekiError } from '../errors.js';
 import { recycleEnvelopes } from '../transport/receive-buffers.js';
 import { ChunkBuffers } from './chunk-buffers.js';
-import { retryWhileUnreachable } from './unreachable-retry.js';
+import { FailingNodes, type FailureRun, PASSING, retryWhileUnreachable } from './unreachable-retry.js';
+import type { ChunkTransport } from '../transport/transport.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
 
 export interface ChunkReaderOptions {
@@ -88,6 +89,8 @@ export class ChunkReader {
   private readonly warmed = new Set<string>();
   private prefetching = 0;
   readonly stats: ReaderStats = { fetched: 0, failovers: 0, prefetched: 0, cacheHits: 0 };
+  /** Since when each node has been failing chunk calls for a passing reason; shared with the writer. */
+  readonly failing = new FailingNodes();
 
   constructor(
     private readonly crypto: ChunkCrypto,
@@ -186,8 +189,21 @@ export class ChunkReader {
   private async fetch(chunkId: Buffer, epoch: number): Promise<Buffer> {
     const id = chunkId.toString('hex').slice(0, 16);
     let definite = false;
+    let replicas: readonly ChunkTransport[] = [];
+    const start = performance.now();
+    // Replicas failing for longer than the budget: this read gets the short window only. Nodes that
+    // answered otherwise (NotFound from a node the chunk was never placed on) do not count.
+    const allReplicas: FailureRun = {
+      failed: () => {
+        const runs = replicas.map((t) => this.failing.of(t).since).filter((x): x is number => x !== null);
+        return runs.length === 0 ? start : Math.max(...runs);
+      },
+      succeeded: () => undefined,
+    };
     return retryWhileUnreachable(this.options.unreachableRetryMs, async () => {
-      const { read: replicas, write: placed } = this.placement.route(chunkId);
+      const route = this.placement.route(chunkId);
+      replicas = route.read;
+      const placed = route.write;
       if (replicas.length === 0) {
         definite = true;
         throw kerr('Unavailable', `chunk ${id}…: no replica placed (no nodes discovered)`);
@@ -209,17 +225,19 @@ export class ChunkReader {
             recycleEnvelopes([envelope]);
           }
           this.stats.fetched++;
+          this.failing.of(transport).succeeded();
           this.cache.put(chunkId, plaintext, epoch);
           return plaintext;
         } catch (err) {
           this.stats.failovers++;
+          if (KisekiError.is(err) && PASSING.has(err.kind)) this.failing.of(transport).failed();
           // A node the chunk was never placed on says NotFound whatever happens to the others.
           definite ||= KisekiError.is(err) && DEFINITE.has(err.kind) && (err.kind !== 'NotFound' || placed.includes(transport));
           failures.push(`${transport.name}: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
       throw new KisekiError('TransportFailed', `chunk ${id}…: every replica failed: ${failures.join('; ')}`);
-    }, () => !definite);
+    }, () => !definite, allReplicas);
   }
 }
 

@@ -10,7 +10,6 @@ import { listDirectory, type PageFetch } from './dir-listing.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
 import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror, type FetchTicket } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
-import { FailingNodes } from './unreachable-retry.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls } from './fs-ports.js';
 import { O_ACCMODE, OpenFiles, type OpenFile } from './open-files.js';
 import { SealedNames } from './sealed-names.js';
@@ -113,7 +112,7 @@ export class KisekiFileSystem {
       placement: deps.placement, names: this.names, limiter: new UploadLimiter(options.uploadConcurrency),
       buffers: this.reader.buffers,
       inlineThreshold: options.inlineThreshold, clock: this.clock,
-      unreachableRetryMs: options.reader.unreachableRetryMs, failing: new FailingNodes(),
+      unreachableRetryMs: options.reader.unreachableRetryMs, failing: this.reader.failing,
     };
   }
 

@@ -23,7 +23,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Runs `attempt` until it succeeds, `passing(err)` says a failure is final, or `budgetMs` would run
  * out during the next pause; then the last failure is thrown.
  */
-export async function retryWhileUnreachable<T>(budgetMs: number, attempt: () => Promise<T>, passing: (err: unknown) => boolean, since?: FailingSince): Promise<T> {
+export async function retryWhileUnreachable<T>(budgetMs: number, attempt: () => Promise<T>, passing: (err: unknown) => boolean, since?: FailureRun): Promise<T> {
   const start = performance.now();
   for (let pause: number = RETRY_PAUSE_MS[0]; ; pause = Math.min(pause * 2, RETRY_PAUSE_MS[1])) {
     try {
@@ -39,9 +39,21 @@ export async function retryWhileUnreachable<T>(budgetMs: number, attempt: () => 
   }
 }
 
+/** A run of passing failures: of one node, or of every replica a read may use. */
+export interface FailureRun {
+  /** Records a passing failure; returns when the current run of failures began. */
+  failed(): number;
+  succeeded(): void;
+}
+
 /** When one node started failing for a passing reason, until its next success. */
-export class FailingSince {
+export class FailingSince implements FailureRun {
   private from: number | null = null;
+
+  /** When the current run of failures began; null while the node answers. */
+  get since(): number | null {
+    return this.from;
+  }
 
   /** Records a passing failure; returns when the current run of failures began. */
   failed(): number {

@@ -93,6 +93,8 @@ test('large writes keep several uploads in flight, bounded, and every chunk land
     ...deps, placement: { route: (id) => { const r = deps.placement.route(id); return { read: r.read.map(count), write: r.write.map(count) }; } },
   }, { ...DEFAULT_FS_OPTIONS, chunkSize: MiB, uploadConcurrency: 4 });
   data = randomBytes(12 * MiB);
+  // The tests below need a chunk that lives on nodes 2 and 3 only (chunk id = SHA-256 of the plaintext).
+  while (placeChunk(createHash('sha256').update(data.subarray(0, MiB)).digest(), [1, 2, 3], 2).write.includes(1)) randomBytes(MiB).copy(data, 0);
   const { attr, file } = await fs.create(1, Buffer.from('ckpt'), 0o644, fsc.O_RDWR, { uid: 0, gid: 0 });
   for (let off = 0; off < data.length; off += MiB) await fs.write(file.fh, off, data.subarray(off, off + MiB));
   await fs.release(file.fh);
@@ -179,6 +181,32 @@ test('a replica frozen under a writer → fsync fails with EIO after about one s
   for (let off = 0; off < body.length; off += MiB) parts.push(await reader.fs.read(f.fh, off, MiB));
   await reader.fs.release(f.fh);
   assert.equal(sha(Buffer.concat(parts)), sha(body), 'every byte written before the failed fsync is there after the next one');
+});
+
+test('every replica of a chunk dead for longer than the retry budget → later reads fail within the short window; reads work again once the replicas answer', async () => {
+  for (const i of [1, 2]) if (!processAlive(cluster.nodes[i]!.pid)) cluster.nodes[i] = await cluster.nodes[i]!.restart();
+  const k = chunkIds.findIndex((c) => placeChunk(c, [1, 2, 3], 2).write.every((id) => id !== 1));
+  assert.ok(k >= 0, 'some chunk lives on nodes 2 and 3 only');
+  const budget = 6000;
+  const ms = await client();
+  const fs = new KisekiFileSystem(fsDepsFor(ms.session, ms.cache, 'rep', false), {
+    ...DEFAULT_FS_OPTIONS, chunkSize: MiB, reader: { ...DEFAULT_FS_OPTIONS.reader, unreachableRetryMs: budget },
+  });
+  const f = await fs.open(ino, fsc.O_RDONLY);
+  await Promise.all([cluster.nodes[1]!.kill9(), cluster.nodes[2]!.kill9()]);
+  const failedAfter = async (): Promise<number> => {
+    const t0 = performance.now();
+    await assert.rejects(fs.read(f.fh, k * MiB, MiB), (e: unknown) => KisekiError.is(e, 'TransportFailed'));
+    return performance.now() - t0;
+  };
+  const first = await failedAfter();
+  const later = await failedAfter();
+  assert.ok(first >= budget - 1500, `the first read waited out the budget (${Math.round(first)} ms)`);
+  assert.ok(later < budget - 1500, `a later read of replicas known dead gets the short window (${Math.round(later)} ms)`);
+  [cluster.nodes[1], cluster.nodes[2]] = await Promise.all([cluster.nodes[1]!.restart(), cluster.nodes[2]!.restart()]);
+  const got = await fs.read(f.fh, k * MiB, MiB);
+  await fs.release(f.fh);
+  assert.equal(sha(got), sha(data.subarray(k * MiB, (k + 1) * MiB)));
 });
 
 test('a replica restarting under a writer → the upload waits for it and fsync succeeds', async () => {
