@@ -47,6 +47,15 @@ walk()
 print(json.dumps(walk()))
 `;
 
+/** Makes directory argv[1] holding FILES empty files f000, f001, … */
+const MAKE_FILES = `
+import os, sys
+d = sys.argv[1]
+os.mkdir(d)
+for i in range(${FILES}):
+    open(os.path.join(d, "f%03d" % i), "wb").close()
+`;
+
 /** Polls lstat of one name until its size is the wanted one; prints the ms it took (or -1 after 5 s). */
 const WAIT_SIZE = `
 import os, sys, time
@@ -81,13 +90,7 @@ for i in range(${FILES}):
 
 test('I-CC3 own creates, writes, unlinks and renames show at once through worker-thread answers', async () => {
   const dir = `${a.path}/own`;
-  await py(`
-import os, sys
-d = sys.argv[1]
-os.mkdir(d)
-for i in range(${FILES}):
-    open(os.path.join(d, "f%03d" % i), "wb").close()
-`, dir);
+  await py(MAKE_FILES, dir);
   await py(WALK, dir, String(FILES));
   const out = await py(`
 import os, sys
@@ -113,13 +116,7 @@ print(seen)
 test('I-CC5 another mount\'s write, unlink and create show through worker-thread answers within meta_ttl_ms', async () => {
   const dirA = `${a.path}/coh`;
   const dirB = `${b.path}/coh`;
-  await py(`
-import os, sys
-d = sys.argv[1]
-os.mkdir(d)
-for i in range(${FILES}):
-    open(os.path.join(d, "f%03d" % i), "wb").close()
-`, dirB);
+  await py(MAKE_FILES, dirB);
   await py(WALK, dirA, String(FILES)); // A lists and mirrors the directory
   const hits0 = (await answers(a)).hits;
   await py(`
