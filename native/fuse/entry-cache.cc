@@ -20,6 +20,11 @@ int64_t EntryCache::Now() {
 
 int64_t EntryCache::DeadlineIn(double seconds) { return Now() + static_cast<int64_t>(seconds * 1e9); }
 
+const EntryCache::AttrSlot *EntryCache::LiveAttr(uint64_t ino, int64_t now) const {
+  auto a = attrs_.find(ino);
+  return a == attrs_.end() || a->second.deadline <= now ? nullptr : &a->second;
+}
+
 bool EntryCache::Lookup(uint64_t parent, const char *name, size_t nameLen, struct fuse_entry_param *out) {
   std::string key = Key(parent, name, nameLen);
   int64_t now = Now();
@@ -29,17 +34,17 @@ bool EntryCache::Lookup(uint64_t parent, const char *name, size_t nameLen, struc
     misses_++;
     return false;
   }
-  auto a = attrs_.find(n->second.ino);
-  if (a == attrs_.end() || a->second.deadline <= now) {
+  const AttrSlot *a = LiveAttr(n->second.ino, now);
+  if (a == nullptr) {
     misses_++;
     return false;
   }
   memset(out, 0, sizeof *out);
   out->ino = n->second.ino;
   out->generation = n->second.generation;
-  out->attr = a->second.st;
+  out->attr = a->st;
   // I-CC5: both timeouts are what remains of the older of the two values.
-  int64_t left = n->second.deadline < a->second.deadline ? n->second.deadline : a->second.deadline;
+  int64_t left = n->second.deadline < a->deadline ? n->second.deadline : a->deadline;
   out->attr_timeout = out->entry_timeout = static_cast<double>(left - now) / 1e9;
   hits_++;
   return true;
@@ -48,13 +53,13 @@ bool EntryCache::Lookup(uint64_t parent, const char *name, size_t nameLen, struc
 bool EntryCache::Attr(uint64_t ino, struct stat *out, double *validSeconds) {
   int64_t now = Now();
   std::lock_guard<std::mutex> lock(mu_);
-  auto a = attrs_.find(ino);
-  if (a == attrs_.end() || a->second.deadline <= now) {
+  const AttrSlot *a = LiveAttr(ino, now);
+  if (a == nullptr) {
     misses_++;
     return false;
   }
-  *out = a->second.st;
-  *validSeconds = static_cast<double>(a->second.deadline - now) / 1e9;
+  *out = a->st;
+  *validSeconds = static_cast<double>(a->deadline - now) / 1e9;
   hits_++;
   return true;
 }

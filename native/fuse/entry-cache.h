@@ -55,6 +55,8 @@ class EntryCache {
     int64_t deadline;
   };
   static std::string Key(uint64_t parent, const char *name, size_t len);
+  // The attributes of `ino` while still valid at `now`, else null. Caller holds mu_.
+  const AttrSlot *LiveAttr(uint64_t ino, int64_t now) const;
   static int64_t Now();
   static int64_t DeadlineIn(double seconds);
   void MakeRoom();
