@@ -12,7 +12,7 @@
 import { type ErrorKind, kerr, KisekiError } from '../errors.js';
 import { recycleEnvelopes } from '../transport/receive-buffers.js';
 import { ChunkBuffers } from './chunk-buffers.js';
-import { FailingNodes, type FailureRun, PASSING, retryWhileUnreachable } from './unreachable-retry.js';
+import { FailingNodes, type FailureRun, isPassing, retryWhileUnreachable } from './unreachable-retry.js';
 import type { ChunkTransport } from '../transport/transport.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement } from './fs-ports.js';
 
@@ -230,7 +230,7 @@ export class ChunkReader {
           return plaintext;
         } catch (err) {
           this.stats.failovers++;
-          if (KisekiError.is(err) && PASSING.has(err.kind)) this.failing.of(transport).failed();
+          if (isPassing(err)) this.failing.of(transport).failed();
           // A node the chunk was never placed on says NotFound whatever happens to the others.
           definite ||= KisekiError.is(err) && DEFINITE.has(err.kind) && (err.kind !== 'NotFound' || placed.includes(transport));
           failures.push(`${transport.name}: ${err instanceof Error ? err.message : String(err)}`);

@@ -17,7 +17,7 @@ import type { ChunkLease } from './fs-ports.js';
 import type { ChunkCrypto, ChunkPlacement, Clock, NamespaceCalls } from './fs-ports.js';
 import type { SealedNames } from './sealed-names.js';
 import type { UploadLimiter } from './upload-limiter.js';
-import { type FailingNodes, PASSING, retryWhileUnreachable } from './unreachable-retry.js';
+import { type FailingNodes, isPassing, retryWhileUnreachable } from './unreachable-retry.js';
 
 export interface FileIo {
   readonly ns: NamespaceCalls;
@@ -353,8 +353,7 @@ export class FileState {
     if (replicas.length === 0) throw kerr('Unavailable', 'no storage node to write to (discovery found none)');
     // Ack rule (ADR 0081): a chunk counts as written once every placed replica stored it. A replica
     // restarting or being redialled is waited for, as reads wait for theirs.
-    const passing = (err: unknown) => KisekiError.is(err) && PASSING.has(err.kind);
-    await Promise.all(replicas.map((t) => retryWhileUnreachable(this.io.unreachableRetryMs, () => t.putChunks([envelope]), passing, this.io.failing.of(t))));
+    await Promise.all(replicas.map((t) => retryWhileUnreachable(this.io.unreachableRetryMs, () => t.putChunks([envelope]), isPassing, this.io.failing.of(t))));
     // The ciphertext buffer is reused only now, once every replica has the chunk: a transport attempt
     // that failed over and still sends these bytes can only reach a node that already stores this
     // chunk id, which keeps its copy (dedup). After a failure it is left to the GC: another replica's

@@ -3,13 +3,17 @@
 // growing from 100 ms to 1 s. A definite answer (missing, damaged, not ours, disk full) ends it at once.
 // A node that has failed for longer than the budget gets a short window per call until it answers
 // again, so a dead node costs a writer one budget in all rather than one per chunk.
-import type { ErrorKind } from '../errors.js';
+import { type ErrorKind, KisekiError } from '../errors.js';
 
 /** First pause before trying again; doubles up to the second figure. */
 const RETRY_PAUSE_MS = [100, 1_000] as const;
 
 /** Failures of a chunk call that trying again can change: the node, not the request, was the problem. */
-export const PASSING: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['TransportFailed', 'Unavailable']);
+const PASSING: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['TransportFailed', 'Unavailable']);
+
+export function isPassing(err: unknown): boolean {
+  return KisekiError.is(err) && PASSING.has(err.kind);
+}
 
 /**
  * What every call gets however long its node has been failing: a gRPC channel redials a restarted node

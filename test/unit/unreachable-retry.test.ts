@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kerr, KisekiError } from '../../src/errors.js';
-import { FailingNodes, PASSING, retryWhileUnreachable } from '../../src/client/unreachable-retry.js';
+import { FailingNodes, isPassing as passing, retryWhileUnreachable } from '../../src/client/unreachable-retry.js';
 
-const passing = (err: unknown) => KisekiError.is(err) && PASSING.has(err.kind);
 
 test('a passing failure is tried again until the node answers', async () => {
   let tries = 0;
