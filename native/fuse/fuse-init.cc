@@ -215,6 +215,68 @@ Napi::Value CacheStats(const Napi::CallbackInfo &info) {
   return o;
 }
 
+double NumArg(const Napi::CallbackInfo &info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+
+// readPut(handle, ino, index, chunkSize, fileSize, chunk: Uint8Array) → the chunk's bytes answer reads of
+// that range on the worker threads until dropped; the caller keeps `chunk` alive and unchanged until then.
+Napi::Value ReadPut(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber() || !info[5].IsTypedArray()) {
+    Napi::TypeError::New(env, "readPut(handle, ino, index, chunkSize, fileSize, Uint8Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto chunk = info[5].As<Napi::Uint8Array>();
+  s->reads().Put(static_cast<uint64_t>(NumArg(info, 1)), static_cast<uint64_t>(NumArg(info, 2)),
+                 static_cast<uint64_t>(NumArg(info, 3)), static_cast<uint64_t>(NumArg(info, 4)),
+                 reinterpret_cast<const char *>(chunk.Data()), chunk.ByteLength());
+  return env.Undefined();
+}
+
+// readDrop(handle, kind, ino, index): kind 0 = every chunk of the inode, 1 = one chunk, 2 = everything.
+// Returns once no reply reads from what was dropped.
+Napi::Value ReadDrop(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    Napi::TypeError::New(env, "readDrop(handle, kind, ino, index)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint64_t ino = static_cast<uint64_t>(NumArg(info, 2));
+  switch (info[1].As<Napi::Number>().Int32Value()) {
+    case 0: s->reads().DropInode(ino); break;
+    case 1: s->reads().DropEntry(ino, static_cast<uint64_t>(NumArg(info, 3))); break;
+    default: s->reads().Clear(); break;
+  }
+  return env.Undefined();
+}
+
+// readHits(handle) → Float64Array of (ino, index, hits) for entries answered since the last call.
+Napi::Value ReadHits(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  std::vector<uint64_t> hits = s->reads().TakeHits();
+  auto out = Napi::Float64Array::New(env, hits.size());
+  for (size_t i = 0; i < hits.size(); i++) out[i] = static_cast<double>(hits[i]);
+  return out;
+}
+
+// readStats(handle) → { hits, misses, entries } of the worker-thread read answers
+Napi::Value ReadStats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  ReadCache::Stats st = s->reads().stats();
+  auto o = Napi::Object::New(env);
+  o.Set("hits", Napi::Number::New(env, static_cast<double>(st.hits)));
+  o.Set("misses", Napi::Number::New(env, static_cast<double>(st.misses)));
+  o.Set("entries", Napi::Number::New(env, static_cast<double>(st.entries)));
+  return o;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env) {
@@ -229,6 +291,10 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("cachePut", Napi::Function::New(env, CachePut));
   exports.Set("cacheDrop", Napi::Function::New(env, CacheDrop));
   exports.Set("cacheStats", Napi::Function::New(env, CacheStats));
+  exports.Set("readPut", Napi::Function::New(env, ReadPut));
+  exports.Set("readDrop", Napi::Function::New(env, ReadDrop));
+  exports.Set("readHits", Napi::Function::New(env, ReadHits));
+  exports.Set("readStats", Napi::Function::New(env, ReadStats));
   RegisterReplies(env, exports);
   return exports;
 }

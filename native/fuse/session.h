@@ -20,6 +20,7 @@
 
 #include "fuse/entry-cache.h"
 #include "fuse/op.h"
+#include "fuse/read-cache.h"
 
 namespace kiseki::fuse {
 
@@ -103,6 +104,8 @@ class Session {
   const SessionConfig &config() const { return cfg_; }
   /** Lookups and getattrs answered on the worker thread (entry-cache.h). */
   EntryCache &entries() { return entries_; }
+  /** Reads answered on the worker thread from published L1 chunks (read-cache.h). */
+  ReadCache &reads() { return reads_; }
 
  private:
   struct Notice {
@@ -152,6 +155,7 @@ class Session {
   std::vector<std::thread> replyWorkers_;
 
   EntryCache entries_;
+  ReadCache reads_;
 };
 
 const struct fuse_lowlevel_ops &LowLevelOps();

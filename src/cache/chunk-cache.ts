@@ -92,6 +92,8 @@ export class ChunkCache {
   #staged = { datasets: 0, bytes: 0 };
   #triggers: { keyHealth: KeyHealthWatcher | null; disconnect: DisconnectWatcher } | null = null;
   readonly #wipeListeners = new Set<(reason: WipeReason) => void>();
+  readonly #l1DropListeners = new Set<(chunkId: string) => void>();
+  readonly #hitSources = new Set<() => void>();
 
   private constructor(config: CacheConfig, pool: CachePool | null, opts: ChunkCacheOptions) {
     // I-CC10: settings are fixed for the session; a policy change applies to the next session.
@@ -99,7 +101,9 @@ export class ChunkCache {
     this.mode = config.mode;
     this.tenant = opts.tenant;
     this.pool = pool;
-    this.#l1 = config.mode === 'bypass' ? null : new L1Memory(config.l1MaxBytes);
+    this.#l1 = config.mode === 'bypass' ? null : new L1Memory(config.l1MaxBytes, undefined, (id) => {
+      for (const listener of this.#l1DropListeners) listener(id);
+    });
     this.#clock = opts.clock ?? systemClock;
     this.#contentAddress = opts.contentAddress ?? null;
     this.#latency = opts.latency ?? null;
@@ -182,6 +186,34 @@ export class ChunkCache {
     return hit('l1', inL1) as ChunkGet & { kind: 'hit' };
   }
 
+  /**
+   * Whoever serves L1 pages outside get() (the FUSE worker threads, src/fuse/read-mirror.ts) hears here
+   * of every chunk leaving L1, before the cache's page reference goes, and must let go of it.
+   */
+  onL1Drop(listener: (chunkId: string) => void): () => void {
+    this.#l1DropListeners.add(listener);
+    return () => { this.#l1DropListeners.delete(listener); };
+  }
+
+  /**
+   * A source of L1 hits served outside get(): asked to report them (noteL1Hits) before statistics are
+   * read and before L1 chooses what to evict, so both count every hit.
+   */
+  addHitSource(report: () => void): () => void {
+    this.#hitSources.add(report);
+    return () => { this.#hitSources.delete(report); };
+  }
+
+  /** `hits` reads of an L1 chunk served outside get(): counted, and credited to its eviction rank. */
+  noteL1Hits(chunkId: string, hits: number): void {
+    this.#counters.l1_hits += hits;
+    this.#l1?.touch(chunkId, hits);
+  }
+
+  #collectHits(): void {
+    for (const report of this.#hitSources) report();
+  }
+
   async get(chunkId: string): Promise<ChunkGet> {
     if (this.#l1 === null || this.#state !== 'active') {
       this.#counters.bypasses++;
@@ -213,6 +245,7 @@ export class ChunkCache {
         return this.#miss();
       }
       // Promotion: hot L2 chunks move into L1.
+      this.#collectHits();
       this.#l1.put(chunkId, r.page, this.mode === 'pinned');
       this.#counters.l2_hits++;
       return hit('l2', r.page);
@@ -268,6 +301,7 @@ export class ChunkCache {
         return { kind: 'skipped', reason: 'content address mismatch (I-CC1)' };
       }
       const pinned = opts.pinned ?? this.mode === 'pinned';
+      this.#collectHits();
       const l1 = this.#l1.put(chunkId, page, pinned);
       let l2: 'stored' | 'exists' | 'skipped' = 'skipped';
       if (this.pool !== null) {
@@ -380,6 +414,7 @@ export class ChunkCache {
   }
 
   stats(): CacheStatsSnapshot {
+    this.#collectHits();
     return {
       l1_hits: this.#counters.l1_hits,
       l2_hits: this.#counters.l2_hits,

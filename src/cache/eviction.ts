@@ -13,8 +13,8 @@
 
 export interface EvictionPolicy {
   insert(key: string): void;
-  /** A hit: most-recently-used, one more credit. */
-  touch(key: string): void;
+  /** `hits` hits (default one): most-recently-used, that many more credits. */
+  touch(key: string, hits?: number): void;
   remove(key: string): void;
   /** Chooses and forgets the next victim, or null when nothing is evictable. */
   victim(): string | null;
@@ -31,11 +31,11 @@ export class UsageWeightedLru implements EvictionPolicy {
     this.#order.set(key, 0);
   }
 
-  touch(key: string): void {
+  touch(key: string, hits = 1): void {
     const credits = this.#order.get(key);
     if (credits === undefined) return;
     this.#order.delete(key);
-    this.#order.set(key, credits + 1);
+    this.#order.set(key, credits + hits);
   }
 
   remove(key: string): void {

@@ -13,9 +13,13 @@ export class L1Memory {
   readonly #eviction: EvictionPolicy;
   #bytes = 0;
 
-  constructor(maxBytes: number, eviction: EvictionPolicy = new UsageWeightedLru()) {
+  readonly #onDrop: ((id: string) => void) | null;
+
+  /** `onDrop` hears of every entry leaving (eviction, removal, wipe) before the cache's reference goes. */
+  constructor(maxBytes: number, eviction: EvictionPolicy = new UsageWeightedLru(), onDrop: ((id: string) => void) | null = null) {
     this.maxBytes = maxBytes;
     this.#eviction = eviction;
+    this.#onDrop = onDrop;
   }
 
   get bytes(): number {
@@ -36,6 +40,12 @@ export class L1Memory {
     if (e === undefined) return null;
     if (!e.pinned) this.#eviction.touch(id);
     return e.page.acquire();
+  }
+
+  /** Hits served from the page without get() (the FUSE worker threads): recency and credits as for get(). */
+  touch(id: string, hits: number): void {
+    const e = this.#entries.get(id);
+    if (e !== undefined && !e.pinned) this.#eviction.touch(id, hits);
   }
 
   /**
@@ -76,7 +86,10 @@ export class L1Memory {
   /** I-CC2, I-CC12: drops every entry; pages no reader holds are zeroed now, the rest on their release. */
   wipe(): number {
     const n = this.#entries.size;
-    for (const e of this.#entries.values()) e.page.release();
+    for (const [id, e] of this.#entries) {
+      this.#onDrop?.(id);
+      e.page.release();
+    }
     this.#entries.clear();
     this.#eviction.clear();
     this.#bytes = 0;
@@ -94,6 +107,7 @@ export class L1Memory {
     if (e === undefined) return;
     this.#entries.delete(id);
     this.#bytes -= e.page.bytes.byteLength;
+    this.#onDrop?.(id);
     e.page.release();
   }
 }

@@ -49,9 +49,15 @@ export interface ReaderStats {
 export class ReadPattern {
   private nextOffset = -1;
   private streak = 0;
-  /** Records a read; true once two reads in a row continued where the last one ended. */
-  note(offset: number, length: number): boolean {
-    this.streak = offset === this.nextOffset ? this.streak + 1 : 0;
+  /**
+   * Records a read; true once two reads in a row continued where the last one ended. A read at the
+   * start of the chunk after the last one seen continues too: the reads in between were answered
+   * without this reader (from a published chunk, src/fuse/read-mirror.ts).
+   */
+  note(offset: number, length: number, chunkSize: number): boolean {
+    const nextChunk = this.nextOffset > 0 ? Math.floor((this.nextOffset - 1) / chunkSize) + 1 : -1;
+    const continues = offset === this.nextOffset || (offset % chunkSize === 0 && offset / chunkSize === nextChunk);
+    this.streak = continues ? this.streak + 1 : 0;
     this.nextOffset = offset + length;
     return this.streak >= 1 || offset === 0;
   }
@@ -128,6 +134,11 @@ export class ChunkReader {
     const joined = flight;
     joined.waiters++;
     return joined.done.then(() => joined.lease());
+  }
+
+  /** A lease of the chunk's plaintext if the memory cache holds it now, else null (nothing is fetched). */
+  peekCached(chunkId: Buffer): ChunkLease | null {
+    return this.cache.peek?.(chunkId) ?? null;
   }
 
   /** A copy of the chunk's plaintext that the caller owns (for read-modify-write, not for the hot path). */

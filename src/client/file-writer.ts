@@ -35,6 +35,8 @@ export interface FileIo {
   readonly unreachableRetryMs: number;
   /** Since when each replica has been failing uploads, shared by every file of the mount. */
   readonly failing: FailingNodes;
+  /** Told synchronously before any change to a file's content becomes visible to its readers. */
+  readonly contentChanged: (ino: number) => void;
 }
 
 type Slot =
@@ -147,6 +149,21 @@ export class FileState {
     return unowned(out);
   }
 
+  /**
+   * The committed chunk that alone holds [offset, offset + length) while nothing is pending (no dirty
+   * data, truncation or inline content): reads of it may be answered from that chunk's cached bytes
+   * until contentChanged() is next called.
+   */
+  committedChunkOf(offset: number, length: number): { index: number; chunkId: Buffer } | null {
+    if (this.changed || this.dirty.size > 0 || this.dropFrom !== null || this.layout.inlineData !== undefined) return null;
+    const end = Math.min(offset + length, this.size);
+    if (offset >= end) return null;
+    const index = Math.floor(offset / this.chunkSize);
+    if (Math.floor((end - 1) / this.chunkSize) !== index) return null;
+    const chunkId = this.chunkAt.get(index)?.chunkId?.value;
+    return chunkId === undefined ? null : { index, chunkId };
+  }
+
   /** Chunk ids of committed chunks after `index`, for prefetch. */
   committedAfter(index: number, count: number): Buffer[] {
     const ids: Buffer[] = [];
@@ -215,12 +232,14 @@ export class FileState {
   }
 
   private markChanged(): void {
+    this.io.contentChanged(this.ino);
     this.changed = true;
     this.writeSeq++;
     this.pendingMtime = timespecOf(Date.now());
   }
 
   private indexLayout(): void {
+    this.io.contentChanged(this.ino);
     this.chunkAt = new Map(this.layout.chunks.map((c) => [Math.floor(c.offset / this.layout.chunkSize), c]));
     this.inlinePlain = null;
   }

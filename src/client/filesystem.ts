@@ -10,7 +10,7 @@ import { listDirectory, type PageFetch } from './dir-listing.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
 import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror, type FetchTicket } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
-import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls } from './fs-ports.js';
+import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls, ReadMirrorPort } from './fs-ports.js';
 import { O_ACCMODE, OpenFiles, type OpenFile } from './open-files.js';
 import { SealedNames } from './sealed-names.js';
 import { UploadLimiter } from './upload-limiter.js';
@@ -100,6 +100,7 @@ export class KisekiFileSystem {
   /** Directories being listed ahead of lookups: a lookup that misses waits for the listing. */
   private readonly prefetching = new Map<number, Promise<void>>();
   private closed = false;
+  private readMirror: ReadMirrorPort | null = null;
 
   constructor(private readonly deps: FsDeps, readonly options: FsOptions = DEFAULT_FS_OPTIONS) {
     this.clock = deps.clock ?? (() => performance.now());
@@ -113,12 +114,18 @@ export class KisekiFileSystem {
       buffers: this.reader.buffers,
       inlineThreshold: options.inlineThreshold, clock: this.clock,
       unreachableRetryMs: options.reader.unreachableRetryMs, failing: this.reader.failing,
+      contentChanged: (ino) => this.readMirror?.changed(ino),
     };
   }
 
   /** Mirrors the dentry cache to the kernel-facing layer (which then answers from it itself). */
   attachMirror(m: DentryMirror): void {
     this.dentries?.attachMirror(m, this.states.keys());
+  }
+
+  /** Publishes clean cached chunks of read files to the kernel-facing layer, which then answers reads of them itself. */
+  attachReadMirror(m: ReadMirrorPort): void {
+    this.readMirror = m;
   }
 
   get readOnly(): boolean {
@@ -417,11 +424,24 @@ export class KisekiFileSystem {
     // Prefetch is asked for before this read is waited for (the read's own chunk was asked for first,
     // so it goes out first): a cold sequential reader has the next chunks in flight while its first
     // chunk is still being fetched and opened.
-    if (file.pattern.note(offset, length) && length > 0) {
+    if (file.pattern.note(offset, length, file.state.chunkSize) && length > 0) {
       const last = Math.floor((offset + length - 1) / file.state.chunkSize);
       this.reader.prefetch(file.state.committedAfter(last, this.reader.prefetchDepth));
     }
-    return lease;
+    const mirror = this.readMirror;
+    if (mirror === null) return lease;
+    return lease.then((l) => {
+      this.publishRead(mirror, file.state, offset, length);
+      return l;
+    });
+  }
+
+  /** The chunk this read came from, if clean and in L1: later reads of it are answered by the mirror. */
+  private publishRead(mirror: ReadMirrorPort, state: FileState, offset: number, length: number): void {
+    const c = state.committedChunkOf(offset, length);
+    if (c === null || !mirror.wants(state.ino, c.index)) return;
+    const chunk = this.reader.peekCached(c.chunkId);
+    if (chunk !== null) mirror.publish(state.ino, c.index, state.chunkSize, state.size, c.chunkId.toString('hex'), chunk);
   }
 
   async write(fh: number, offset: number, data: Buffer): Promise<number> {
@@ -482,6 +502,7 @@ export class KisekiFileSystem {
 
   /** Drops a file's content state; its committed size and mtime may differ from anything cached. */
   private forgetState(ino: number): void {
+    this.readMirror?.changed(ino);
     this.states.delete(ino);
     this.dentries?.changed(ino);
   }

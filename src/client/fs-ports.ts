@@ -55,6 +55,20 @@ export interface ChunkLease {
   release(): void;
 }
 
+/**
+ * Where clean cached chunks are published for the kernel-facing layer to answer reads of them itself
+ * (src/fuse/read-mirror.ts). What is published must always be what the read path would answer: the
+ * filesystem calls changed() before any change to a file's content becomes visible.
+ */
+export interface ReadMirrorPort {
+  /** False when chunk `index` of `ino` is already published (no need to lease it again). */
+  wants(ino: number, index: number): boolean;
+  /** Chunk `index` of `ino` (a file of `fileSize` bytes) is `chunk`, a cache lease the mirror releases when it drops it. */
+  publish(ino: number, index: number, chunkSize: number, fileSize: number, chunkId: string, chunk: ChunkLease): void;
+  /** The content of `ino` changes now (or its state is dropped): nothing of it may be answered any more. */
+  changed(ino: number): void;
+}
+
 /** The cache facade as the read path uses it; faults are misses, never errors (I-CC7). */
 export interface ChunkCachePort {
   /** Wipe generation, captured before a canonical fetch and handed back to put(). */

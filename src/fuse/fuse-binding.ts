@@ -57,6 +57,10 @@ interface NativeFuse {
   cachePut(h: Handle, parent: number, names: Array<Buffer | null>, entries: Float64Array): void;
   cacheDrop(h: Handle, kind: number, ino: number, name?: Buffer): void;
   cacheStats(h: Handle): WorkerAnswerStats;
+  readPut(h: Handle, ino: number, index: number, chunkSize: number, fileSize: number, chunk: Uint8Array): void;
+  readDrop(h: Handle, kind: number, ino: number, index: number): void;
+  readHits(h: Handle): Float64Array;
+  readStats(h: Handle): WorkerReadStats;
   replyErr(id: number, errno: number): boolean;
   replyEntry(id: number, attr: Float64Array): boolean;
   replyCreate(id: number, attr: Float64Array, fh: number, openBits: number): boolean;
@@ -102,7 +106,31 @@ export interface WorkerAnswers {
   stats(): WorkerAnswerStats;
 }
 
+/** Reads answered on the worker threads from published chunks (FuseSession.reads). */
+export interface WorkerReadStats {
+  hits: number;
+  misses: number;
+  entries: number;
+}
+
+/**
+ * Reads the worker threads answer themselves: bytes of chunk `index` of `ino`, for as long as it stays
+ * published. The caller keeps `chunk` alive and unchanged until a drop covering it has returned; drops
+ * return only once no reply still copies from what they dropped.
+ */
+export interface WorkerReads {
+  /** False, and nothing published, when the session is not mounted. */
+  put(ino: number, index: number, chunkSize: number, fileSize: number, chunk: Uint8Array): boolean;
+  dropInode(ino: number): void;
+  dropChunk(ino: number, index: number): void;
+  clear(): void;
+  /** (ino, index, hits) triples of the chunks answered since the last call. */
+  takeHits(): Float64Array;
+  stats(): WorkerReadStats;
+}
+
 const DROP_NAME = 0, DROP_ATTR = 1, PIN = 2, UNPIN = 3, CLEAR = 4;
+const READS_INODE = 0, READS_CHUNK = 1, READS_ALL = 2;
 
 export type SessionState = 'mounting' | 'mounted' | 'unmounting' | 'unmounted';
 
@@ -256,6 +284,24 @@ export class FuseSession {
     clear: () => this.drop(CLEAR, 0),
     stats: () => (this.handle === null ? { hits: 0, misses: 0, names: 0, attrs: 0 } : fuseNative().cacheStats(this.handle)),
   };
+
+  /** The worker threads' own read answers (put is refused once the session is not mounted). */
+  readonly reads: WorkerReads = {
+    put: (ino, index, chunkSize, fileSize, chunk) => {
+      if (this.handle === null || this.state_ !== 'mounted') return false;
+      fuseNative().readPut(this.handle, ino, index, chunkSize, fileSize, chunk);
+      return true;
+    },
+    dropInode: (ino) => this.dropReads(READS_INODE, ino, 0),
+    dropChunk: (ino, index) => this.dropReads(READS_CHUNK, ino, index),
+    clear: () => this.dropReads(READS_ALL, 0, 0),
+    takeHits: () => (this.handle === null ? new Float64Array(0) : fuseNative().readHits(this.handle)),
+    stats: () => (this.handle === null ? { hits: 0, misses: 0, entries: 0 } : fuseNative().readStats(this.handle)),
+  };
+
+  private dropReads(kind: number, ino: number, index: number): void {
+    if (this.handle !== null) fuseNative().readDrop(this.handle, kind, ino, index);
+  }
 
   private drop(kind: number, ino: number, name?: Buffer): void {
     if (this.handle !== null) fuseNative().cacheDrop(this.handle, kind, ino, name);

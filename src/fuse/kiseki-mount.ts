@@ -19,6 +19,7 @@ import type { TransportDecision } from '../transport/transport-probe.js';
 import type { TransportStatus } from '../transport/transport-selector.js';
 import { mount, type FuseSession } from './fuse-binding.js';
 import { dentryMirror, KisekiFuse } from './kiseki-fuse.js';
+import { ReadMirror } from './read-mirror.js';
 
 export type MountState = 'starting' | 'serving' | 'draining' | 'stopped';
 
@@ -79,6 +80,12 @@ export class RunningMount {
       }, ops, (msg: string) => o.log(msg));
       fuse = mounted;
       ms.fs.attachMirror(dentryMirror(mounted.answers));
+      // Reads of clean L1 chunks are answered on the worker threads; L1 letting a chunk go (eviction,
+      // every wipe) unpublishes it first, and their hits count as L1 hits.
+      const reads = new ReadMirror(mounted.reads, (id, hits) => ms!.cache.noteL1Hits(id, hits));
+      ms.fs.attachReadMirror(reads);
+      ms.cache.onL1Drop((id) => reads.dropChunk(id));
+      ms.cache.addHitSource(() => reads.harvest());
       // I-CC12, I-CC6: the kernel's page cache holds plaintext of files read through the mount; a
       // cache wipe (crypto-shred, disconnect, manual) drops those pages too.
       ms.cache.onWipe(() => {
@@ -115,7 +122,7 @@ export class RunningMount {
   status(): Record<string, unknown> {
     return {
       ...this.record, state: this.state_, inFlight: this.fuse.inFlight, openFiles: this.ms.fs.files.size, cache: this.ms.cache.stats(),
-      transports: this.transports(), workerAnswers: this.fuse.answers.stats(),
+      transports: this.transports(), workerAnswers: this.fuse.answers.stats(), workerReads: this.fuse.reads.stats(),
     };
   }
 
