@@ -45,6 +45,67 @@ async function holdOpen(path: string): Promise<() => Promise<void>> {
   };
 }
 
+/** Random writes, truncations and fsyncs through one descriptor, each O_DIRECT read checked against a shadow copy. */
+const PY_STRESS = `
+import os, sys, mmap, random
+path, ops, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(seed)
+CH = 1 << 20
+SIZE = 3 * CH + 8192
+shadow = bytearray(os.urandom(SIZE))
+fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+os.pwrite(fd, bytes(shadow), 0)
+os.fsync(fd)
+dfd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 2 * CH)
+def check(off, n, what):
+    got = os.preadv(dfd, [memoryview(buf)[:n]], off)
+    want = shadow[off:off + n]
+    if buf[:got] != want[:got] or got != len(want):
+        print(f"MISMATCH {what} off={off} n={n} got={got} want={len(want)}", flush=True)
+        sys.exit(1)
+for i in range(ops):
+    r = rnd.random()
+    if r < 0.35:
+        n = rnd.choice([1, 100, 4096, 65536, 200000])
+        off = rnd.randrange(0, len(shadow))
+        data = os.urandom(n)
+        os.pwrite(fd, data, off)
+        end = off + n
+        if end > len(shadow): shadow.extend(bytes(1) * (end - len(shadow)))
+        shadow[off:end] = data
+        if rnd.random() < 0.3: os.fsync(fd)
+    elif r < 0.40:
+        ns = rnd.randrange(CH, 4 * CH)
+        os.ftruncate(fd, ns)
+        if ns < len(shadow): del shadow[ns:]
+        else: shadow.extend(bytes(1) * (ns - len(shadow)))
+        os.fsync(fd)
+    else:
+        off = rnd.randrange(0, max(1, len(shadow) // 4096)) * 4096
+        n = rnd.choice([4096, 131072, 1 << 20])
+        check(off, n, f"op {i}")
+print("ok", ops, len(shadow))
+`;
+
+/** Reads the whole file with O_DIRECT, over and over, so its chunks stay published while the stress changes them. */
+const PY_BACKGROUND_READER = `
+import os, sys, mmap
+path = sys.argv[1]
+buf = mmap.mmap(-1, 1 << 20)
+while True:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    off = 0
+    while True:
+        try:
+            n = os.preadv(fd, [buf], off)
+        except OSError:
+            break
+        if n <= 0: break
+        off += n
+    os.close(fd)
+`;
+
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function mountOwn(name: string, opts = ''): Promise<CacheMount> {
@@ -148,4 +209,19 @@ test('worker-thread reads: a cache wipe unpublishes everything, and reads stay r
   assert.equal((await workerReads(m.mount.path)).entries, 0, 'nothing published after the wipe');
   assert.equal(await readThrough(join(m.mount.path, 'f')), sha(data), 'read after the wipe, from the node');
   await close();
+});
+
+test('worker-thread reads: O_DIRECT reads between random writes and truncations match a shadow copy, with readers racing', async () => {
+  const m = await mountOwn('stress');
+  const f = join(m.mount.path, 'stress');
+  await sh('python3', ['-c', PY_STRESS, f, '10', '0']); // creates the file
+  const readers = [startTool('python3', ['-c', PY_BACKGROUND_READER, f]), startTool('python3', ['-c', PY_BACKGROUND_READER, f])];
+  try {
+    const out = await sh('python3', ['-c', PY_STRESS, f, '1200', String(Date.now() % 100_000)], { timeoutMs: 240_000 });
+    assert.match(out, /^ok 1200 /, out);
+  } finally {
+    for (const r of readers) process.kill(r.pid, 'SIGKILL');
+    await Promise.all(readers.map((r) => r.done));
+  }
+  assert.ok((await workerReads(m.mount.path)).hits > 0, 'some reads were answered on the worker threads while the file changed');
 });
