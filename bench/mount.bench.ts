@@ -14,6 +14,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DAEMON_V8_FLAGS } from '../src/util/daemon-flags.js';
+import { measureCeilings, type MachineCeilings } from './machine-ceilings.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
@@ -243,6 +244,7 @@ async function measure(p: Peer): Promise<Result> {
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'kiseki-mount-bench-'));
+  let ceilings: MachineCeilings | null = null;
   const results: Record<string, Result> = {};
   const list = (await peers(work)).filter((p) => PEERS === null || PEERS.includes(p.name));
   try {
@@ -255,6 +257,8 @@ async function main(): Promise<void> {
         await p.unmount().catch(() => undefined);
       }
     }
+    // After the peers, so it never warms or cools anything they measure.
+    if (!META_ONLY && process.env.BENCH_CEILINGS !== '0') ceilings = await measureCeilings(work);
   } finally {
     await stop(nodeProcess);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
@@ -276,6 +280,14 @@ async function main(): Promise<void> {
     `write+fsync: kiseki / gocryptfs = ${ratio(k.write_fsync_MBps, g.write_fsync_MBps)} (target ≥ 2×)`,
     `stat/s: kiseki / C ceiling = ${ratio(k.stat_per_s, c.stat_per_s)} (target ≥ 0.7×)`,
   ];
+  if (ceilings !== null && g.write_fsync_MBps !== undefined && g.cold_read_MBps !== undefined) {
+    const x = (v: number, of: number) => `${v.toFixed(0)} MB/s = ${(v / of).toFixed(2)}× gocryptfs`;
+    ratios.push(
+      `write+fsync ceiling: the disk itself (dd conv=fsync, same filesystem, best of 3) = ${x(ceilings.diskFsyncMBps, g.write_fsync_MBps)}`,
+      `cold read ceiling: SHA-256 (I-CC1) + AES-256-GCM on every byte, both cores, nothing else = ${x(ceilings.verifiedOpenMBps, g.cold_read_MBps)}` +
+        ` (openssl -multi 2: sha256 ${ceilings.sha256MBps.toFixed(0)}, aes-256-gcm ${ceilings.aesGcmMBps.toFixed(0)} MB/s)`,
+    );
+  }
   const kb = results['kiseki-before'];
   if (kb !== undefined) {
     ratios.push(`hot read 1 MiB: kiseki-before / C ceiling = ${ratio(kb.hot_read_1M_MBps, c.hot_read_1M_MBps)}`,
@@ -286,7 +298,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${header}\n\n${lines.join('\n')}\n\n${ratios.join('\n')}\n`);
   const out = process.env.BENCH_OUT ?? join(ROOT, 'bench/results/mount.json');
   mkdirSync(resolve(out, '..'), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), header, results, ratios }, null, 2));
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), header, results, ceilings, ratios }, null, 2));
 }
 
 // Other benches import the peers and helpers above (bench/cache-mount.bench.ts).
