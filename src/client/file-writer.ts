@@ -37,6 +37,8 @@ export interface FileIo {
   readonly failing: FailingNodes;
   /** Told synchronously before any change to a file's content becomes visible to its readers. */
   readonly contentChanged: (ino: number) => void;
+  /** Told synchronously whenever a file state takes a committed layout (fetched, refreshed or its own commit). */
+  readonly layoutIndexed: (ino: number, generation: number) => void;
 }
 
 type Slot =
@@ -239,7 +241,7 @@ export class FileState {
   }
 
   private indexLayout(): void {
-    this.io.contentChanged(this.ino);
+    this.io.layoutIndexed(this.ino, this.layout.generation);
     this.chunkAt = new Map(this.layout.chunks.map((c) => [Math.floor(c.offset / this.layout.chunkSize), c]));
     this.inlinePlain = null;
   }

@@ -115,6 +115,7 @@ export class KisekiFileSystem {
       inlineThreshold: options.inlineThreshold, clock: this.clock,
       unreachableRetryMs: options.reader.unreachableRetryMs, failing: this.reader.failing,
       contentChanged: (ino) => this.readMirror?.changed(ino),
+      layoutIndexed: (ino, generation) => this.readMirror?.layoutSeen(ino, generation),
     };
   }
 
@@ -441,7 +442,7 @@ export class KisekiFileSystem {
     const c = state.committedChunkOf(offset, length);
     if (c === null || !mirror.wants(state.ino, c.index)) return;
     const chunk = this.reader.peekCached(c.chunkId);
-    if (chunk !== null) mirror.publish(state.ino, c.index, state.chunkSize, state.size, c.chunkId.toString('hex'), chunk);
+    if (chunk !== null) mirror.publish(state.ino, state.generation, c.index, state.chunkSize, state.size, c.chunkId.toString('hex'), chunk);
   }
 
   async write(fh: number, offset: number, data: Buffer): Promise<number> {
@@ -502,7 +503,8 @@ export class KisekiFileSystem {
 
   /** Drops a file's content state; its committed size and mtime may differ from anything cached. */
   private forgetState(ino: number): void {
-    this.readMirror?.changed(ino);
+    // What the read mirror published stays: the next state of this inode keeps it only if its layout
+    // has the same generation (ReadMirrorPort.layoutSeen), as the kernel keeps its pages (keep_cache).
     this.states.delete(ino);
     this.dentries?.changed(ino);
   }

@@ -63,10 +63,18 @@ export interface ChunkLease {
 export interface ReadMirrorPort {
   /** False when chunk `index` of `ino` is already published (no need to lease it again). */
   wants(ino: number, index: number): boolean;
-  /** Chunk `index` of `ino` (a file of `fileSize` bytes) is `chunk`, a cache lease the mirror releases when it drops it. */
-  publish(ino: number, index: number, chunkSize: number, fileSize: number, chunkId: string, chunk: ChunkLease): void;
-  /** The content of `ino` changes now (or its state is dropped): nothing of it may be answered any more. */
+  /**
+   * Chunk `index` of `ino` (a file of `fileSize` bytes whose committed layout has `generation`) is
+   * `chunk`, a cache lease the mirror releases when it drops it.
+   */
+  publish(ino: number, generation: number, index: number, chunkSize: number, fileSize: number, chunkId: string, chunk: ChunkLease): void;
+  /** The content of `ino` changes now: nothing of it may be answered any more. */
   changed(ino: number): void;
+  /**
+   * A state of `ino` took a committed layout of `generation` (one layout generation is one content):
+   * what was published for another generation must go.
+   */
+  layoutSeen(ino: number, generation: number): void;
 }
 
 /** The cache facade as the read path uses it; faults are misses, never errors (I-CC7). */

@@ -2,7 +2,11 @@
 // waking the JS thread (native/fuse/read-cache.h): the L1-hit read path the C ceiling has.
 //
 // A published chunk is the L1 page itself, held by a cache lease for as long as it is published:
-//   published ──changed(ino) │ L1 drops the chunk │ clear()──▶ dropped (native drop returned) ──▶ lease released
+//   published ──changed(ino) │ a layout of another generation │ L1 drops the chunk │ clear()──▶
+//     dropped (native drop returned) ──▶ lease released
+// A file's chunks stay published after its last close: the next open keeps them if its layout has
+// the same generation (one generation is one content, as for the kernel's keep_cache) and drops them
+// otherwise.
 // The native drop returns only when no reply still copies from the page, so the page is zeroed (I-CC2)
 // or reused only after the last byte of it was sent. Worker-thread hits are counted back into the
 // cache's statistics and eviction credits (harvest), as if the JS read path had served them.
@@ -15,6 +19,7 @@ interface Published {
 }
 
 interface PublishedFile {
+  readonly generation: number;
   readonly chunkSize: number;
   readonly fileSize: number;
   readonly chunks: Map<number, Published>;
@@ -34,9 +39,9 @@ export class ReadMirror implements ReadMirrorPort {
     return this.#files.get(ino)?.chunks.has(index) !== true;
   }
 
-  publish(ino: number, index: number, chunkSize: number, fileSize: number, chunkId: string, chunk: ChunkLease): void {
+  publish(ino: number, generation: number, index: number, chunkSize: number, fileSize: number, chunkId: string, chunk: ChunkLease): void {
     let file = this.#files.get(ino);
-    if (file !== undefined && (file.chunkSize !== chunkSize || file.fileSize !== fileSize)) {
+    if (file !== undefined && (file.generation !== generation || file.chunkSize !== chunkSize || file.fileSize !== fileSize)) {
       // Another version of the file than what is published: the filesystem drops on every change, so
       // this is only a guard that the two never mix.
       this.changed(ino);
@@ -47,7 +52,7 @@ export class ReadMirror implements ReadMirrorPort {
       return;
     }
     if (file === undefined) {
-      file = { chunkSize, fileSize, chunks: new Map() };
+      file = { generation, chunkSize, fileSize, chunks: new Map() };
       this.#files.set(ino, file);
     }
     file.chunks.set(index, { chunkId, lease: chunk });
@@ -64,6 +69,11 @@ export class ReadMirror implements ReadMirrorPort {
     this.reads.dropInode(ino);
     this.#files.delete(ino);
     for (const [index, p] of file.chunks) this.#forget(ino, index, p);
+  }
+
+  layoutSeen(ino: number, generation: number): void {
+    const file = this.#files.get(ino);
+    if (file !== undefined && file.generation !== generation) this.changed(ino);
   }
 
   /** The cache let the chunk go (eviction, wipe): unpublish it everywhere before its page is released. */

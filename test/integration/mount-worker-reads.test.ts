@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { bash, sh, startMountHarness, startTool, type MountHarness } from './mount-harness.js';
-import { MiB, mountWithOwnCache, poolStats, readThrough, until, type CacheMount } from './mount-cache-fixtures.js';
+import { MiB, mountWithOwnCache, poolStats, readThrough, type CacheMount } from './mount-cache-fixtures.js';
 
 const CLIENT_CLI = resolve(__dirname, '../../src/cli/kiseki-client.js');
 const CLI = resolve(__dirname, '../../src/cli/kiseki-client-fuse.js');
@@ -33,8 +33,8 @@ async function workerReads(path: string): Promise<WorkerReads> {
 }
 
 /**
- * Keeps the file open in another process: a file's published chunks live as long as its open state
- * (the last close forgets it), so entries can be looked at between reads.
+ * Keeps the file open in another process, so its state (and what it has published) lives on
+ * between the test's reads.
  */
 async function holdOpen(path: string): Promise<() => Promise<void>> {
   const t = startTool('bash', ['-c', `exec 3<'${path}'; echo open; sleep 120`]);
@@ -131,7 +131,12 @@ test('worker-thread reads: a clean L1 chunk is answered without JS, byte-exact, 
   const l1After = (await poolStats(h, m.cacheDir)).l1_hits;
   assert.ok(l1After - l1Before >= served, `worker-thread hits count as L1 hits: ${l1After - l1Before} ≥ ${served}`);
   await close();
-  assert.ok(await until(async () => (await workerReads(m.mount.path)).entries === 0, 5_000), 'the last close unpublishes the file');
+  const kept = await workerReads(m.mount.path);
+  assert.ok(kept.entries >= 3, `published chunks outlive the last close: ${JSON.stringify(kept)}`);
+  assert.equal(await readThrough(join(m.mount.path, 'f')), sha(data), 'a new open of the same generation');
+  const again = await workerReads(m.mount.path);
+  assert.ok(again.hits - kept.hits >= 24 && again.misses - kept.misses <= 2,
+    `the new open is answered on the worker threads from its first read: ${JSON.stringify({ kept, again })}`);
 });
 
 test('worker-thread reads: own overwrites, appends and truncations are read back at once, never the published bytes', async () => {
@@ -183,6 +188,13 @@ test('worker-thread reads: another mount\'s commit is seen at the next open, nev
   await bash(`cat '${h.dir}/v2' > '${writer.mount.path}/shared'`);
   assert.equal(await readThrough(join(reader.mount.path, 'shared')), sha(v2), 'close-to-open: the new content, not the published one');
   await close();
+  // Nothing holds the file open on the reader now: what it published stays, and the next open must
+  // still see the writer's next commit (another layout generation).
+  assert.ok((await workerReads(reader.mount.path)).entries >= 2, 'v2 stays published after the last close');
+  const v3 = randomBytes(2 * MiB);
+  await writeFile(join(h.dir, 'v3'), v3);
+  await bash(`cat '${h.dir}/v3' > '${writer.mount.path}/shared'`);
+  assert.equal(await readThrough(join(reader.mount.path, 'shared')), sha(v3), 'reopened after a commit elsewhere: the new content');
 });
 
 test('worker-thread reads: L1 eviction unpublishes first; what stays published is right', async () => {
