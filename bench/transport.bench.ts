@@ -11,7 +11,7 @@
 // KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of 3.
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,21 +62,26 @@ function cpuOfTime(out: string): number {
   return m ? Number(m[1]) + Number(m[2]) : NaN;
 }
 
-/** One fi_xfer run (both phases); CPU s/GiB of client + server over both phases' bytes. */
-async function cFigure(): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
+/**
+ * One fi_xfer run (both phases); CPU s/GiB of client + server over both phases' bytes. `distinct`:
+ * the fi_read phase rotates over that many 4 MiB source windows and destination buffers (-R).
+ */
+async function cFigure(distinct = 1): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
   const bin = path.join(root, 'build', 'fi_xfer');
-  if (!existsSync(bin)) {
+  const src = path.join(root, 'bench/c/fi_xfer.c');
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(path.dirname(bin), { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', path.join(root, 'bench/c/fi_xfer.c'), '-o', bin, '-lfabric']);
+    execFileSync('gcc', ['-O2', '-Wall', src, '-o', bin, '-lfabric']);
   }
   const n = String(Math.max(16, MIB / 4));
   const port = String(await freePort());
   const time = ['-f', 'TIMECPU %U %S'];
-  const server = spawn('/usr/bin/time', [...time, bin, '-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const common = ['-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000', '-R', String(distinct)];
+  const server = spawn('/usr/bin/time', [...time, bin, ...common], { stdio: ['ignore', 'ignore', 'pipe'] });
   let serverOut = '';
   server.stderr.on('data', (d) => (serverOut += d));
   await new Promise((r) => setTimeout(r, 700));
-  const out = await run('timeout', ['120', '/usr/bin/time', ...time, bin, '-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000', '-c', '127.0.0.1']);
+  const out = await run('timeout', ['120', '/usr/bin/time', ...time, bin, ...common, '-c', '127.0.0.1']);
   await new Promise((r) => (server.exitCode === null ? server.once('exit', r) : r(null)));
   const m = /sendrecv_4MiB_GBps=([\d.]+) rma_read_4MiB_GBps=([\d.]+) \(data OK\)/.exec(out);
   if (!m) throw new Error(`fi_xfer printed no RESULT: ${out}`);
@@ -259,6 +264,7 @@ async function grpcFigure(certDir: string): Promise<Fig> {
 const ROWS: [string, string][] = [
   ['c-read', 'C fi_xfer tcp;ofi_rxm fi_read 4 MiB (window 4)'],
   ['c-send', 'C fi_xfer tcp;ofi_rxm send/recv 4 MiB (window 4)'],
+  ['c-read-16', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct buffers per side'],
   ['fabric', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET)'],
   ['fabric-one', 'kiseki fabric-tcp GET, in-memory store, one 4 MiB chunk 16 x per GET'],
   ['raw-tls', 'Node raw TLS 1.3 socket (1 MiB writes)'],
@@ -279,13 +285,25 @@ async function main(): Promise<void> {
       '-addext', 'subjectAltName=DNS:localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
     console.log(`transport bench: ${MIB} MiB per measurement, median of ${RUNS} (C: one run of ${Math.max(16, MIB / 4)} x 4 MiB per phase); load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     const figs: Record<string, Fig | number> = {};
-    let cCpu = NaN;
-    if (rows.has('c-read') || rows.has('c-send')) {
+    const cCpu: Record<string, number> = {};
+    const one = rows.has('c-read') || rows.has('c-send');
+    if (one || rows.has('c-read-16')) {
+      // Alternated, so both C figures see the same minutes of a shared machine.
       const c: { sendRecv: number; rmaRead: number; cpu: number }[] = [];
-      for (let r = 0; r < RUNS; r++) c.push(await cFigure());
-      figs['c-read'] = median(c.map((x) => x.rmaRead));
-      figs['c-send'] = median(c.map((x) => x.sendRecv));
-      cCpu = median(c.map((x) => x.cpu));
+      const c16: typeof c = [];
+      for (let r = 0; r < RUNS; r++) {
+        if (one) c.push(await cFigure());
+        if (rows.has('c-read-16')) c16.push(await cFigure(16));
+      }
+      if (one) {
+        figs['c-read'] = median(c.map((x) => x.rmaRead));
+        figs['c-send'] = median(c.map((x) => x.sendRecv));
+        cCpu['c-read'] = median(c.map((x) => x.cpu));
+      }
+      if (c16.length > 0) {
+        figs['c-read-16'] = median(c16.map((x) => x.rmaRead));
+        cCpu['c-read-16'] = median(c16.map((x) => x.cpu));
+      }
     }
     if (rows.has('fabric')) figs.fabric = await fabricFigure();
     if (rows.has('fabric-one')) figs['fabric-one'] = await fabricFigure(1);
@@ -297,7 +315,7 @@ async function main(): Promise<void> {
     for (const [k, name] of ROWS) {
       const f = figs[k];
       if (f === undefined) continue;
-      if (typeof f === 'number') console.log(`${name.padEnd(76)} ${f.toFixed(2).padStart(6)}${k === 'c-read' ? `   ${cCpu.toFixed(2)} (both processes, both phases)` : ''}`);
+      if (typeof f === 'number') console.log(`${name.padEnd(76)} ${f.toFixed(2).padStart(6)}${cCpu[k] !== undefined ? `   ${cCpu[k]!.toFixed(2)} (both processes, both phases)` : ''}`);
       else console.log(`${name.padEnd(76)} ${f.gbps.toFixed(2).padStart(6)}   ${f.clientCpu.toFixed(2)} + ${f.serverCpu.toFixed(2)} = ${(f.clientCpu + f.serverCpu).toFixed(2)}`);
     }
     const gb = (k: string): number | undefined => { const f = figs[k]; return f === undefined ? undefined : typeof f === 'number' ? f : f.gbps; };
@@ -312,6 +330,7 @@ async function main(): Promise<void> {
     ratio('  fabric-tcp ÷ C fi_read', 'fabric', 'c-read', '0.8');
     ratio('  stream mTLS ÷ raw TLS', 'stream-mem', 'raw-tls', '0.8');
     ratio('  fabric-tcp, C\'s working set (one 4 MiB chunk) ÷ C fi_read', 'fabric-one', 'c-read');
+    ratio('  fabric-tcp ÷ C fi_read with the same working set (16 distinct buffers)', 'fabric', 'c-read-16');
     console.log('Real kiseki-node (FileChunkStore, page cache):');
     ratio('  node fabric-tcp ÷ C fi_read', 'node-fabric', 'c-read');
     ratio('  node stream mTLS ÷ raw TLS', 'node-stream-tls', 'raw-tls');
