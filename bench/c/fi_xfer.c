@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
@@ -71,6 +72,12 @@ static struct rinfo remote;
 struct ctx { struct fi_context2 fc; int slot; };
 static struct ctx rx_ctx[MAXW + 1], tx_ctx[MAXW + 1];
 static long tx_done, rx_done; static int rx_slot_q[4096];
+
+/* CPU seconds (user + system) this process has used so far */
+static double cpu_s(void) {
+  struct rusage u; getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
 
 static double now(void) {
   struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -285,7 +292,12 @@ static void server(void) {
   printf("# server: send/recv payload check %s\n", ok ? "OK" : "FAILED");
   /* phases 3-5: RMA read bw, RMA read latency, RMA write bw; just drive progress
      until the client says DONE (tcp/rxm have manual data progress at the target) */
-  for (int ph = 0; ph < 3; ph++) { ctrl_recv(NULL, 0); ctrl_send("ACK", 4); }
+  for (int ph = 0; ph < 3; ph++) {
+    double c0 = cpu_s();
+    ctrl_recv(NULL, 0); ctrl_send("ACK", 4);
+    /* phase 3's CPU: serving the client's fi_reads (it is idle in poll() before they start) */
+    if (ph == 0) { printf("SERVER rma_read_cpu_s=%.4f\n", cpu_s() - c0); fflush(stdout); }
+  }
   printf("# server: RMA write landed %s\n", check(rma.p, bulk, 99) ? "OK" : "FAILED");
 }
 
@@ -323,6 +335,7 @@ static void client(void) {
   int rok = check(bulk_tx.p, bulk, 42);
   /* the rotated buffers are faulted in before timing, as kiseki's pooled receive buffers are */
   memset(bulk_tx.p, 0, bulk * rot);
+  double rc0 = cpu_s();
   t0 = now(); base = tx_done;
   for (int i = 0; i < iters_bw; i++) {
     while (i - (tx_done - base) >= win) { long b = tx_done; progress(); if (b == tx_done) block_once(); }
@@ -332,6 +345,7 @@ static void client(void) {
   }
   wait_tx(base + iters_bw);
   double rbw = (double)bulk * iters_bw / (now() - t0) / 1e9;
+  double rcpu = cpu_s() - rc0;
   ackt = rx_done + 1; post_recv(&ctrl_rx, CTRL_SZ, MAXW); ctrl_send("DONE", 5); wait_rx(ackt);
   /* phase 4: 8-byte RMA read latency (one outstanding) */
   for (int i = 0; i < iters_lat + 100; i++) {
@@ -355,9 +369,9 @@ static void client(void) {
   ackt = rx_done + 1; post_recv(&ctrl_rx, CTRL_SZ, MAXW); ctrl_send("DONE", 5); wait_rx(ackt);
   printf("RESULT prov=%s ep=%s lat8B_halfRTT_us=%.2f sendrecv_4MiB_GBps=%.2f "
          "rma_read_4MiB_GBps=%.2f (data %s) rma_read8B_RTT_us=%.2f rma_write_4MiB_GBps=%.2f "
-         "(msgs=%d x %zu B, window %d, %d distinct buffers, %s)\n",
+         "(msgs=%d x %zu B, window %d, %d distinct buffers, %s) rma_read_cpu_s=%.4f\n",
          info->fabric_attr->prov_name, is_rdm ? "RDM" : "MSG", lat, sbw, rbw, rok ? "OK" : "BAD",
-         rlat, wbw, iters_bw, bulk, win, rot, blocking ? "FI_WAIT_FD+poll" : "busy-poll");
+         rlat, wbw, iters_bw, bulk, win, rot, blocking ? "FI_WAIT_FD+poll" : "busy-poll", rcpu);
 }
 
 int main(int argc, char **argv) {

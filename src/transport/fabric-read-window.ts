@@ -1,35 +1,47 @@
 // A standing window of fi_reads towards one node (issue #7). tcp;ofi_rxm carries the node's replies
 // and the data of our reads on one ordered connection: with every read of a batch posted at once, a
-// GET reply the node sends meanwhile waits behind all of that data, so the client learns the next
-// batch's windows only once the pipe has drained. Keeping at most `limit` reads outstanding (the C
-// benchmark keeps 4) lets replies through after at most `limit` chunks, so reads of the next batch
-// are queued before the current ones finish and the connection never idles between batches.
-// States per read: queued → posted → done. FIFO: reads are posted in the order they were asked for.
+// GET reply the node sends meanwhile waits behind all of that data, so a caller with several GETs
+// queued learns the next batch's windows only once the pipe has drained. Keeping at most `limitBytes`
+// of reads outstanding (16 MiB = the C benchmark's 4 reads of 4 MiB) lets replies through after at
+// most that much data, so the next batch's reads are queued before the current ones finish.
+// States per read: queued → posted → settled. FIFO: reads are posted in the order they were asked for.
 import { kerr } from '../errors.js';
 
-/** Default fi_reads in flight per node session (KISEKI_FABRIC_READ_WINDOW). */
-export function fabricReadWindow(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.KISEKI_FABRIC_READ_WINDOW ?? 4);
-  if (!Number.isInteger(v) || v < 1 || v > 256) throw kerr('InvalidArgument', `KISEKI_FABRIC_READ_WINDOW=${env.KISEKI_FABRIC_READ_WINDOW} must be an integer 1..256`);
-  return v;
+/** Default bytes of fi_reads in flight per node session (KISEKI_FABRIC_READ_WINDOW_MIB, MiB). */
+export function fabricReadWindowBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.KISEKI_FABRIC_READ_WINDOW_MIB ?? 16);
+  if (!Number.isInteger(v) || v < 1 || v > 4096) {
+    throw kerr('InvalidArgument', `KISEKI_FABRIC_READ_WINDOW_MIB=${env.KISEKI_FABRIC_READ_WINDOW_MIB} must be an integer 1..4096`);
+  }
+  return v * 1024 * 1024;
+}
+
+interface Queued {
+  bytes: number;
+  start(): void;
 }
 
 export class ReadWindow {
   private posted = 0;
-  private readonly queued: (() => void)[] = [];
+  private postedBytes = 0;
+  private readonly queued: Queued[] = [];
 
-  constructor(readonly limit: number) {}
+  constructor(readonly limitBytes: number) {}
 
-  /** Runs `post` once fewer than `limit` earlier reads are outstanding; the slot frees when it settles. */
-  async run<T>(post: () => Promise<T>): Promise<T> {
-    if (this.posted >= this.limit) await new Promise<void>((resolve) => this.queued.push(resolve));
-    else this.posted++;
+  /**
+   * Runs `post` (one fi_read of `bytes`) once the reads before it leave room; the room frees when it
+   * settles. I-FW1: outstanding bytes never exceed the limit, except a single read larger than the
+   * whole window, which goes alone.
+   */
+  async run<T>(bytes: number, post: () => Promise<T>): Promise<T> {
+    if (this.queued.length === 0 && this.fits(bytes)) this.claim(bytes);
+    else await new Promise<void>((start) => this.queued.push({ bytes, start })); // admit() claims for us
     try {
       return await post();
     } finally {
-      const next = this.queued.shift();
-      if (next) next(); // the slot passes straight to the oldest queued read
-      else this.posted--;
+      this.posted--;
+      this.postedBytes -= bytes;
+      this.admit();
     }
   }
 
@@ -39,5 +51,24 @@ export class ReadWindow {
 
   get waiting(): number {
     return this.queued.length;
+  }
+
+  private fits(bytes: number): boolean {
+    return this.posted === 0 || this.postedBytes + bytes <= this.limitBytes;
+  }
+
+  private claim(bytes: number): void {
+    this.posted++;
+    this.postedBytes += bytes;
+  }
+
+  // Oldest first. Room is claimed here, before the admitted reads run, so nothing asked for in the
+  // meantime can be admitted past the limit.
+  private admit(): void {
+    while (this.queued.length > 0 && this.fits(this.queued[0]!.bytes)) {
+      const head = this.queued.shift()!;
+      this.claim(head.bytes);
+      head.start();
+    }
   }
 }

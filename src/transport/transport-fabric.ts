@@ -9,7 +9,7 @@ import { kerr, KisekiError } from '../errors.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { openWireChannel, type FabricChannel } from './fabric-binding.js';
 import * as P from './fabric-protocol.js';
-import { fabricReadWindow, ReadWindow } from './fabric-read-window.js';
+import { fabricReadWindowBytes, ReadWindow } from './fabric-read-window.js';
 import { receiveBuffers } from './receive-buffers.js';
 import type { ChunkTransport, TransportName } from './transport.js';
 
@@ -175,8 +175,8 @@ export interface FabricChunkTransportOptions {
   timeoutMs?: number;
   /** Chunks in flight per call. */
   window?: number;
-  /** fi_reads in flight towards the node (default KISEKI_FABRIC_READ_WINDOW or 4). */
-  readWindow?: number;
+  /** Bytes of fi_reads in flight towards the node (default KISEKI_FABRIC_READ_WINDOW_MIB, 16 MiB). */
+  readWindowBytes?: number;
 }
 
 interface Live {
@@ -284,7 +284,7 @@ export class FabricChunkTransport implements ChunkTransport {
       if (inline === ep.rma) {
         throw kerr('TransportFailed', `fabric mode mismatch: node moves envelopes ${inline ? 'inline' : 'by RMA'}, this client ${ep.rma ? 'by RMA' : 'inline'}`);
       }
-      return { ep, peer, session: h.session, token: grant.token, inline, reads: new ReadWindow(this.opts.readWindow ?? fabricReadWindow()) };
+      return { ep, peer, session: h.session, token: grant.token, inline, reads: new ReadWindow(this.opts.readWindowBytes ?? fabricReadWindowBytes()) };
     } catch (e) {
       ep.channel.removePeer(peer);
       throw e;
@@ -320,7 +320,7 @@ export class FabricChunkTransport implements ChunkTransport {
           if (e.status !== P.Status.Ok) throw kerr('TransportFailed', `node failed chunk ${ids[k]!.toString('hex')}: ${P.Status[e.status]}`);
           // Into a reused receive buffer (recycled by the reader once opened), else a fresh one.
           const ciphertext = receiveBuffers.take(e.window.len) ?? Buffer.allocUnsafe(e.window.len);
-          await l.reads.run(() => this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`));
+          await l.reads.run(e.window.len, () => this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`));
           const env = P.joinEnvelope(e.head, ciphertext);
           this.checkId(env, ids[k]!);
           receiveBuffers.adopt(env, ciphertext);

@@ -63,8 +63,8 @@ for (const { provider, rma } of modes) {
       await t.close();
     });
 
-    test('I-FW1: concurrent GETs keep at most readWindow fi_reads outstanding and bring every byte back', { skip: !rma }, async () => {
-      const t = new FabricChunkTransport({ name: 'fabric-tcp', provider, nodeFabricAddress: node.address, openSession: node.sessionFor(TENANT_A), timeoutMs: 10_000, readWindow: 2 });
+    test('I-FW1: concurrent GETs keep at most the read window (two 4 MiB chunks) outstanding and bring every byte back', { skip: !rma }, async () => {
+      const t = new FabricChunkTransport({ name: 'fabric-tcp', provider, nodeFabricAddress: node.address, openSession: node.sessionFor(TENANT_A), timeoutMs: 10_000, readWindowBytes: 8 << 20 });
       const envs = Array.from({ length: 12 }, (_, i) => makeEnvelope((4 << 20) - i * 4096));
       await t.putChunks(envs);
       const channel = (await clientEndpointFor(provider, '127.0.0.1')).channel;
