@@ -123,10 +123,11 @@ async function timed(serverPid: number, pass: () => Promise<number>): Promise<Fi
  * GETs of 16 × 4 MiB chunks through `t`, RUNS times (after one warm-up pass): 16 distinct chunks, or
  * `distinct` of them asked for over and over (1 = the C benchmark's working set: one registered 4 MiB
  * source buffer, which stays in the CPU caches; 16 distinct chunks are 64 MiB, which do not).
- * `callers` > 1: that many callers each keep one GET of 16/callers chunks in flight (the same bytes
- * and working set; a caller that queues, as the mount's reader does, so reads can stand across GETs).
+ * `callers` > 1: that many callers each keep one GET of `perCall` of their share of the 16 chunks in
+ * flight (the same bytes and working set): a caller that queues, as the mount's reader does (one
+ * chunk per GET, several in flight), so reads can stand across GETs.
  */
-async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16, callers = 1): Promise<Fig> {
+async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16, callers = 1, perCall = 16): Promise<Fig> {
   const stored = Array.from({ length: distinct }, () => makeEnvelope(4 << 20));
   await t.putChunks(stored);
   const envs = Array.from({ length: 16 }, (_v, i) => stored[i % distinct]!);
@@ -134,14 +135,13 @@ async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16
   const first = await t.getChunks(ids); // warm: connection set-up, page cache
   if (checkEnvelopes(envs, first) !== null) throw new Error(`GET returned other bytes: ${checkEnvelopes(envs, first)}`);
   recycleEnvelopes(first);
-  const per = 16 / callers;
   return timed(serverPid, async () => {
     let moved = 0;
     await Promise.all(
       Array.from({ length: callers }, async (_v, c) => {
-        const mine = ids.slice(c * per, (c + 1) * per);
-        while (moved < BYTES) {
-          const got = await t.getChunks(mine);
+        const mine = ids.filter((_id, i) => i % callers === c);
+        for (let at = 0; moved < BYTES; at = (at + perCall) % mine.length) {
+          const got = await t.getChunks(mine.slice(at, at + perCall));
           for (const e of got) moved += e.ciphertext.length;
           recycleEnvelopes(got); // as the mount's reader does once it has opened a chunk
         }
@@ -151,11 +151,11 @@ async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16
   });
 }
 
-async function fabricFigure(distinct = 16, callers = 1): Promise<Fig> {
+async function fabricFigure(distinct = 16, callers = 1, perCall = 16): Promise<Fig> {
   const node = await startFabricNode({ provider: 'tcp', dir: ':memory:' });
   const t = new FabricChunkTransport({ name: 'fabric-tcp', provider: 'tcp', nodeFabricAddress: node.address, openSession: node.openSession, window: 4, timeoutMs: 60_000 });
   try {
-    return await getThroughput(t, node.child.pid!, distinct, callers);
+    return await getThroughput(t, node.child.pid!, distinct, callers, perCall);
   } finally {
     await t.close();
     await closeClientEndpoints();
@@ -278,6 +278,7 @@ const ROWS: [string, string][] = [
   ['fabric', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET)'],
   ['fabric-one', 'kiseki fabric-tcp GET, in-memory store, one 4 MiB chunk 16 x per GET'],
   ['fabric-2x8', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB in flight'],
+  ['fabric-4x1', 'kiseki fabric-tcp GET, in-memory store, 4 callers x 1 x 4 MiB (the reader)'],
   ['raw-tls', 'Node raw TLS 1.3 socket (1 MiB writes)'],
   ['stream-mem', 'kiseki stream (mTLS) GET, in-memory store (16 x 4 MiB per GET)'],
   ['grpc-stream', 'grpc-js server stream over TLS (1 MiB messages)'],
@@ -318,7 +319,8 @@ async function main(): Promise<void> {
     }
     if (rows.has('fabric')) figs.fabric = await fabricFigure();
     if (rows.has('fabric-one')) figs['fabric-one'] = await fabricFigure(1);
-    if (rows.has('fabric-2x8')) figs['fabric-2x8'] = await fabricFigure(16, 2);
+    if (rows.has('fabric-2x8')) figs['fabric-2x8'] = await fabricFigure(16, 2, 8);
+    if (rows.has('fabric-4x1')) figs['fabric-4x1'] = await fabricFigure(16, 4, 1);
     if (rows.has('raw-tls')) figs['raw-tls'] = await tlsFigure(dir);
     if (rows.has('stream-mem')) figs['stream-mem'] = await streamMemoryFigure(dir);
     if (rows.has('grpc-stream')) figs['grpc-stream'] = await grpcFigure(dir);
@@ -350,6 +352,7 @@ async function main(): Promise<void> {
       }
     }
     ratio('  fabric-tcp, 2 callers x 8 chunks ÷ C fi_read', 'fabric-2x8', 'c-read');
+    ratio('  fabric-tcp, 4 callers x 1 chunk (the reader\'s pattern) ÷ C fi_read', 'fabric-4x1', 'c-read');
     console.log('Real kiseki-node (FileChunkStore, page cache):');
     ratio('  node fabric-tcp ÷ C fi_read', 'node-fabric', 'c-read');
     ratio('  node stream mTLS ÷ raw TLS', 'node-stream-tls', 'raw-tls');
