@@ -314,20 +314,32 @@ export class FabricChunkTransport implements ChunkTransport {
       // NotFound names the first missing chunk in request order, as the gRPC path does.
       const missing = entries.findIndex((e) => e.status === P.Status.NotFound);
       if (missing >= 0) throw kerr('NotFound', `chunk ${ids[missing]!.toString('hex')} is not stored on this node`);
+      // Every read of this GET settles before its RELEASE goes out (the node then closes the windows
+      // and reuses the buffers); after a failure, reads still waiting in the window are not posted.
+      let failure: unknown = null;
       await Promise.all(
         entries.map(async (e, k) => {
-          if (e.status === P.Status.Later) return void later.push(k);
-          if (e.status !== P.Status.Ok) throw kerr('TransportFailed', `node failed chunk ${ids[k]!.toString('hex')}: ${P.Status[e.status]}`);
-          // Into a reused receive buffer (recycled by the reader once opened), else a fresh one.
-          const ciphertext = receiveBuffers.take(e.window.len) ?? Buffer.allocUnsafe(e.window.len);
-          await l.reads.run(e.window.len, () => this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`));
-          const env = P.joinEnvelope(e.head, ciphertext);
-          this.checkId(env, ids[k]!);
-          receiveBuffers.adopt(env, ciphertext);
-          this.bytesIn += ciphertext.length;
-          out[k] = env;
+          try {
+            if (e.status === P.Status.Later) return void later.push(k);
+            if (e.status !== P.Status.Ok) throw kerr('TransportFailed', `node failed chunk ${ids[k]!.toString('hex')}: ${P.Status[e.status]}`);
+            // Into a reused receive buffer (recycled by the reader once opened), else a fresh one.
+            const ciphertext = receiveBuffers.take(e.window.len) ?? Buffer.allocUnsafe(e.window.len);
+            await l.reads.run(e.window.len, () => {
+              if (failure !== null) return Promise.reject(failure);
+              if (signal?.aborted) return Promise.reject(kerr('Unavailable', 'fabric request aborted'));
+              return this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`);
+            });
+            const env = P.joinEnvelope(e.head, ciphertext);
+            this.checkId(env, ids[k]!);
+            receiveBuffers.adopt(env, ciphertext);
+            this.bytesIn += ciphertext.length;
+            out[k] = env;
+          } catch (err) {
+            failure ??= err;
+          }
         }),
       );
+      if (failure !== null) throw failure;
     } finally {
       if (entries.some((e) => e.status === P.Status.Ok)) l.ep.notify(l.peer, P.encodeRelease({ reqId, session: l.session, token: l.token }));
     }
