@@ -314,8 +314,8 @@ export class FabricChunkTransport implements ChunkTransport {
       // NotFound names the first missing chunk in request order, as the gRPC path does.
       const missing = entries.findIndex((e) => e.status === P.Status.NotFound);
       if (missing >= 0) throw kerr('NotFound', `chunk ${ids[missing]!.toString('hex')} is not stored on this node`);
-      // Every read of this GET settles before its RELEASE goes out (the node then closes the windows
-      // and reuses the buffers); after a failure, reads still waiting in the window are not posted.
+      // I-FW2: every read of this GET settles before its RELEASE goes out (the node then closes the
+      // windows and reuses the buffers); after a failure, reads still waiting in the window are not posted.
       let failure: unknown = null;
       await Promise.all(
         entries.map(async (e, k) => {
