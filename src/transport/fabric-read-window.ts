@@ -1,15 +1,17 @@
-// A standing window of fi_reads towards one node (issue #7). tcp;ofi_rxm carries the node's replies
-// and the data of our reads on one ordered connection: with every read of a batch posted at once, a
-// GET reply the node sends meanwhile waits behind all of that data, so a caller with several GETs
-// queued learns the next batch's windows only once the pipe has drained. Keeping at most `limitBytes`
-// of reads outstanding (16 MiB = the C benchmark's 4 reads of 4 MiB) lets replies through after at
-// most that much data, so the next batch's reads are queued before the current ones finish.
+// A standing window of fi_reads towards one node (issue #7, ADR 0035). tcp;ofi_rxm carries the
+// node's replies and the data of our reads on one ordered connection: with every read posted at once,
+// a GET reply the node sends meanwhile waits behind all of that data, so a caller with several GETs
+// queued learns the next batch's windows only once the pipe has drained. At most `limitBytes` of reads
+// are outstanding; a read posts when the earlier ones leave room. The default, 64 MiB, is one full GET
+// (16 × 4 MiB): a single GET posts all its reads at once, as before; only callers with more than that
+// queued wait. A window of 16 MiB (the C benchmark's 4 × 4 MiB) measured no better on a shared
+// machine (BENCHMARKS.md "Session 4 (transport)"); bench:transport's `-w16` rows measure it again.
 // States per read: queued → posted → settled. FIFO: reads are posted in the order they were asked for.
 import { kerr } from '../errors.js';
 
 /** Default bytes of fi_reads in flight per node session (KISEKI_FABRIC_READ_WINDOW_MIB, MiB). */
 export function fabricReadWindowBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.KISEKI_FABRIC_READ_WINDOW_MIB ?? 16);
+  const v = Number(env.KISEKI_FABRIC_READ_WINDOW_MIB ?? 64);
   if (!Number.isInteger(v) || v < 1 || v > 4096) {
     throw kerr('InvalidArgument', `KISEKI_FABRIC_READ_WINDOW_MIB=${env.KISEKI_FABRIC_READ_WINDOW_MIB} must be an integer 1..4096`);
   }
