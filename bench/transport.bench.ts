@@ -1,5 +1,7 @@
 // Chunk transfer throughput, all measured in the same run on the same machine (npm run bench:transport):
-//   C      bench/c/fi_xfer.c (research/fabric.md Appendix B), tcp;ofi_rxm RDM, FI_WAIT_FD, 4 MiB, window 4
+//   C      bench/c/fi_xfer.c (research/fabric.md Appendix B), tcp;ofi_rxm RDM, FI_WAIT_FD, 4 MiB, window 4:
+//          every fi_read copies one cache-hot 4 MiB window into one 4 MiB buffer; c-read-16 rotates over
+//          16 of each (-R 16), the working set of our GETs of 16 distinct 4 MiB chunks
 //   fabric this addon's libfabric path (FabricChunkTransport ↔ FabricListener over an in-memory ChunkStore)
 //          over tcp: GET of 16 chunk ids, then fi_read of each registered 4 MiB ciphertext, separate processes
 //   TLS    Node's raw TLS 1.3 socket streaming 1 MiB writes (the ceiling for any TLS transport in Node)
@@ -7,11 +9,12 @@
 //   node   a real kiseki-node (mTLS, FileChunkStore, --fabric-provider tcp): the same 4 MiB chunks read
 //          through GrpcChunkTransport (tcp-tls), FabricChunkTransport (fabric-tcp) and
 //          BulkChunkTransport (stream: the node's bulk chunk stream over mTLS and over its unix socket)
-// Ratios printed: fabric / C fi_read (target ≥ 0.8), tcp-tls and stream / raw TLS (target ≥ 0.8).
+// Ratios printed: fabric / C fi_read (issue #7's target ≥ 0.8, judged on the 'fabric' and 'c-read'
+// rows), fabric / C fi_read with the same working set, tcp-tls and stream / raw TLS (target ≥ 0.8).
 // KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of 3.
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,32 +59,35 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-/** `/usr/bin/time -f` prints this line last; CPU seconds (user + system) of the timed process. */
-function cpuOfTime(out: string): number {
-  const m = /TIMECPU ([\d.]+) ([\d.]+)/.exec(out);
-  return m ? Number(m[1]) + Number(m[2]) : NaN;
-}
-
-/** One fi_xfer run (both phases); CPU s/GiB of client + server over both phases' bytes. */
-async function cFigure(): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
+/**
+ * One fi_xfer run. `cpu`: CPU s/GiB of client + server during the fi_read phase alone (fi_xfer
+ * measures it with getrusage around that phase; until session 4 this figure was /usr/bin/time's
+ * whole-process CPU over both phases' bytes, which also billed set-up, the latency ping-pongs and the
+ * byte-by-byte fill and check loops). `distinct`: the fi_read phase rotates over that many 4 MiB
+ * source windows and destination buffers (-R).
+ */
+async function cFigure(distinct = 1): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
   const bin = path.join(root, 'build', 'fi_xfer');
-  if (!existsSync(bin)) {
+  const src = path.join(root, 'bench/c/fi_xfer.c');
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(path.dirname(bin), { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', path.join(root, 'bench/c/fi_xfer.c'), '-o', bin, '-lfabric']);
+    execFileSync('gcc', ['-O2', '-Wall', src, '-o', bin, '-lfabric']);
   }
-  const n = String(Math.max(16, MIB / 4));
+  const n = Math.max(16, MIB / 4);
   const port = String(await freePort());
-  const time = ['-f', 'TIMECPU %U %S'];
-  const server = spawn('/usr/bin/time', [...time, bin, '-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const common = ['-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', String(n), '-L', '1000', '-R', String(distinct)];
+  const server = spawn(bin, common, { stdio: ['ignore', 'pipe', 'inherit'] });
   let serverOut = '';
-  server.stderr.on('data', (d) => (serverOut += d));
+  server.stdout.on('data', (d) => (serverOut += d));
+  const serverExit = new Promise((r) => server.once('exit', r));
   await new Promise((r) => setTimeout(r, 700));
-  const out = await run('timeout', ['120', '/usr/bin/time', ...time, bin, '-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', n, '-L', '1000', '-c', '127.0.0.1']);
-  await new Promise((r) => (server.exitCode === null ? server.once('exit', r) : r(null)));
+  const out = await run('timeout', ['120', bin, ...common, '-c', '127.0.0.1']);
+  await serverExit;
   const m = /sendrecv_4MiB_GBps=([\d.]+) rma_read_4MiB_GBps=([\d.]+) \(data OK\)/.exec(out);
-  if (!m) throw new Error(`fi_xfer printed no RESULT: ${out}`);
-  const gib = (2 * Number(n) * 4) / 1024;
-  return { sendRecv: Number(m[1]), rmaRead: Number(m[2]), cpu: (cpuOfTime(out) + cpuOfTime(serverOut)) / gib };
+  const cc = /rma_read_cpu_s=([\d.]+)/.exec(out);
+  const sc = /SERVER rma_read_cpu_s=([\d.]+)/.exec(serverOut);
+  if (!m || !cc || !sc) throw new Error(`fi_xfer printed no RESULT: ${out} ${serverOut}`);
+  return { sendRecv: Number(m[1]), rmaRead: Number(m[2]), cpu: (Number(cc[1]) + Number(sc[1])) / ((n * 4) / 1024) };
 }
 
 /** One row: GB/s (median of RUNS) and CPU seconds per GiB moved, of the client and of the server. */
@@ -117,30 +123,43 @@ async function timed(serverPid: number, pass: () => Promise<number>): Promise<Fi
  * GETs of 16 × 4 MiB chunks through `t`, RUNS times (after one warm-up pass): 16 distinct chunks, or
  * `distinct` of them asked for over and over (1 = the C benchmark's working set: one registered 4 MiB
  * source buffer, which stays in the CPU caches; 16 distinct chunks are 64 MiB, which do not).
+ * `callers` > 1: that many callers each keep one GET of `perCall` of their share of the 16 chunks in
+ * flight (the same bytes and working set): a caller that queues, as the mount's reader does (one
+ * chunk per GET, several in flight), so reads can stand across GETs.
  */
-async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16): Promise<Fig> {
+async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16, callers = 1, perCall = 16): Promise<Fig> {
   const stored = Array.from({ length: distinct }, () => makeEnvelope(4 << 20));
   await t.putChunks(stored);
   const envs = Array.from({ length: 16 }, (_v, i) => stored[i % distinct]!);
   const ids = envs.map(idOf);
   const first = await t.getChunks(ids); // warm: connection set-up, page cache
   if (checkEnvelopes(envs, first) !== null) throw new Error(`GET returned other bytes: ${checkEnvelopes(envs, first)}`);
+  recycleEnvelopes(first);
   return timed(serverPid, async () => {
     let moved = 0;
-    while (moved < BYTES) {
-      const got = await t.getChunks(ids);
-      for (const e of got) moved += e.ciphertext.length;
-      recycleEnvelopes(got); // as the mount's reader does once it has opened a chunk
-    }
+    await Promise.all(
+      Array.from({ length: callers }, async (_v, c) => {
+        const mine = ids.filter((_id, i) => i % callers === c);
+        for (let at = 0; moved < BYTES; at = (at + perCall) % mine.length) {
+          const got = await t.getChunks(mine.slice(at, at + perCall));
+          for (const e of got) moved += e.ciphertext.length;
+          recycleEnvelopes(got); // as the mount's reader does once it has opened a chunk
+        }
+      }),
+    );
     return moved;
   });
 }
 
-async function fabricFigure(distinct = 16): Promise<Fig> {
+/** `readWindowMiB`: the read window (ADR 0035) instead of the default, for a same-run A/B. */
+async function fabricFigure(distinct = 16, callers = 1, perCall = 16, readWindowMiB?: number): Promise<Fig> {
   const node = await startFabricNode({ provider: 'tcp', dir: ':memory:' });
-  const t = new FabricChunkTransport({ name: 'fabric-tcp', provider: 'tcp', nodeFabricAddress: node.address, openSession: node.openSession, window: 4, timeoutMs: 60_000 });
+  const t = new FabricChunkTransport({
+    name: 'fabric-tcp', provider: 'tcp', nodeFabricAddress: node.address, openSession: node.openSession, window: 4, timeoutMs: 60_000,
+    ...(readWindowMiB !== undefined ? { readWindowBytes: readWindowMiB * 1024 * 1024 } : {}),
+  });
   try {
-    return await getThroughput(t, node.child.pid!, distinct);
+    return await getThroughput(t, node.child.pid!, distinct, callers, perCall);
   } finally {
     await t.close();
     await closeClientEndpoints();
@@ -259,8 +278,13 @@ async function grpcFigure(certDir: string): Promise<Fig> {
 const ROWS: [string, string][] = [
   ['c-read', 'C fi_xfer tcp;ofi_rxm fi_read 4 MiB (window 4)'],
   ['c-send', 'C fi_xfer tcp;ofi_rxm send/recv 4 MiB (window 4)'],
+  ['c-read-16', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct buffers per side'],
   ['fabric', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET)'],
   ['fabric-one', 'kiseki fabric-tcp GET, in-memory store, one 4 MiB chunk 16 x per GET'],
+  ['fabric-2x8', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB in flight'],
+  ['fabric-4x1', 'kiseki fabric-tcp GET, in-memory store, 4 callers x 1 x 4 MiB (the reader)'],
+  ['fabric-w16', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 16 MiB read window'],
+  ['fabric-2x8-w16', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB, 16 MiB read window'],
   ['raw-tls', 'Node raw TLS 1.3 socket (1 MiB writes)'],
   ['stream-mem', 'kiseki stream (mTLS) GET, in-memory store (16 x 4 MiB per GET)'],
   ['grpc-stream', 'grpc-js server stream over TLS (1 MiB messages)'],
@@ -279,16 +303,33 @@ async function main(): Promise<void> {
       '-addext', 'subjectAltName=DNS:localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
     console.log(`transport bench: ${MIB} MiB per measurement, median of ${RUNS} (C: one run of ${Math.max(16, MIB / 4)} x 4 MiB per phase); load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     const figs: Record<string, Fig | number> = {};
-    let cCpu = NaN;
-    if (rows.has('c-read') || rows.has('c-send')) {
+    const cCpu: Record<string, number> = {};
+    const one = rows.has('c-read') || rows.has('c-send');
+    if (one || rows.has('c-read-16')) {
+      // Alternated, so both C figures see the same minutes of a shared machine.
       const c: { sendRecv: number; rmaRead: number; cpu: number }[] = [];
-      for (let r = 0; r < RUNS; r++) c.push(await cFigure());
-      figs['c-read'] = median(c.map((x) => x.rmaRead));
-      figs['c-send'] = median(c.map((x) => x.sendRecv));
-      cCpu = median(c.map((x) => x.cpu));
+      const c16: typeof c = [];
+      for (let r = 0; r < RUNS; r++) {
+        if (one) c.push(await cFigure());
+        if (rows.has('c-read-16')) c16.push(await cFigure(16));
+      }
+      if (one) {
+        figs['c-read'] = median(c.map((x) => x.rmaRead));
+        figs['c-send'] = median(c.map((x) => x.sendRecv));
+        cCpu['c-read'] = median(c.map((x) => x.cpu));
+      }
+      if (c16.length > 0) {
+        figs['c-read-16'] = median(c16.map((x) => x.rmaRead));
+        cCpu['c-read-16'] = median(c16.map((x) => x.cpu));
+      }
     }
+    // Default and 16 MiB read windows measured back to back, so the A/B sees the same minutes of a shared machine.
     if (rows.has('fabric')) figs.fabric = await fabricFigure();
+    if (rows.has('fabric-w16')) figs['fabric-w16'] = await fabricFigure(16, 1, 16, 16);
+    if (rows.has('fabric-2x8')) figs['fabric-2x8'] = await fabricFigure(16, 2, 8);
+    if (rows.has('fabric-2x8-w16')) figs['fabric-2x8-w16'] = await fabricFigure(16, 2, 8, 16);
     if (rows.has('fabric-one')) figs['fabric-one'] = await fabricFigure(1);
+    if (rows.has('fabric-4x1')) figs['fabric-4x1'] = await fabricFigure(16, 4, 1);
     if (rows.has('raw-tls')) figs['raw-tls'] = await tlsFigure(dir);
     if (rows.has('stream-mem')) figs['stream-mem'] = await streamMemoryFigure(dir);
     if (rows.has('grpc-stream')) figs['grpc-stream'] = await grpcFigure(dir);
@@ -297,7 +338,7 @@ async function main(): Promise<void> {
     for (const [k, name] of ROWS) {
       const f = figs[k];
       if (f === undefined) continue;
-      if (typeof f === 'number') console.log(`${name.padEnd(76)} ${f.toFixed(2).padStart(6)}${k === 'c-read' ? `   ${cCpu.toFixed(2)} (both processes, both phases)` : ''}`);
+      if (typeof f === 'number') console.log(`${name.padEnd(76)} ${f.toFixed(2).padStart(6)}${cCpu[k] !== undefined ? `   ${cCpu[k]!.toFixed(2)} (client + server, fi_read phase)` : ''}`);
       else console.log(`${name.padEnd(76)} ${f.gbps.toFixed(2).padStart(6)}   ${f.clientCpu.toFixed(2)} + ${f.serverCpu.toFixed(2)} = ${(f.clientCpu + f.serverCpu).toFixed(2)}`);
     }
     const gb = (k: string): number | undefined => { const f = figs[k]; return f === undefined ? undefined : typeof f === 'number' ? f : f.gbps; };
@@ -312,6 +353,17 @@ async function main(): Promise<void> {
     ratio('  fabric-tcp ÷ C fi_read', 'fabric', 'c-read', '0.8');
     ratio('  stream mTLS ÷ raw TLS', 'stream-mem', 'raw-tls', '0.8');
     ratio('  fabric-tcp, C\'s working set (one 4 MiB chunk) ÷ C fi_read', 'fabric-one', 'c-read');
+    ratio('  fabric-tcp ÷ C fi_read with the same working set (16 distinct buffers)', 'fabric', 'c-read-16');
+    const fab = figs.fabric;
+    for (const c of ['c-read', 'c-read-16']) {
+      if (typeof fab === 'object' && cCpu[c] !== undefined) {
+        console.log(`  CPU s/GiB, fabric-tcp ÷ ${c} (fi_read phase) = ${((fab.clientCpu + fab.serverCpu) / cCpu[c]!).toFixed(2)} (lower is better)`);
+      }
+    }
+    ratio('  fabric-tcp, 2 callers x 8 chunks ÷ C fi_read', 'fabric-2x8', 'c-read');
+    ratio('  fabric-tcp, 4 callers x 1 chunk (the reader\'s pattern) ÷ C fi_read', 'fabric-4x1', 'c-read');
+    ratio('  read window 16 MiB ÷ default 64 MiB (ADR 0035), 1 caller x 16 chunks', 'fabric-w16', 'fabric');
+    ratio('  read window 16 MiB ÷ default 64 MiB (ADR 0035), 2 callers x 8 chunks', 'fabric-2x8-w16', 'fabric-2x8');
     console.log('Real kiseki-node (FileChunkStore, page cache):');
     ratio('  node fabric-tcp ÷ C fi_read', 'node-fabric', 'c-read');
     ratio('  node stream mTLS ÷ raw TLS', 'node-stream-tls', 'raw-tls');

@@ -9,6 +9,9 @@
  * -L N           ping-pong iterations for latency (default 20000)
  * -w W           window (outstanding ops) for bandwidth phases (default 4)
  * -S bytes       bulk size (default 4 MiB)
+ * -R N           RMA read phase: rotate over N distinct bulk-sized source windows and destination
+ *                buffers (default 1: every fi_read copies the same cache-hot 4 MiB into the same
+ *                4 MiB; 16 gives the working set of kiseki's bench GETs of 16 chunks)
  *
  * Handles mr_mode FI_MR_LOCAL/VIRT_ADDR/ALLOCATED/PROV_KEY/ENDPOINT generically,
  * i.e. the same code is what a verbs or cxi path would need.
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
@@ -45,7 +49,7 @@ enum { CTRL_SZ = 256, MAXW = 64 };
 
 static const char *prov = "tcp", *node = NULL, *port = "9228", *bind_addr = "127.0.0.1";
 static int blocking = 0, cq_fd = -1;
-static int is_rdm = 0, iters_bw = 256, iters_lat = 20000, win = 4;
+static int is_rdm = 0, iters_bw = 256, iters_lat = 20000, win = 4, rot = 1;
 static size_t bulk = 4u << 20;
 
 static struct fi_info *info;
@@ -68,6 +72,12 @@ static struct rinfo remote;
 struct ctx { struct fi_context2 fc; int slot; };
 static struct ctx rx_ctx[MAXW + 1], tx_ctx[MAXW + 1];
 static long tx_done, rx_done; static int rx_slot_q[4096];
+
+/* CPU seconds (user + system) this process has used so far */
+static double cpu_s(void) {
+  struct rusage u; getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
 
 static double now(void) {
   struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -175,9 +185,9 @@ static void open_common(struct fi_info *fi) {
   uint64_t k = 1;
   reg(&ctrl_tx, CTRL_SZ, FI_SEND, k++);
   reg(&ctrl_rx, CTRL_SZ, FI_RECV, k++);
-  reg(&bulk_tx, bulk, FI_SEND | FI_READ | FI_WRITE, k++);
+  reg(&bulk_tx, bulk * rot, FI_SEND | FI_READ | FI_WRITE, k++);
   for (int i = 0; i < win; i++) reg(&bulk_rx[i], bulk, FI_RECV, k++);
-  reg(&rma, bulk, FI_REMOTE_READ | FI_REMOTE_WRITE, k++);
+  reg(&rma, bulk * rot, FI_REMOTE_READ | FI_REMOTE_WRITE, k++);
 }
 
 static void wait_cm(uint32_t want, struct fi_eq_cm_entry *ent) {
@@ -282,7 +292,12 @@ static void server(void) {
   printf("# server: send/recv payload check %s\n", ok ? "OK" : "FAILED");
   /* phases 3-5: RMA read bw, RMA read latency, RMA write bw; just drive progress
      until the client says DONE (tcp/rxm have manual data progress at the target) */
-  for (int ph = 0; ph < 3; ph++) { ctrl_recv(NULL, 0); ctrl_send("ACK", 4); }
+  for (int ph = 0; ph < 3; ph++) {
+    double c0 = cpu_s();
+    ctrl_recv(NULL, 0); ctrl_send("ACK", 4);
+    /* phase 3's CPU: serving the client's fi_reads (it is idle in poll() before they start) */
+    if (ph == 0) { printf("SERVER rma_read_cpu_s=%.4f\n", cpu_s() - c0); fflush(stdout); }
+  }
   printf("# server: RMA write landed %s\n", check(rma.p, bulk, 99) ? "OK" : "FAILED");
 }
 
@@ -318,14 +333,19 @@ static void client(void) {
   POST(fi_read(ep, bulk_tx.p, bulk, bulk_tx.desc, peer, remote.addr, remote.key, &tx_ctx[0]));
   wait_tx(base + 1);
   int rok = check(bulk_tx.p, bulk, 42);
+  /* the rotated buffers are faulted in before timing, as kiseki's pooled receive buffers are */
+  memset(bulk_tx.p, 0, bulk * rot);
+  double rc0 = cpu_s();
   t0 = now(); base = tx_done;
   for (int i = 0; i < iters_bw; i++) {
     while (i - (tx_done - base) >= win) { long b = tx_done; progress(); if (b == tx_done) block_once(); }
     tx_ctx[i % win].slot = i % win;
-    POST(fi_read(ep, bulk_tx.p, bulk, bulk_tx.desc, peer, remote.addr, remote.key, &tx_ctx[i % win]));
+    size_t off = (size_t)(i % rot) * bulk;
+    POST(fi_read(ep, bulk_tx.p + off, bulk, bulk_tx.desc, peer, remote.addr + off, remote.key, &tx_ctx[i % win]));
   }
   wait_tx(base + iters_bw);
   double rbw = (double)bulk * iters_bw / (now() - t0) / 1e9;
+  double rcpu = cpu_s() - rc0;
   ackt = rx_done + 1; post_recv(&ctrl_rx, CTRL_SZ, MAXW); ctrl_send("DONE", 5); wait_rx(ackt);
   /* phase 4: 8-byte RMA read latency (one outstanding) */
   for (int i = 0; i < iters_lat + 100; i++) {
@@ -349,14 +369,14 @@ static void client(void) {
   ackt = rx_done + 1; post_recv(&ctrl_rx, CTRL_SZ, MAXW); ctrl_send("DONE", 5); wait_rx(ackt);
   printf("RESULT prov=%s ep=%s lat8B_halfRTT_us=%.2f sendrecv_4MiB_GBps=%.2f "
          "rma_read_4MiB_GBps=%.2f (data %s) rma_read8B_RTT_us=%.2f rma_write_4MiB_GBps=%.2f "
-         "(msgs=%d x %zu B, window %d, %s)\n",
+         "(msgs=%d x %zu B, window %d, %d distinct buffers, %s) rma_read_cpu_s=%.4f\n",
          info->fabric_attr->prov_name, is_rdm ? "RDM" : "MSG", lat, sbw, rbw, rok ? "OK" : "BAD",
-         rlat, wbw, iters_bw, bulk, win, blocking ? "FI_WAIT_FD+poll" : "busy-poll");
+         rlat, wbw, iters_bw, bulk, win, rot, blocking ? "FI_WAIT_FD+poll" : "busy-poll", rcpu);
 }
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "bp:e:c:P:n:L:w:S:s:")) != -1) switch (c) {
+  while ((c = getopt(argc, argv, "bp:e:c:P:n:L:w:S:s:R:")) != -1) switch (c) {
     case 'b': blocking = 1; break;
     case 's': bind_addr = optarg; break;
     case 'p': prov = optarg; break;
@@ -367,6 +387,7 @@ int main(int argc, char **argv) {
     case 'L': iters_lat = atoi(optarg); break;
     case 'w': win = atoi(optarg); if (win > MAXW) win = MAXW; break;
     case 'S': bulk = strtoull(optarg, NULL, 0); break;
+    case 'R': rot = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
     default: fprintf(stderr, "bad args\n"); return 2;
   }
   setup();

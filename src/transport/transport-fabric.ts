@@ -9,6 +9,7 @@ import { kerr, KisekiError } from '../errors.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { openWireChannel, type FabricChannel } from './fabric-binding.js';
 import * as P from './fabric-protocol.js';
+import { fabricReadWindowBytes, ReadWindow } from './fabric-read-window.js';
 import { receiveBuffers } from './receive-buffers.js';
 import type { ChunkTransport, TransportName } from './transport.js';
 
@@ -174,6 +175,8 @@ export interface FabricChunkTransportOptions {
   timeoutMs?: number;
   /** Chunks in flight per call. */
   window?: number;
+  /** Bytes of fi_reads in flight towards the node (default KISEKI_FABRIC_READ_WINDOW_MIB, 64 MiB). */
+  readWindowBytes?: number;
 }
 
 interface Live {
@@ -182,6 +185,7 @@ interface Live {
   session: number;
   token: Buffer;
   inline: boolean;
+  reads: ReadWindow;
 }
 
 /** ChunkTransport to one node over libfabric. States: idle → connecting → live → (reset) idle; closed. */
@@ -280,7 +284,7 @@ export class FabricChunkTransport implements ChunkTransport {
       if (inline === ep.rma) {
         throw kerr('TransportFailed', `fabric mode mismatch: node moves envelopes ${inline ? 'inline' : 'by RMA'}, this client ${ep.rma ? 'by RMA' : 'inline'}`);
       }
-      return { ep, peer, session: h.session, token: grant.token, inline };
+      return { ep, peer, session: h.session, token: grant.token, inline, reads: new ReadWindow(this.opts.readWindowBytes ?? fabricReadWindowBytes()) };
     } catch (e) {
       ep.channel.removePeer(peer);
       throw e;
@@ -310,20 +314,32 @@ export class FabricChunkTransport implements ChunkTransport {
       // NotFound names the first missing chunk in request order, as the gRPC path does.
       const missing = entries.findIndex((e) => e.status === P.Status.NotFound);
       if (missing >= 0) throw kerr('NotFound', `chunk ${ids[missing]!.toString('hex')} is not stored on this node`);
+      // I-FW2: every read of this GET settles before its RELEASE goes out (the node then closes the
+      // windows and reuses the buffers); after a failure, reads still waiting in the window are not posted.
+      let failure: unknown = null;
       await Promise.all(
         entries.map(async (e, k) => {
-          if (e.status === P.Status.Later) return void later.push(k);
-          if (e.status !== P.Status.Ok) throw kerr('TransportFailed', `node failed chunk ${ids[k]!.toString('hex')}: ${P.Status[e.status]}`);
-          // Into a reused receive buffer (recycled by the reader once opened), else a fresh one.
-          const ciphertext = receiveBuffers.take(e.window.len) ?? Buffer.allocUnsafe(e.window.len);
-          await this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`);
-          const env = P.joinEnvelope(e.head, ciphertext);
-          this.checkId(env, ids[k]!);
-          receiveBuffers.adopt(env, ciphertext);
-          this.bytesIn += ciphertext.length;
-          out[k] = env;
+          try {
+            if (e.status === P.Status.Later) return void later.push(k);
+            if (e.status !== P.Status.Ok) throw kerr('TransportFailed', `node failed chunk ${ids[k]!.toString('hex')}: ${P.Status[e.status]}`);
+            // Into a reused receive buffer (recycled by the reader once opened), else a fresh one.
+            const ciphertext = receiveBuffers.take(e.window.len) ?? Buffer.allocUnsafe(e.window.len);
+            await l.reads.run(e.window.len, () => {
+              if (failure !== null) return Promise.reject(failure);
+              if (signal?.aborted) return Promise.reject(kerr('Unavailable', 'fabric request aborted'));
+              return this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`);
+            });
+            const env = P.joinEnvelope(e.head, ciphertext);
+            this.checkId(env, ids[k]!);
+            receiveBuffers.adopt(env, ciphertext);
+            this.bytesIn += ciphertext.length;
+            out[k] = env;
+          } catch (err) {
+            failure ??= err;
+          }
         }),
       );
+      if (failure !== null) throw failure;
     } finally {
       if (entries.some((e) => e.status === P.Status.Ok)) l.ep.notify(l.peer, P.encodeRelease({ reqId, session: l.session, token: l.token }));
     }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KisekiError } from '../../src/errors.js';
-import { closeClientEndpoints, FabricChunkTransport } from '../../src/transport/transport-fabric.js';
+import { clientEndpointFor, closeClientEndpoints, FabricChunkTransport } from '../../src/transport/transport-fabric.js';
 import { checkEnvelopes, idOf, makeEnvelope, SIZES, TENANT_A, TENANT_B } from '../helpers/fabric-chunks.js';
 import { startFabricNode, type FabricNode } from '../helpers/fabric-node.js';
 
@@ -60,6 +60,34 @@ for (const { provider, rma } of modes) {
       const got = await t.getChunks(envs.map(idOf));
       assert.equal(checkEnvelopes(envs, got), null);
       got.forEach((g, i) => assert.ok(Buffer.from(g.tenantWrappedMaterial).equals(Buffer.alloc(1500, i)), `chunk ${i} wrapped material`));
+      await t.close();
+    });
+
+    test('I-FW1: concurrent GETs keep at most the read window (two 4 MiB chunks) outstanding and bring every byte back', { skip: !rma }, async () => {
+      const t = new FabricChunkTransport({ name: 'fabric-tcp', provider, nodeFabricAddress: node.address, openSession: node.sessionFor(TENANT_A), timeoutMs: 10_000, readWindowBytes: 8 << 20 });
+      const envs = Array.from({ length: 12 }, (_, i) => makeEnvelope((4 << 20) - i * 4096));
+      await t.putChunks(envs);
+      const channel = (await clientEndpointFor(provider, '127.0.0.1')).channel;
+      const read = channel.read.bind(channel);
+      let live = 0;
+      let peak = 0;
+      let reads = 0;
+      channel.read = (...a) => {
+        reads++;
+        peak = Math.max(peak, ++live);
+        return read(...a).finally(() => live--);
+      };
+      try {
+        const ids = envs.map(idOf);
+        const got = await Promise.all([t.getChunks(ids.slice(0, 5)), t.getChunks(ids.slice(5)), t.getChunks(ids.slice(3, 9))]);
+        assert.equal(checkEnvelopes(envs.slice(0, 5), got[0]!), null);
+        assert.equal(checkEnvelopes(envs.slice(5), got[1]!), null);
+        assert.equal(checkEnvelopes(envs.slice(3, 9), got[2]!), null);
+      } finally {
+        channel.read = read;
+      }
+      assert.equal(reads, 18);
+      assert.equal(peak, 2, 'the window was full but never exceeded');
       await t.close();
     });
 
