@@ -61,7 +61,9 @@ export async function startFabricNode(opts: {
     async stop(signal?: NodeJS.Signals) {
       if (child.exitCode === null && child.signalCode === null) {
         if (signal) child.kill(signal);
-        else if (child.connected) child.send({ op: 'exit' });
+        // A child killed a moment ago may still look connected: a failed send must not become an
+        // unhandled 'error' (under node:test that aborts the whole process).
+        else if (child.connected) child.send({ op: 'exit' }, (err) => { if (err !== null) child.kill('SIGTERM'); });
         else child.kill('SIGTERM');
       }
       await exited;
