@@ -152,18 +152,23 @@ export class FileState {
   }
 
   /**
-   * The committed chunk that alone holds [offset, offset + length) while nothing is pending (no dirty
-   * data, truncation or inline content): reads of it may be answered from that chunk's cached bytes
-   * until contentChanged() is next called.
+   * Chunk `index`'s id in the committed layout while nothing is pending (no dirty data, truncation or
+   * inline content): reads of it may be answered from that chunk's cached bytes until
+   * contentChanged() is next called.
    */
-  committedChunkOf(offset: number, length: number): { index: number; chunkId: Buffer } | null {
+  committedChunk(index: number): Buffer | null {
     if (this.changed || this.dirty.size > 0 || this.dropFrom !== null || this.layout.inlineData !== undefined) return null;
+    return this.chunkAt.get(index)?.chunkId?.value ?? null;
+  }
+
+  /** committedChunk() of the one chunk that holds all of [offset, offset + length), if one does. */
+  committedChunkOf(offset: number, length: number): { index: number; chunkId: Buffer } | null {
     const end = Math.min(offset + length, this.size);
     if (offset >= end) return null;
     const index = Math.floor(offset / this.chunkSize);
     if (Math.floor((end - 1) / this.chunkSize) !== index) return null;
-    const chunkId = this.chunkAt.get(index)?.chunkId?.value;
-    return chunkId === undefined ? null : { index, chunkId };
+    const chunkId = this.committedChunk(index);
+    return chunkId === null ? null : { index, chunkId };
   }
 
   /** Chunk ids of committed chunks after `index`, for prefetch. */

@@ -420,29 +420,36 @@ export class KisekiFileSystem {
 
   /** The bytes read, usually a view of the cached chunk, valid until release() (the FUSE read path). */
   async readLease(fh: number, offset: number, length: number): Promise<ChunkLease> {
-    const file = this.files.get(fh);
-    const lease = file.state.lease(offset, length);
+    const { state, pattern } = this.files.get(fh);
+    const lease = state.lease(offset, length);
+    const mirror = this.readMirror;
+    const cs = state.chunkSize;
+    // Reads of a published chunk never come here: one at the start of the chunk after a published
+    // chunk continues the stream.
+    const sequential = pattern.note(offset, length, cs) ||
+      (mirror !== null && offset > 0 && offset % cs === 0 && !mirror.wants(state.ino, offset / cs - 1));
     // Prefetch is asked for before this read is waited for (the read's own chunk was asked for first,
     // so it goes out first): a cold sequential reader has the next chunks in flight while its first
     // chunk is still being fetched and opened.
-    if (file.pattern.note(offset, length, file.state.chunkSize) && length > 0) {
-      const last = Math.floor((offset + length - 1) / file.state.chunkSize);
-      this.reader.prefetch(file.state.committedAfter(last, this.reader.prefetchDepth));
+    if (sequential && length > 0) {
+      const last = Math.floor((offset + length - 1) / cs);
+      this.reader.prefetch(state.committedAfter(last, this.reader.prefetchDepth));
     }
-    const mirror = this.readMirror;
     if (mirror === null) return lease;
     return lease.then((l) => {
-      this.publishRead(mirror, file.state, offset, length);
+      const c = state.committedChunkOf(offset, length);
+      if (c !== null) this.publishChunk(mirror, state, c.index, c.chunkId);
       return l;
     });
   }
 
-  /** The chunk this read came from, if clean and in L1: later reads of it are answered by the mirror. */
-  private publishRead(mirror: ReadMirrorPort, state: FileState, offset: number, length: number): void {
-    const c = state.committedChunkOf(offset, length);
-    if (c === null || !mirror.wants(state.ino, c.index)) return;
-    const chunk = this.reader.peekCached(c.chunkId);
-    if (chunk !== null) mirror.publish(state.ino, state.generation, c.index, state.chunkSize, state.size, c.chunkId.toString('hex'), chunk);
+  /** Publishes chunk `index` if it is still `chunkId` in the inode's current, clean state and in L1. */
+  private publishChunk(mirror: ReadMirrorPort, state: FileState, index: number, chunkId: Buffer): void {
+    // A state already forgotten (last close) must not publish over its successor's layout.
+    if (this.states.get(state.ino) !== state || !mirror.wants(state.ino, index)) return;
+    if (state.committedChunk(index)?.equals(chunkId) !== true) return;
+    const chunk = this.reader.peekCached(chunkId);
+    if (chunk !== null) mirror.publish(state.ino, state.generation, index, state.chunkSize, state.size, chunkId.toString('hex'), chunk);
   }
 
   async write(fh: number, offset: number, data: Buffer): Promise<number> {
