@@ -68,9 +68,6 @@ const READDIR_PAGE = 4096;
 /** Key ranges of a large directory listed at once after its first page (dir-listing.ts). */
 const LIST_RANGES = 4;
 
-/** Names of a prefetched listing opened (and mirrored) per batch: the first batches are answered on the worker threads sooner. */
-const NAME_BATCH = 256;
-
 type ReaddirPage = ReadDirPlusResponse['entries'];
 
 export type TimeSet = Timespec | 'now';
@@ -257,19 +254,17 @@ export class KisekiFileSystem {
 
   /**
    * Lists a directory's name_keys and attributes into the dentry cache; lookups waiting for it go on
-   * once it is stored (they are answered by name_key). Only then are the names opened, a batch at a
-   * time, for the mirror to answer them by name: opened while the listing was still arriving, they
-   * competed with it for both cores and delayed it by ~40% (BENCHMARKS.md §"Session 4 (metadata)").
+   * once it is stored. Each page's names are opened as it arrives (on the thread pool, while the next
+   * page is fetched), so that the mirror can answer them by name.
    */
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
     const ticket = d.begin();
     const run = (async () => {
       const { entries, complete } = await listDirectory(this.pageFetch(dir), {
-        pageSize: READDIR_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES,
+        pageSize: READDIR_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage: (page) => void this.namePage(dir, page, d, ticket),
       });
       d.listing(dir, entries.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') })), complete, ticket);
-      for (let i = 0; i < entries.length; i += NAME_BATCH) void this.namePage(dir, entries.slice(i, i + NAME_BATCH), d, ticket);
     })()
       // A failed listing only means the lookups keep asking the node one by one.
       .catch(() => undefined)
@@ -281,7 +276,7 @@ export class KisekiFileSystem {
     return (cursor, limit) => this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit });
   }
 
-  /** Opens the names of part of a prefetched listing for the dentry mirror (no one waits for this; a batch that fails is just not mirrored). */
+  /** Opens the names of a prefetched page for the dentry mirror (no one waits for this; a page that fails is just not mirrored). */
   private async namePage(dir: number, page: ReaddirPage, d: DentryCache, ticket: FetchTicket): Promise<void> {
     const names = await this.names.openNames(dir, page).catch(() => null);
     if (names !== null) d.named(dir, page.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
