@@ -141,8 +141,12 @@ export class DentryCache {
     return ageMs * 2 > this.ttlMs && took !== undefined && took * 4 < this.ttlMs && this.listed.get(parent).kind === 'hit';
   }
 
-  /** Counts a lookup that missed the cache and found the name at the node; true when the directory should now be listed ahead. */
+  /**
+   * Counts a lookup that missed the cache and found the name at the node; true when the directory
+   * should now be listed ahead. Never with meta_ttl_ms = 0: nothing listed could be served.
+   */
   noteMiss(parent: number): boolean {
+    if (this.ttlMs <= 0) return false;
     const n = (this.misses.get(parent) ?? 0) + 1;
     this.misses.set(parent, n);
     if (this.misses.size > 4096) this.misses.delete(this.misses.keys().next().value as number);

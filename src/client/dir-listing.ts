@@ -61,15 +61,22 @@ async function range(fetch: PageFetch, after: Buffer, upTo: Buffer | null, limit
 /** Every entry of a directory in name_key order, or the first maxEntries-or-more with complete = false. */
 export async function listDirectory(fetch: PageFetch, o: ListOptions): Promise<{ entries: DirEntry[]; complete: boolean }> {
   const first = await fetch(Buffer.alloc(0), o.pageSize);
-  if (first.entries.length > 0) o.onPage?.(first.entries);
   const last = first.entries[first.entries.length - 1];
-  if (first.eof || last === undefined) return { entries: first.entries, complete: true };
+  const seen = () => {
+    if (first.entries.length > 0) o.onPage?.(first.entries);
+  };
+  if (first.eof || last === undefined) {
+    seen();
+    return { entries: first.entries, complete: true };
+  }
   const keyed = first.entries.every((e, i, a) => e.cookie.equals(e.nameKey) && (i === 0 || Buffer.compare(a[i - 1]!.nameKey, e.nameKey) < 0));
-  if (!keyed) return sequential(fetch, first.entries, last.cookie, o);
   const x0 = keyFraction(last.nameKey);
   // Entries left, were they spread as evenly as the first page says (at least one page more).
   const left = x0 > 0 ? (first.entries.length * (1 - x0)) / x0 : Infinity;
-  if (first.entries.length + left > o.maxEntries) return sequential(fetch, first.entries, last.cookie, o);
+  if (!keyed || first.entries.length + left > o.maxEntries) {
+    seen();
+    return sequential(fetch, first.entries, last.cookie, o);
+  }
   const n = Math.max(1, Math.min(o.maxRanges, Math.ceil(left / (o.pageSize * 0.75))));
   const per = Math.min(o.pageSize, Math.ceil((left / n) * 1.25) + 16);
   const cuts = [last.cookie];
@@ -77,7 +84,15 @@ export async function listDirectory(fetch: PageFetch, o: ListOptions): Promise<{
     const c = keyAt(x0 + ((1 - x0) * j) / n);
     if (Buffer.compare(c, cuts[cuts.length - 1]!) > 0) cuts.push(c);
   }
-  const parts = await Promise.all(cuts.map((after, j) => range(fetch, after, cuts[j + 1] ?? null, per, o)));
+  // The ranges are asked for before the first page is handed on: its handler's work then overlaps theirs.
+  const asked = Promise.all(cuts.map((after, j) => range(fetch, after, cuts[j + 1] ?? null, per, o)));
+  try {
+    seen();
+  } catch (err) {
+    asked.catch(() => undefined);
+    throw err;
+  }
+  const parts = await asked;
   return { entries: first.entries.concat(...parts), complete: true };
 }
 

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KisekiError } from '../../src/errors.js';
 import { PREFETCH_AFTER_MISSES } from '../../src/client/dentry-cache.js';
 import type { KisekiFileSystem } from '../../src/client/filesystem.js';
+import type { MountSession } from '../../src/client/mount-session.js';
 import { startCore, type CoreHarness } from './fs-core-harness.js';
 import type { NodeProcess } from '../helpers/node-process.js';
 
@@ -109,4 +110,61 @@ test('I-CC5 readdir within the TTL of a complete listing is answered from the ca
   const later = (await a.readdirAged(dir)).entries.map((e) => e.name.toString());
   assert.ok(later.includes('from-b'), 'another client\'s create shows once the TTL ran out');
   assert.equal(later.length, FILES + 1);
+});
+
+/** Holds every ReadDirPlus answer of `ms` (the node has already answered) until release() is called; counts the calls. */
+function holdListings(ms: MountSession): { calls: () => number; release: () => void } {
+  const ns = ms.session.namespace as unknown as Record<string, (req: unknown, opts?: unknown) => Promise<unknown>>;
+  const real = ns.readDirPlus!;
+  let calls = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((ok) => { release = ok; });
+  ns.readDirPlus = async (req, opts) => {
+    calls++;
+    const res = await real(req, opts);
+    await gate;
+    return res;
+  };
+  return { calls: () => calls, release };
+}
+
+test('I-CC3 own unlink, create and rename made while a prefetch listing is in flight are never undone by it', async () => {
+  const ms = await h.open('race', ['meta_ttl_ms=60000']);
+  const a = ms.fs;
+  const dir = await makeDir(a, 'd');
+  const held = holdListings(ms);
+  for (let i = 0; i < PREFETCH_AFTER_MISSES; i++) await a.lookup(dir, n(`f${i}`));
+  assert.equal(held.calls(), 1, 'the misses started one listing of the directory');
+  // The node has listed f20, f21 and no 'new'; these own changes land before that listing is delivered.
+  await a.unlink(dir, n('f20'));
+  const { file } = await a.create(dir, n('new'), 0o644, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, who);
+  await a.release(file.fh);
+  await a.rename(dir, n('f21'), dir, n('f21b'), 0);
+  const waiting = a.lookupAged(dir, n(`f${PREFETCH_AFTER_MISSES}`)); // waits for the listing
+  held.release();
+  assert.ok((await waiting).attr !== null);
+  await assert.rejects(a.lookup(dir, n('f20')), (e) => KisekiError.is(e, 'NotFound'), 'own unlink stays');
+  assert.equal((await a.lookup(dir, n('new'))).size, 0, 'own create is not answered ENOENT from the older listing');
+  await assert.rejects(a.lookup(dir, n('f21')), (e) => KisekiError.is(e, 'NotFound'), 'renamed-away name stays gone');
+  assert.ok((await a.lookup(dir, n('f21b'))).ino > 0);
+  const names = (await a.readdir(dir)).map((e) => e.name.toString()).sort();
+  assert.equal(names.length, FILES);
+  assert.ok(names.includes('new') && names.includes('f21b') && !names.includes('f20') && !names.includes('f21'));
+});
+
+test('meta_ttl_ms=0 caches nothing: no listing ahead of lookups, another client\'s unlink shows at once', async () => {
+  const ms = await h.open('ttl0', ['meta_ttl_ms=0']);
+  const a = ms.fs;
+  const b = (await h.open('ttl0')).fs;
+  const dir = await makeDir(b, 'd');
+  const held = holdListings(ms);
+  held.release();
+  for (let i = 0; i < FILES; i++) await a.lookup(dir, n(`f${i}`));
+  assert.equal(held.calls(), 0, 'no prefetch listing with caching off');
+  await b.unlink(dir, n('f3'));
+  await assert.rejects(a.lookup(dir, n('f3')), (e) => KisekiError.is(e, 'NotFound'));
+  const { file } = await b.create(dir, n('late'), 0o644, fsc.O_WRONLY | fsc.O_CREAT, who);
+  await b.release(file.fh);
+  assert.equal((await a.lookup(dir, n('late'))).size, 0);
+  assert.equal((await a.lookupAged(dir, n('f4'))).ageMs, 0, 'every answer is fresh from the node');
 });

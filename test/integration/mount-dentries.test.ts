@@ -113,7 +113,7 @@ print(seen)
   assert.equal(out.trim(), '[321, False, False, 0, 77, 5]');
 });
 
-test('I-CC5 another mount\'s write, unlink and create show through worker-thread answers within meta_ttl_ms', async () => {
+test('I-CC5 another mount\'s write, unlink, create and rename show through worker-thread answers within meta_ttl_ms', async () => {
   const dirA = `${a.path}/coh`;
   const dirB = `${b.path}/coh`;
   await py(MAKE_FILES, dirB);
@@ -125,12 +125,16 @@ d = sys.argv[1]
 with open(os.path.join(d, "f010"), "r+b") as f: f.write(b"w" * 999)
 os.unlink(os.path.join(d, "f011"))
 with open(os.path.join(d, "f%03d" % ${FILES}), "wb") as f: f.write(b"n" * 3)
+with open(os.path.join(d, "f012"), "r+b") as f: f.write(b"r" * 12)
+os.rename(os.path.join(d, "f012"), os.path.join(d, "renamed"))
 `, dirB);
   // B's changes are committed; A may show the old state only for what remains of its fetch's TTL.
   const waits = await Promise.all([
     py(WAIT_SIZE, `${dirA}/f010`, '999'),
     py(WAIT_SIZE, `${dirA}/f011`, '-1'),
     py(WAIT_SIZE, `${dirA}/f${String(FILES).padStart(3, '0')}`, '3'),
+    py(WAIT_SIZE, `${dirA}/f012`, '-1'),
+    py(WAIT_SIZE, `${dirA}/renamed`, '12'),
   ]);
   for (const w of waits.map((x) => Number(x.trim()))) {
     assert.ok(w >= 0, 'the change became visible');

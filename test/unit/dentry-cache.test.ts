@@ -136,12 +136,13 @@ test('a listing that took a quarter of the TTL or more is not refreshed in the b
   assert.equal(d.refreshDue(1, 549), true);
 });
 
-test('ttl 0 caches nothing', () => {
+test('ttl 0 caches nothing and never asks for a listing ahead of lookups', () => {
   const d = cache(0, new ManualClock());
   d.fetched(1, key('a'), Buffer.from('a'), attr(5), d.begin());
   d.listing(1, [], true, d.begin());
   assert.equal(d.lookup(1, key('a')).kind, 'miss');
   assert.equal(d.lookup(1, key('b')).kind, 'miss');
+  for (let i = 0; i < 4 * PREFETCH_AFTER_MISSES; i++) assert.equal(d.noteMiss(1), false);
 });
 
 /** A DentryMirror that records what it holds, with deadlines on the same manual clock. */

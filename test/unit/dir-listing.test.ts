@@ -77,3 +77,13 @@ test('keyAt and keyFraction map the key space to [0, 1) and back, in order', () 
   assert.ok(Buffer.compare(keyAt(0.1), keyAt(0.2)) < 0);
   assert.equal(keyAt(0.999999999999).length, 32);
 });
+
+test('the ranges after the first page are asked for before the first page is handed to onPage (its handler does not delay them)', async () => {
+  const m = node(Array.from({ length: 10 * PAGE }, (_, i) => keyN(i, 'order')));
+  let askedWhenFirstSeen = -1;
+  await listDirectory(m.fetch, {
+    pageSize: PAGE, maxEntries: Infinity, maxRanges: 4,
+    onPage: () => { if (askedWhenFirstSeen < 0) askedWhenFirstSeen = m.calls.length; },
+  });
+  assert.ok(askedWhenFirstSeen >= 3, `${askedWhenFirstSeen} pages asked for when the first one was handed on`);
+});

@@ -41,3 +41,15 @@ test('decodeReadDirPlus skips unknown fields and rejects a truncated message', (
   assert.deepEqual(decodeReadDirPlus(withUnknown), ReadDirPlusResponse.decode(withUnknown));
   assert.throws(() => decodeReadDirPlus(one.subarray(0, one.length - 5)));
 });
+
+test('decodeReadDirPlus rejects an attribute past 2^53 and a varint longer than 10 bytes instead of rounding or wrapping them', () => {
+  const unsafe = new BinaryWriter();
+  // entries[0].attr.ino = 2^53 + 1
+  unsafe.uint32((1 << 3) | 2).fork().uint32((3 << 3) | 2).fork().uint32((1 << 3) | 0).uint64(2n ** 53n + 1n).join().join();
+  assert.throws(() => decodeReadDirPlus(unsafe.finish()), /safe range/);
+  const safe = new BinaryWriter();
+  safe.uint32((1 << 3) | 2).fork().uint32((3 << 3) | 2).fork().uint32((1 << 3) | 0).uint64(2n ** 53n - 1n).join().join();
+  assert.equal(decodeReadDirPlus(safe.finish()).entries[0]?.attr?.ino, 2 ** 53 - 1);
+  const wide = Buffer.from([(2 << 3) | 0, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]);
+  assert.throws(() => decodeReadDirPlus(wide), /varint/);
+});
