@@ -33,11 +33,14 @@ export function crcTrailer(data: Uint8Array): Buffer {
 
 export type TrailerCheck = { kind: 'ok'; data: Buffer } | { kind: 'corrupt'; reason: string };
 
-/** Splits a whole L2 file into plaintext (a view, no copy) after verifying the trailer. */
-export function checkTrailer(file: Buffer): TrailerCheck {
+/**
+ * Splits a whole L2 file into plaintext (a view, no copy) after verifying the trailer. `crc` is the
+ * plaintext's CRC when already computed (native/sys/read-checked.cc does it while reading).
+ */
+export function checkTrailer(file: Buffer, crc?: number): TrailerCheck {
   if (file.length < TRAILER_BYTES) return { kind: 'corrupt', reason: `short file (${file.length} bytes)` };
   const data = file.subarray(0, file.length - TRAILER_BYTES);
   const want = file.readUInt32LE(file.length - TRAILER_BYTES);
-  const got = crc32(data);
+  const got = crc ?? crc32(data);
   return got === want ? { kind: 'ok', data } : { kind: 'corrupt', reason: `CRC32 ${got.toString(16)} != trailer ${want.toString(16)}` };
 }

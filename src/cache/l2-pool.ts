@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { kerr } from '../errors.js';
 import { BufferRecycler } from './buffer-recycler.js';
+import { readCheckedBinding } from './l2-read-binding.js';
 import { assertCrcAvailable, checkTrailer, crcTrailer, TRAILER_BYTES } from './crc-trailer.js';
 import type { NodeCapacity } from './capacity.js';
 import { UsageWeightedLru, type EvictionPolicy } from './eviction.js';
@@ -122,15 +123,18 @@ export class L2Pool {
     // allocation per hit; see buffer-recycler.ts). A file shorter than indexed is corrupt.
     const file = this.#buffers.take(entry.fileBytes);
     let got: number;
+    let crc: number | undefined;
     try {
-      got = await readInto(this.path(id), file);
+      const native = readCheckedBinding();
+      if (native !== null) ({ bytes: got, crc } = await native(this.path(id), file));
+      else got = await readInto(this.path(id), file);
     } catch (err) {
       this.#recycle(file);
       await this.#discard(id);
       const reason = `read failed: ${(err as Error).message}`;
       return (err as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'corrupt', reason } : { kind: 'io-error', reason };
     }
-    const check = got < file.length ? { kind: 'corrupt' as const, reason: `short file (${got} of ${file.length} bytes)` } : checkTrailer(file);
+    const check = got < file.length ? { kind: 'corrupt' as const, reason: `short file (${got} of ${file.length} bytes)` } : checkTrailer(file, crc);
     if (check.kind === 'corrupt') {
       this.#recycle(file);
       await this.#discard(id);
