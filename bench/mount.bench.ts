@@ -161,7 +161,7 @@ async function peers(work: string): Promise<Peer[]> {
   const ourMount = (name: string, root: string, extra: string, flags: readonly string[]) =>
     kisekiPeer(name, work, `meta_ttl_ms=1000,cache_l1_max=1G${extra}`, env, root, [...flags]);
   list.push(ourMount('kiseki', ROOT, KISEKI_OPTS, DAEMON_V8_FLAGS));
-  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, '', []));
+  if (BEFORE_ROOT !== undefined) list.push(ourMount('kiseki-before', BEFORE_ROOT, '', DAEMON_V8_FLAGS));
   nodeProcess = node;
 
   const have = (bin: string) => { try { execFileSync('which', [bin], { stdio: 'ignore' }); return true; } catch { return false; } };
