@@ -234,7 +234,7 @@ Napi::Value ReadPut(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-// readDrop(handle, kind, ino, index): kind 0 = every chunk of the inode, 1 = one chunk, 2 = everything.
+// readDrop(handle, kind, ino, index): kind 0 = every chunk of the inode, 1 = that one chunk.
 // Returns once no reply reads from what was dropped.
 Napi::Value ReadDrop(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -245,11 +245,8 @@ Napi::Value ReadDrop(const Napi::CallbackInfo &info) {
     return env.Undefined();
   }
   uint64_t ino = static_cast<uint64_t>(NumArg(info, 2));
-  switch (info[1].As<Napi::Number>().Int32Value()) {
-    case 0: s->reads().DropInode(ino); break;
-    case 1: s->reads().DropEntry(ino, static_cast<uint64_t>(NumArg(info, 3))); break;
-    default: s->reads().Clear(); break;
-  }
+  if (info[1].As<Napi::Number>().Int32Value() == 0) s->reads().DropInode(ino);
+  else s->reads().DropEntry(ino, static_cast<uint64_t>(NumArg(info, 3)));
   return env.Undefined();
 }
 

@@ -53,12 +53,9 @@ void ReadCache::Put(uint64_t ino, uint64_t index, uint64_t chunkSize, uint64_t f
   e->data = data;
   e->len = len;
   auto &slot = inode.chunks[index];
-  if (slot) {
-    gone.push_back(slot);
-    entries_--;
-  }
+  if (slot) gone.push_back(slot);
   slot = std::move(e);
-  entries_++;
+  entries_ = entries_ + 1 - gone.size();
   AwaitIdle(lock, gone);
 }
 
@@ -97,15 +94,6 @@ void ReadCache::DropEntry(uint64_t ino, uint64_t index) {
   i->second.chunks.erase(c);
   entries_--;
   if (i->second.chunks.empty()) inodes_.erase(i);
-  AwaitIdle(lock, gone);
-}
-
-void ReadCache::Clear() {
-  std::unique_lock<std::mutex> lock(mu_);
-  std::vector<std::shared_ptr<Entry>> gone;
-  for (auto &i : inodes_) Collect(i.second, &gone);
-  inodes_.clear();
-  entries_ = 0;
   AwaitIdle(lock, gone);
 }
 

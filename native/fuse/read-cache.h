@@ -4,7 +4,7 @@
 // bytes up and fuse_reply_buf them from the worker thread.
 //
 // The memory is the JS L1 page itself: JS holds a lease on the page for as long as the entry is here,
-// and lets go only after Drop*/Clear returned, which waits for every reply still copying from a dropped
+// and lets go only after a Drop returned, which waits for every reply still copying from a dropped
 // entry. So a page is never zeroed (I-CC2) or reused under a reply. JS drops an inode's entries before
 // any change to its content becomes visible (write, truncate, a new layout) and a chunk's entries when
 // L1 lets the chunk go (eviction, wipe); what is here is always what the JS read path would answer.
@@ -33,7 +33,6 @@ class ReadCache {
   /** JS thread: these return once no reply still reads from what they dropped. */
   void DropInode(uint64_t ino);
   void DropEntry(uint64_t ino, uint64_t index);
-  void Clear();
 
   /** JS thread: (ino, index, hits) of every entry answered since the last call, and their counts reset. */
   std::vector<uint64_t> TakeHits();

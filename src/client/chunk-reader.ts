@@ -50,14 +50,12 @@ export class ReadPattern {
   private nextOffset = -1;
   private streak = 0;
   /**
-   * Records a read; true once two reads in a row continued where the last one ended. A read at the
-   * start of the chunk after the last one seen continues too: the reads in between were answered
-   * without this reader (from a published chunk, src/fuse/read-mirror.ts).
+   * Records a read; true once two reads in a row continued where the last one ended. `resumes`: the
+   * reads in between were answered without this reader (from a published chunk,
+   * src/fuse/read-mirror.ts), so this one continues the stream too.
    */
-  note(offset: number, length: number, chunkSize: number): boolean {
-    const nextChunk = this.nextOffset > 0 ? Math.floor((this.nextOffset - 1) / chunkSize) + 1 : -1;
-    const continues = offset === this.nextOffset || (offset % chunkSize === 0 && offset / chunkSize === nextChunk);
-    this.streak = continues ? this.streak + 1 : 0;
+  note(offset: number, length: number, resumes = false): boolean {
+    this.streak = offset === this.nextOffset || resumes ? this.streak + 1 : 0;
     this.nextOffset = offset + length;
     return this.streak >= 1 || offset === 0;
   }
@@ -251,4 +249,3 @@ export class ChunkReader {
     }, () => !definite, allReplicas);
   }
 }
-

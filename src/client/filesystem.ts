@@ -426,8 +426,8 @@ export class KisekiFileSystem {
     const cs = state.chunkSize;
     // Reads of a published chunk never come here: one at the start of the chunk after a published
     // chunk continues the stream.
-    const sequential = pattern.note(offset, length, cs) ||
-      (mirror !== null && offset > 0 && offset % cs === 0 && !mirror.wants(state.ino, offset / cs - 1));
+    const resumes = mirror !== null && offset > 0 && offset % cs === 0 && !mirror.wants(state.ino, offset / cs - 1);
+    const sequential = pattern.note(offset, length, resumes);
     // Prefetch is asked for before this read is waited for (the read's own chunk was asked for first,
     // so it goes out first): a cold sequential reader has the next chunks in flight while its first
     // chunk is still being fetched and opened.

@@ -123,14 +123,13 @@ export interface WorkerReads {
   put(ino: number, index: number, chunkSize: number, fileSize: number, chunk: Uint8Array): boolean;
   dropInode(ino: number): void;
   dropChunk(ino: number, index: number): void;
-  clear(): void;
   /** (ino, index, hits) triples of the chunks answered since the last call. */
   takeHits(): Float64Array;
   stats(): WorkerReadStats;
 }
 
 const DROP_NAME = 0, DROP_ATTR = 1, PIN = 2, UNPIN = 3, CLEAR = 4;
-const READS_INODE = 0, READS_CHUNK = 1, READS_ALL = 2;
+const READS_INODE = 0, READS_CHUNK = 1;
 
 export type SessionState = 'mounting' | 'mounted' | 'unmounting' | 'unmounted';
 
@@ -294,7 +293,6 @@ export class FuseSession {
     },
     dropInode: (ino) => this.dropReads(READS_INODE, ino, 0),
     dropChunk: (ino, index) => this.dropReads(READS_CHUNK, ino, index),
-    clear: () => this.dropReads(READS_ALL, 0, 0),
     takeHits: () => (this.handle === null ? new Float64Array(0) : fuseNative().readHits(this.handle)),
     stats: () => (this.handle === null ? { hits: 0, misses: 0, entries: 0 } : fuseNative().readStats(this.handle)),
   };

@@ -2,7 +2,7 @@
 // waking the JS thread (native/fuse/read-cache.h): the L1-hit read path the C ceiling has.
 //
 // A published chunk is the L1 page itself, held by a cache lease for as long as it is published:
-//   published ──changed(ino) │ a layout of another generation │ L1 drops the chunk │ clear()──▶
+//   published ──changed(ino) │ a layout of another generation │ L1 drops the chunk (eviction, wipe)──▶
 //     dropped (native drop returned) ──▶ lease released
 // A file's chunks stay published after its last close: the next open keeps them if its layout has
 // the same generation (one generation is one content, as for the kernel's keep_cache) and drops them
@@ -14,6 +14,8 @@ import type { ChunkLease, ReadMirrorPort } from '../client/fs-ports.js';
 import type { WorkerReads } from './fuse-binding.js';
 
 interface Published {
+  readonly ino: number;
+  readonly index: number;
   readonly chunkId: string;
   readonly lease: ChunkLease;
 }
@@ -30,8 +32,8 @@ export type HitSink = (chunkId: string, hits: number) => void;
 
 export class ReadMirror implements ReadMirrorPort {
   readonly #files = new Map<number, PublishedFile>();
-  /** chunk id → the (ino, index) pairs it is published as (a chunk may back several files or places). */
-  readonly #byChunk = new Map<string, Set<string>>();
+  /** chunk id → where it is published (a chunk may back several files or places). */
+  readonly #byChunk = new Map<string, Set<Published>>();
 
   constructor(private readonly reads: WorkerReads, private readonly hits: HitSink) {}
 
@@ -55,11 +57,11 @@ export class ReadMirror implements ReadMirrorPort {
       file = { generation, chunkSize, fileSize, chunks: new Map() };
       this.#files.set(ino, file);
     }
-    file.chunks.set(index, { chunkId, lease: chunk });
-    const key = placeKey(ino, index);
+    const p: Published = { ino, index, chunkId, lease: chunk };
+    file.chunks.set(index, p);
     const places = this.#byChunk.get(chunkId);
-    if (places === undefined) this.#byChunk.set(chunkId, new Set([key]));
-    else places.add(key);
+    if (places === undefined) this.#byChunk.set(chunkId, new Set([p]));
+    else places.add(p);
   }
 
   changed(ino: number): void {
@@ -68,7 +70,7 @@ export class ReadMirror implements ReadMirrorPort {
     this.harvest();
     this.reads.dropInode(ino);
     this.#files.delete(ino);
-    for (const [index, p] of file.chunks) this.#forget(ino, index, p);
+    for (const p of file.chunks.values()) this.#forget(p);
   }
 
   layoutSeen(ino: number, generation: number): void {
@@ -81,23 +83,13 @@ export class ReadMirror implements ReadMirrorPort {
     const places = this.#byChunk.get(chunkId);
     if (places === undefined) return;
     this.harvest();
-    for (const key of [...places]) {
-      const [ino, index] = parsePlace(key);
-      const file = this.#files.get(ino)!;
-      const p = file.chunks.get(index)!;
-      this.reads.dropChunk(ino, index);
-      file.chunks.delete(index);
-      if (file.chunks.size === 0) this.#files.delete(ino);
-      this.#forget(ino, index, p);
+    for (const p of [...places]) {
+      this.reads.dropChunk(p.ino, p.index);
+      const file = this.#files.get(p.ino)!;
+      file.chunks.delete(p.index);
+      if (file.chunks.size === 0) this.#files.delete(p.ino);
+      this.#forget(p);
     }
-  }
-
-  /** Unmount or wipe: nothing is answered any more, every lease goes back. */
-  clear(): void {
-    this.harvest();
-    this.reads.clear();
-    for (const [ino, file] of this.#files) for (const [index, p] of file.chunks) this.#forget(ino, index, p);
-    this.#files.clear();
   }
 
   /** Hands the worker threads' hits since the last call to the sink. */
@@ -109,25 +101,10 @@ export class ReadMirror implements ReadMirrorPort {
     }
   }
 
-  get publishedChunks(): number {
-    let n = 0;
-    for (const f of this.#files.values()) n += f.chunks.size;
-    return n;
-  }
-
-  #forget(ino: number, index: number, p: Published): void {
+  #forget(p: Published): void {
     const places = this.#byChunk.get(p.chunkId);
-    places?.delete(placeKey(ino, index));
+    places?.delete(p);
     if (places?.size === 0) this.#byChunk.delete(p.chunkId);
     p.lease.release();
   }
-}
-
-function placeKey(ino: number, index: number): string {
-  return `${ino}:${index}`;
-}
-
-function parsePlace(key: string): [number, number] {
-  const at = key.indexOf(':');
-  return [Number(key.slice(0, at)), Number(key.slice(at + 1))];
 }
