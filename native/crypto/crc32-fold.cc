@@ -2,7 +2,10 @@
 // Computation for Generic Polynomials Using PCLMULQDQ Instruction", Intel 2009), then a Barrett
 // reduction; the constants are the bit-reflected ones for 0xEDB88320 (as in Chromium's zlib
 // crc32_simd.c). The node binary's zlib was built without its SIMD CRC, and every L2 cache hit checks
-// a whole chunk (I-CC13): this runs at about 2× zlib's speed per CPU-second on this machine.
+// a whole chunk (I-CC13): this runs at about 2× zlib's speed per CPU-second on this machine. Where the
+// CPU has VPCLMULQDQ with AVX-512 (this machine's EPYC does), the bulk of a buffer is folded 256 bytes
+// per step in four 512-bit registers first (as zlib-ng's crc32_fold_vpclmulqdq does), about 2.5× the
+// 128-bit loop; the 128-bit loop and the reduction then finish the same state.
 #include "crypto/crc32-fold.h"
 
 #if defined(__x86_64__)
@@ -18,17 +21,66 @@ alignas(16) const uint64_t kK1K2[] = {0x0154442bd4, 0x01c6e41596};
 alignas(16) const uint64_t kK3K4[] = {0x01751997d0, 0x00ccaa009e};
 alignas(16) const uint64_t kK5K0[] = {0x0163cd6124, 0x0000000000};
 alignas(16) const uint64_t kPoly[] = {0x01db710641, 0x01f7011641};
+// Fold by 256 bytes: bit-reflected x^(2048+32) and x^(2048-32) mod P, shifted left by one, as K1/K2
+// are for 512 bits (x^544, x^480).
+// Both pairs repeated for each 128-bit lane of a 512-bit register.
+alignas(64) const uint64_t kK256x4[] = {0x011542778a, 0x01322d1430, 0x011542778a, 0x01322d1430,
+                                        0x011542778a, 0x01322d1430, 0x011542778a, 0x01322d1430};
+alignas(64) const uint64_t kK1K2x4[] = {0x0154442bd4, 0x01c6e41596, 0x0154442bd4, 0x01c6e41596,
+                                        0x0154442bd4, 0x01c6e41596, 0x0154442bd4, 0x01c6e41596};
+
+bool WideAvailable() {
+  static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vpclmulqdq");
+  return available;
+}
+
+// Every 128-bit lane of acc carried 2048 (or, with K1/K2, 512) bits forward onto next.
+__attribute__((target("avx512f,vpclmulqdq"))) inline __m512i FoldWide(__m512i acc, __m512i k, __m512i next) {
+  return _mm512_ternarylogic_epi32(_mm512_clmulepi64_epi128(acc, k, 0x00), _mm512_clmulepi64_epi128(acc, k, 0x11), next, 0x96);
+}
+
+// len >= 256. Consumes the largest multiple of 256 bytes and leaves in lanes[0..3] the state the
+// 64-byte loop continues from (the folded value of the last 64 bytes consumed). Returns bytes consumed.
+__attribute__((target("avx512f,vpclmulqdq"))) size_t FoldBy256(const uint8_t* buf, size_t len, uint32_t crc, __m128i lanes[4]) {
+  const __m512i k256 = _mm512_load_si512(kK256x4);
+  const __m512i k64 = _mm512_load_si512(kK1K2x4);
+  const uint8_t* start = buf;
+  __m512i z0 = _mm512_xor_si512(_mm512_loadu_si512(buf), _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(crc))));
+  __m512i z1 = _mm512_loadu_si512(buf + 64);
+  __m512i z2 = _mm512_loadu_si512(buf + 128);
+  __m512i z3 = _mm512_loadu_si512(buf + 192);
+  for (buf += 256, len -= 256; len >= 256; buf += 256, len -= 256) {
+    z0 = FoldWide(z0, k256, _mm512_loadu_si512(buf));
+    z1 = FoldWide(z1, k256, _mm512_loadu_si512(buf + 64));
+    z2 = FoldWide(z2, k256, _mm512_loadu_si512(buf + 128));
+    z3 = FoldWide(z3, k256, _mm512_loadu_si512(buf + 192));
+  }
+  z3 = FoldWide(FoldWide(FoldWide(z0, k64, z1), k64, z2), k64, z3);
+  _mm512_storeu_si512(lanes, z3);
+  return static_cast<size_t>(buf - start);
+}
 
 // len >= 64 and a multiple of 16; crc is the running value in zlib's inverted form.
 __attribute__((target("sse4.1,pclmul"))) uint32_t Fold(const uint8_t* buf, size_t len, uint32_t crc) {
-  __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + 0x00));
-  __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + 0x10));
-  __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + 0x20));
-  __m128i x4 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + 0x30));
-  x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128(static_cast<int>(crc)));
+  __m128i x1, x2, x3, x4;
+  if (len >= 512 && WideAvailable()) {
+    __m128i lanes[4];
+    size_t n = FoldBy256(buf, len, crc, lanes);
+    buf += n;
+    len -= n;
+    x1 = lanes[0];
+    x2 = lanes[1];
+    x3 = lanes[2];
+    x4 = lanes[3];
+  } else {
+    x1 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + 0x00)), _mm_cvtsi32_si128(static_cast<int>(crc)));
+    x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + 0x10));
+    x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + 0x20));
+    x4 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + 0x30));
+    buf += 64;
+    len -= 64;
+  }
   __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(kK1K2));
-  buf += 64;
-  len -= 64;
   // Four independent 128-bit lanes, each folded 64 bytes forward per step.
   while (len >= 64) {
     __m128i x5 = _mm_clmulepi64_si128(x1, k, 0x00);

@@ -1,5 +1,6 @@
 // I-CC13's trailer with the addon's PCLMULQDQ CRC-32 (native/crypto/crc32-fold.cc): the same value as
-// zlib's for every length and alignment, including the tails the folding hands back to zlib.
+// zlib's for every length and alignment, including the tails the folding hands back to zlib and, on
+// CPUs with VPCLMULQDQ, the hand-over from the 256-byte fold (from 512 bytes) to the 64-byte loop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -16,6 +17,13 @@ test('I-CC13 trailer: the native CRC-32 is zlib\'s for lengths 0…70,000 at eve
       assert.equal(crcTrailer(v).readUInt32LE(0), crc32(v), `length ${len}, offset ${off}`);
     }
   }
+  for (let len = 500; len <= 1_300; len++) {
+    const off = randomInt(64);
+    const v = pool.subarray(off, off + len);
+    assert.equal(crcTrailer(v).readUInt32LE(0), crc32(v), `length ${len}, offset ${off}`);
+  }
+  const chunk = randomBytes((4 << 20) + 13);
+  assert.equal(crcTrailer(chunk).readUInt32LE(0), crc32(chunk), 'a 4 MiB chunk and a tail');
   for (let i = 0; i < 2000; i++) {
     const off = randomInt(64);
     const v = pool.subarray(off, off + randomInt(70_000));
