@@ -112,10 +112,10 @@ async function main(): Promise<void> {
       mounted.push(b.l1);
       const l2Mnt = await b.l2.mount();
       mounted.push(b.l2);
-      // Written through the first L2 mount: its own writes are cached, so every chunk lands in its L2
-      // pool; other builds' L2 mounts fill theirs with one (cold) read.
-      if (i === 0) await py('write', join(l2Mnt, 'big'), String(FILE_MB));
-      else await py('read', join(l2Mnt, 'big'), String(1 << 20));
+      // Written once through the first L1 mount (full chunks a mount writes stay out of its own L2,
+      // ADR 0046); every L2 mount fills its pool with one cold read.
+      if (i === 0) await py('write', join(l1Mnt, 'big'), String(FILE_MB));
+      await py('read', join(l2Mnt, 'big'), String(1 << 20));
       const chunks = await filled(b.l2Dir);
       if (i === 0) {
         const peer = childPeer('bindfs', work, (mnt) => spawn('bindfs', ['-f', chunks, mnt], { stdio: 'ignore' }));

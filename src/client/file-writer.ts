@@ -30,6 +30,8 @@ export interface FileIo {
   /** Slot buffers come from here and go back once stored and no longer read. */
   readonly buffers: ChunkBuffers;
   readonly inlineThreshold: number;
+  /** Whether full chunks this mount writes are kept in L2 too (else L1 only; see seal()). */
+  readonly cacheLargeWrite: boolean;
   readonly clock: Clock;
   /** How long an upload keeps trying a replica that cannot take it for a passing reason, before EIO. */
   readonly unreachableRetryMs: number;
@@ -346,7 +348,12 @@ export class FileState {
     this.dirty.set(index, sealing);
     done.then(
       (ref) => {
-        this.io.reader.adopt(ref.chunkId!.value, slot.buf.subarray(0, ref.length));
+        // A full chunk is most likely part of a large sequential write (a checkpoint), which is
+        // rarely read back on this node: it stays in L1 for read-your-writes but does not fill
+        // the L2 pool (and evict what was read or staged) unless cache_large_write asks for it.
+        // Partial chunks (small files, a file's tail) go to both, as JuiceFS does.
+        const memoryOnly = !this.io.cacheLargeWrite && ref.length === this.chunkSize;
+        this.io.reader.adopt(ref.chunkId!.value, slot.buf.subarray(0, ref.length), memoryOnly);
         if (this.dirty.get(index) === sealing) {
           this.dirty.set(index, { state: 'stored', ref, written: slot.written });
           // Reads of this chunk now go to the cache (or the node); the buffer is free once unleased.

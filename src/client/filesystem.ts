@@ -39,11 +39,13 @@ export interface FsOptions {
   /** Chunks sealed/uploading at once (write pipeline depth). */
   readonly uploadConcurrency: number;
   readonly reader: ChunkReaderOptions;
+  /** Full chunks written by this mount go to L2 too, not only to L1 (mount option cache_large_write). */
+  readonly cacheLargeWrite: boolean;
 }
 
 export const DEFAULT_FS_OPTIONS: FsOptions = {
   chunkSize: DEFAULT_CHUNK_SIZE, inlineThreshold: DEFAULT_INLINE_THRESHOLD, metaTtlMs: 5000,
-  uploadConcurrency: 8, reader: DEFAULT_READER_OPTIONS,
+  uploadConcurrency: 8, reader: DEFAULT_READER_OPTIONS, cacheLargeWrite: false,
 };
 
 export interface Caller {
@@ -112,7 +114,7 @@ export class KisekiFileSystem {
       ns: deps.ns, namespaceId: deps.namespaceId, reader: this.reader, crypto: deps.chunkCrypto,
       placement: deps.placement, names: this.names, limiter: new UploadLimiter(options.uploadConcurrency),
       buffers: this.reader.buffers,
-      inlineThreshold: options.inlineThreshold, clock: this.clock,
+      inlineThreshold: options.inlineThreshold, clock: this.clock, cacheLargeWrite: options.cacheLargeWrite,
       unreachableRetryMs: options.reader.unreachableRetryMs, failing: this.reader.failing,
       contentChanged: (ino) => this.readMirror?.changed(ino),
       layoutIndexed: (ino, generation) => this.readMirror?.layoutSeen(ino, generation),

@@ -21,6 +21,8 @@ export interface MountOptions {
   allowOther: boolean;
   readOnly: boolean;
   defaultPermissions: boolean;
+  /** Full chunks this mount writes also go to its L2 pool (JuiceFS's --cache-large-write); off by default. */
+  cacheLargeWrite: boolean;
   /** Threads that send large read replies, so the kernel's copy leaves the JS thread (0 = on the JS thread). */
   replyThreads?: number;
   /** The cache's own options as given, for resolveCacheConfig (mount option > env > policy, clamped). */
@@ -48,6 +50,7 @@ export const MOUNT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ro: { kind: 'flag', key: 'readOnly', help: 'mount read-only' },
   rw: { kind: 'flag', key: 'readOnly', help: 'mount read-write (default)' },
   default_permissions: { kind: 'flag', key: 'defaultPermissions', help: 'let the kernel check permissions from mode bits' },
+  cache_large_write: { kind: 'flag', key: 'cacheLargeWrite', help: 'also keep full chunks this mount writes in its L2 pool (default: only in L1)' },
   reply_threads: { kind: 'count', key: 'replyThreads', help: 'threads sending read replies of 64 KiB and more, 0–64, default 0 (the JS thread)' },
 };
 
@@ -62,7 +65,7 @@ const REMOVED: Readonly<Record<string, string>> = {
 
 /** Parses every `-o` argument (each may hold several comma-separated options). */
 export function parseMountOptions(args: readonly string[]): MountOptions {
-  const out: MountOptions = { allowOther: false, readOnly: false, defaultPermissions: false, cacheOptions: {} };
+  const out: MountOptions = { allowOther: false, readOnly: false, defaultPermissions: false, cacheLargeWrite: false, cacheOptions: {} };
   const set = out as unknown as Record<string, unknown>;
   for (const item of args.flatMap((a) => a.split(',')).map((s) => s.trim()).filter((s) => s !== '')) {
     const eq = item.indexOf('=');

@@ -101,7 +101,7 @@ export class MountSession {
         namespaceId: { value: opts.namespaceId }, create: opts.create, defaultChunkSize: chunkSize,
       });
       const readOnly = opened.readOnly || opts.mount.readOnly;
-      const fsOptions: FsOptions = { ...DEFAULT_FS_OPTIONS, chunkSize, metaTtlMs: cacheConfig.metaTtlMs };
+      const fsOptions: FsOptions = { ...DEFAULT_FS_OPTIONS, chunkSize, metaTtlMs: cacheConfig.metaTtlMs, cacheLargeWrite: opts.mount.cacheLargeWrite };
       const fs = new KisekiFileSystem(fsDepsFor(session, cache, opts.namespaceId, readOnly), fsOptions);
       // I-CC12: key health every key_health_interval_ms; I-CC6: no successful RPC (heartbeat,
       // metadata, chunks) for max_disconnect_seconds. Either wipes the cache, and with it the
@@ -185,8 +185,8 @@ function cachePort(cache: ChunkCache): ChunkCachePort {
     },
     peek: (id) => cache.peekL1(id.toString('hex')),
     keeps: () => cache.mode !== 'bypass' && cache.state === 'active',
-    put: (id, plaintext, epoch) => {
-      void cache.put(id.toString('hex'), plaintext, { epoch }).catch(() => undefined);
+    put: (id, plaintext, epoch, memoryOnly) => {
+      void cache.put(id.toString('hex'), plaintext, { epoch, memoryOnly }).catch(() => undefined);
     },
   };
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { crc32 } from '../../src/crypto/crc32.js';
 import { bash, startMountHarness, type MountHarness } from './mount-harness.js';
-import { until } from './mount-cache-fixtures.js';
+import { chunkId, l2Files, mountWithOwnCache, until } from './mount-cache-fixtures.js';
 
 const TENANT = '00000000-0000-0000-0000-000000000001';
 const harnesses: MountHarness[] = [];
@@ -43,11 +43,12 @@ test('I-CC13 organic mount: each L2 file is the chunk plaintext followed by its 
   const src = await readFile(join(h.dir, 'src.bin'));
   const slices = [src.subarray(0, 1 << 20), src.subarray(1 << 20, 2 << 20), src.subarray(2 << 20)];
   const listChunkFiles = async () => (await filesUnder(join(h.env.KISEKI_CACHE_DIR!, TENANT))).filter((f) => /\/chunks\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f));
-  // Two pools: the writer caches what it sealed, the reader what it fetched; three chunks each. The
-  // L2 writes finish in the background, after the reads that caused them.
-  await until(async () => (await listChunkFiles()).length >= 6, 10_000);
+  // Two pools: the reader caches the three chunks it fetched, the writer only the partial third chunk
+  // it sealed (full chunks it writes stay in L1: next test). The L2 writes finish in the background,
+  // after the reads that caused them.
+  await until(async () => (await listChunkFiles()).length >= 4, 10_000);
   const chunkFiles = await listChunkFiles();
-  assert.equal(chunkFiles.length, 6, 'both mounts cached the three chunks');
+  assert.equal(chunkFiles.length, 4, 'the reader cached three chunks, the writer its partial one');
   assert.equal(new Set(chunkFiles.map((f) => f.slice(-64))).size, 3, 'three distinct chunks');
   for (const f of chunkFiles) {
     const bytes = await readFile(f);
@@ -57,5 +58,26 @@ test('I-CC13 organic mount: each L2 file is the chunk plaintext followed by its 
     assert.ok(f.endsWith(id), 'named by its content address (I-CC1)');
     assert.ok(slices.some((s) => s.equals(plain)), 'holds exactly one chunk of the file');
     assert.equal((await stat(f)).mode & 0o777, 0o600);
+  }
+});
+
+test('organic mount: full chunks a mount writes stay out of its L2 pool (L1 only) unless -o cache_large_write', async () => {
+  const h = await startMountHarness();
+  harnesses.push(h);
+  const plain = await mountWithOwnCache(h, 'plain', 'meta_ttl_ms=1000');
+  const large = await mountWithOwnCache(h, 'large', 'meta_ttl_ms=1000,cache_large_write');
+  try {
+    await bash(`head -c 2500000 /dev/urandom > '${h.dir}/src.bin' && cp '${h.dir}/src.bin' '${plain.mount.path}/a.bin' && cp '${h.dir}/src.bin' '${large.mount.path}/b.bin'`);
+    const src = await readFile(join(h.dir, 'src.bin'));
+    const ids = [src.subarray(0, 1 << 20), src.subarray(1 << 20, 2 << 20), src.subarray(2 << 20)].map(chunkId);
+    assert.ok(await until(async () => (await l2Files(large.cacheDir)).size === 3, 10_000), 'cache_large_write: all three chunks in L2');
+    assert.ok(await until(async () => (await l2Files(plain.cacheDir)).size >= 1, 10_000));
+    // The other mount's L2 writes of the same chunks, started later, are done by now; and a full
+    // chunk written through would have had all that time to land.
+    await bash(`cmp '${h.dir}/src.bin' '${plain.mount.path}/a.bin'`);
+    assert.deepEqual([...(await l2Files(plain.cacheDir)).keys()], [ids[2]], 'default: only the partial tail chunk in L2');
+  } finally {
+    await plain.cleanup();
+    await large.cleanup();
   }
 });

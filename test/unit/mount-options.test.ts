@@ -18,16 +18,17 @@ test('sizes accept K/M/G/T suffixes', () => {
 test('the -o table parses every documented option across several -o arguments', () => {
   const o = parseMountOptions([
     'cache_mode=pinned,cache_dir=/var/cache/k,cache_l1_max=1G', 'cache_l2_max=100G,meta_ttl_ms=500',
-    'chunk_size=8M,allow_other,ro,default_permissions,metrics_addr=127.0.0.1:9464,fsname=scratch', 'reply_threads=2',
+    'chunk_size=8M,allow_other,ro,default_permissions,metrics_addr=127.0.0.1:9464,fsname=scratch', 'reply_threads=2,cache_large_write',
   ]);
   assert.deepEqual(o, {
     cacheMode: 'pinned', cacheDir: '/var/cache/k', cacheL1Max: 2 ** 30, cacheL2Max: 100 * 2 ** 30,
     metaTtlMs: 500, chunkSize: 8 << 20, allowOther: true, readOnly: true, defaultPermissions: true,
-    metricsAddr: '127.0.0.1:9464', fsname: 'scratch', replyThreads: 2,
+    metricsAddr: '127.0.0.1:9464', fsname: 'scratch', replyThreads: 2, cacheLargeWrite: true,
     cacheOptions: { cache_mode: 'pinned', cache_dir: '/var/cache/k', cache_l1_max: '1G', cache_l2_max: '100G', meta_ttl_ms: '500' },
   });
   assert.equal(parseMountOptions(['ro,rw']).readOnly, false);
   assert.equal(parseMountOptions([]).readOnly, false);
+  assert.equal(parseMountOptions([]).cacheLargeWrite, false);
 });
 
 test('unknown, removed and malformed options are named in the error', () => {
