@@ -8,6 +8,9 @@
 #include "fuse/request-table.h"
 #include "fuse/session.h"
 
+#include <initializer_list>
+#include <utility>
+
 namespace kiseki::fuse {
 namespace {
 
@@ -148,6 +151,15 @@ std::string NameArg(Napi::Value v) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+double NumArg(const Napi::CallbackInfo &info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+
+// { name: count, … } for the stats calls.
+Napi::Object Counts(Napi::Env env, std::initializer_list<std::pair<const char *, uint64_t>> counts) {
+  auto o = Napi::Object::New(env);
+  for (const auto &[name, n] : counts) o.Set(name, Napi::Number::New(env, static_cast<double>(n)));
+  return o;
+}
+
 // cachePut(handle, parent, names: (Buffer | null)[], packed: Float64Array of entries, timeouts = seconds
 // left) → entries with a name are (parent, name) → entry; null names store the attributes alone.
 Napi::Value CachePut(const Napi::CallbackInfo &info) {
@@ -159,7 +171,7 @@ Napi::Value CachePut(const Napi::CallbackInfo &info) {
     Napi::TypeError::New(env, "cachePut(handle, parent, names[], Float64Array)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  uint64_t parent = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  uint64_t parent = static_cast<uint64_t>(NumArg(info, 1));
   auto names = info[2].As<Napi::Array>();
   auto packed = info[3].As<Napi::Float64Array>();
   if (packed.ElementLength() < static_cast<size_t>(names.Length()) * layout::STRIDE) {
@@ -189,7 +201,7 @@ Napi::Value CacheDrop(const Napi::CallbackInfo &info) {
     return env.Undefined();
   }
   int kind = info[1].As<Napi::Number>().Int32Value();
-  uint64_t ino = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
+  uint64_t ino = static_cast<uint64_t>(NumArg(info, 2));
   EntryCache &c = s->entries();
   switch (kind) {
     case 0: c.DropName(ino, NameArg(info[3])); break;
@@ -207,15 +219,8 @@ Napi::Value CacheStats(const Napi::CallbackInfo &info) {
   Session *s = SessionArg(info);
   if (s == nullptr) return env.Undefined();
   EntryCache::Stats st = s->entries().stats();
-  auto o = Napi::Object::New(env);
-  o.Set("hits", Napi::Number::New(env, static_cast<double>(st.hits)));
-  o.Set("misses", Napi::Number::New(env, static_cast<double>(st.misses)));
-  o.Set("names", Napi::Number::New(env, static_cast<double>(st.names)));
-  o.Set("attrs", Napi::Number::New(env, static_cast<double>(st.attrs)));
-  return o;
+  return Counts(env, {{"hits", st.hits}, {"misses", st.misses}, {"names", st.names}, {"attrs", st.attrs}});
 }
-
-double NumArg(const Napi::CallbackInfo &info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
 
 // readPut(handle, ino, index, chunkSize, fileSize, chunk: Uint8Array) → the chunk's bytes answer reads of
 // that range on the worker threads until dropped; the caller keeps `chunk` alive and unchanged until then.
@@ -267,11 +272,7 @@ Napi::Value ReadStats(const Napi::CallbackInfo &info) {
   Session *s = SessionArg(info);
   if (s == nullptr) return env.Undefined();
   ReadCache::Stats st = s->reads().stats();
-  auto o = Napi::Object::New(env);
-  o.Set("hits", Napi::Number::New(env, static_cast<double>(st.hits)));
-  o.Set("misses", Napi::Number::New(env, static_cast<double>(st.misses)));
-  o.Set("entries", Napi::Number::New(env, static_cast<double>(st.entries)));
-  return o;
+  return Counts(env, {{"hits", st.hits}, {"misses", st.misses}, {"entries", st.entries}});
 }
 
 }  // namespace
