@@ -2,12 +2,14 @@
 
 #include "sys/flock.h"
 #include "sys/read-checked.h"
+#include "sys/write-entry.h"
 
 namespace kiseki::sys {
 Napi::Object Init(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
   InitFlock(env, exports);
   InitReadChecked(env, exports);
+  InitWriteEntry(env, exports);
   return exports;
 }
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { kerr } from '../errors.js';
 import { BufferRecycler } from './buffer-recycler.js';
-import { readCheckedBinding } from './l2-read-binding.js';
+import { readCheckedBinding, writeEntryBinding } from './l2-file-binding.js';
 import { assertCrcAvailable, checkTrailer, crcTrailer, TRAILER_BYTES } from './crc-trailer.js';
 import type { NodeCapacity } from './capacity.js';
 import { UsageWeightedLru, type EvictionPolicy } from './eviction.js';
@@ -42,6 +42,17 @@ interface L2Entry { fileBytes: number; pinned: boolean }
 
 /** Zeroed read buffers kept for reuse: a few chunks' worth (prefetch keeps about four in flight). */
 const RECYCLED_BYTES = 32 << 20;
+
+/** Without the addon: the entry through the page cache (native/sys/write-entry.cc bypasses it). */
+async function writeEntryPortably(path: string, data: Buffer, sync: boolean): Promise<void> {
+  const h = await open(path, 'wx', FILE_MODE);
+  try {
+    await h.writev([data, crcTrailer(data)]);
+    if (sync) await h.datasync();
+  } finally {
+    await h.close();
+  }
+}
 
 /** Reads up to buf.length bytes of the file at path into buf; returns how many it got. */
 async function readInto(path: string, buf: Buffer): Promise<number> {
@@ -245,13 +256,9 @@ export class L2Pool {
     let renamed = false;
     try {
       await mkdir(join(final, '..'), { mode: DIR_MODE, recursive: true });
-      const h = await open(tmp, 'wx', FILE_MODE);
-      try {
-        await h.writev([page.bytes, crcTrailer(page.bytes)]);
-        if (this.#opts.fsync === true) await h.datasync();
-      } finally {
-        await h.close();
-      }
+      const native = writeEntryBinding();
+      if (native !== null) await native(tmp, page.bytes, this.#opts.fsync === true);
+      else await writeEntryPortably(tmp, page.bytes, this.#opts.fsync === true);
       await rename(tmp, final);
       renamed = true;
       if (epoch !== this.#epoch) {
