@@ -8,6 +8,8 @@
 // Every other failure becomes an Error with .code (e.g. 'EBADF') and .errno.
 #include "sys/flock.h"
 
+#include "sys/errno-error.h"
+
 #include <sys/file.h>
 
 #include <cerrno>
@@ -15,14 +17,6 @@
 
 namespace kiseki::sys {
 namespace {
-
-Napi::Error ErrnoError(Napi::Env env, int err, const char* op) {
-  Napi::Error e = Napi::Error::New(env, std::string(op) + ": " + std::strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  const char* name = err == EBADF ? "EBADF" : err == EINVAL ? "EINVAL" : err == ENOLCK ? "ENOLCK" : err == EINTR ? "EINTR" : "EIO";
-  e.Set("code", Napi::String::New(env, name));
-  return e;
-}
 
 bool FdArg(const Napi::CallbackInfo& info, int* fd) {
   if (info.Length() < 1 || !info[0].IsNumber()) {

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "crypto/primitives.h"
+#include "sys/errno-error.h"
 
 namespace kiseki::sys {
 namespace {
@@ -113,11 +114,7 @@ class WriteEntryWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (err_ != 0) {
-      Napi::Error e = Napi::Error::New(env, std::string(op_) + " " + path_ + ": " + strerror(err_));
-      const char* name = strerrorname_np(err_);
-      e.Set("code", Napi::String::New(env, name != nullptr ? name : "EIO"));
-      e.Set("errno", Napi::Number::New(env, err_));
-      deferred_.Reject(e.Value());
+      deferred_.Reject(ErrnoError(env, err_, std::string(op_) + " " + path_).Value());
       return;
     }
     deferred_.Resolve(env.Undefined());
