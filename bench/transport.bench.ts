@@ -24,6 +24,7 @@ import { grpcFabricSessions } from '../src/transport/fabric-session.js';
 import { BulkChunkTransport } from '../src/transport/transport-bulk.js';
 import { closeClientEndpoints, FabricChunkTransport } from '../src/transport/transport-fabric.js';
 import { CHUNK_CHANNEL_OPTIONS, GrpcChunkTransport } from '../src/transport/transport-grpc.js';
+import { getEach } from '../src/transport/chunk-handoff.js';
 import { recycleEnvelopes } from '../src/transport/receive-buffers.js';
 import type { ChunkTransport } from '../src/transport/transport.js';
 import { clientCredentials, makeCerts } from '../test/helpers/certs.js';
@@ -126,8 +127,11 @@ async function timed(serverPid: number, pass: () => Promise<number>): Promise<Fi
  * `callers` > 1: that many callers each keep one GET of `perCall` of their share of the 16 chunks in
  * flight (the same bytes and working set): a caller that queues, as the mount's reader does (one
  * chunk per GET, several in flight), so reads can stand across GETs.
+ * Each chunk is consumed and its receive buffer recycled as soon as it is handed on (getEach, ADR
+ * 0036; transports without their own getEach hand on after the batch); `batch`: the whole GET's
+ * envelopes are recycled once getChunks returns, as before session 5.
  */
-async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16, callers = 1, perCall = 16): Promise<Fig> {
+async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16, callers = 1, perCall = 16, batch = false): Promise<Fig> {
   const stored = Array.from({ length: distinct }, () => makeEnvelope(4 << 20));
   await t.putChunks(stored);
   const envs = Array.from({ length: 16 }, (_v, i) => stored[i % distinct]!);
@@ -141,9 +145,17 @@ async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16
       Array.from({ length: callers }, async (_v, c) => {
         const mine = ids.filter((_id, i) => i % callers === c);
         for (let at = 0; moved < BYTES; at = (at + perCall) % mine.length) {
-          const got = await t.getChunks(mine.slice(at, at + perCall));
-          for (const e of got) moved += e.ciphertext.length;
-          recycleEnvelopes(got); // as the mount's reader does once it has opened a chunk
+          const ids = mine.slice(at, at + perCall);
+          if (batch) {
+            const got = await t.getChunks(ids);
+            for (const e of got) moved += e.ciphertext.length;
+            recycleEnvelopes(got);
+            continue;
+          }
+          await getEach(t, ids, (_i, e) => {
+            moved += e.ciphertext.length;
+            recycleEnvelopes([e]); // as the mount's reader does once it has opened a chunk
+          });
         }
       }),
     );
@@ -151,15 +163,15 @@ async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16
   });
 }
 
-/** `readWindowMiB`: the read window (ADR 0035) instead of the default, for a same-run A/B. */
-async function fabricFigure(distinct = 16, callers = 1, perCall = 16, readWindowMiB?: number): Promise<Fig> {
+/** `readWindowMiB`: the read window (ADR 0035) instead of the default, for a same-run A/B; `batch`: see getThroughput. */
+async function fabricFigure(distinct = 16, callers = 1, perCall = 16, readWindowMiB?: number, batch = false): Promise<Fig> {
   const node = await startFabricNode({ provider: 'tcp', dir: ':memory:' });
   const t = new FabricChunkTransport({
     name: 'fabric-tcp', provider: 'tcp', nodeFabricAddress: node.address, openSession: node.openSession, window: 4, timeoutMs: 60_000,
     ...(readWindowMiB !== undefined ? { readWindowBytes: readWindowMiB * 1024 * 1024 } : {}),
   });
   try {
-    return await getThroughput(t, node.child.pid!, distinct, callers, perCall);
+    return await getThroughput(t, node.child.pid!, distinct, callers, perCall, batch);
   } finally {
     await t.close();
     await closeClientEndpoints();
@@ -280,6 +292,9 @@ const ROWS: [string, string][] = [
   ['c-send', 'C fi_xfer tcp;ofi_rxm send/recv 4 MiB (window 4)'],
   ['c-read-16', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct buffers per side'],
   ['fabric', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET)'],
+  ['fabric-batch', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), recycled after the whole GET'],
+  ['fabric-w20', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 20 MiB read window'],
+  ['fabric-w64', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 64 MiB read window'],
   ['fabric-one', 'kiseki fabric-tcp GET, in-memory store, one 4 MiB chunk 16 x per GET'],
   ['fabric-2x8', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB in flight'],
   ['fabric-4x1', 'kiseki fabric-tcp GET, in-memory store, 4 callers x 1 x 4 MiB (the reader)'],
@@ -326,6 +341,9 @@ async function main(): Promise<void> {
     // Default and 16 MiB read windows measured back to back, so the A/B sees the same minutes of a shared machine.
     if (rows.has('fabric')) figs.fabric = await fabricFigure();
     if (rows.has('fabric-w16')) figs['fabric-w16'] = await fabricFigure(16, 1, 16, 16);
+    if (rows.has('fabric-w20')) figs['fabric-w20'] = await fabricFigure(16, 1, 16, 20);
+    if (rows.has('fabric-w64')) figs['fabric-w64'] = await fabricFigure(16, 1, 16, 64);
+    if (rows.has('fabric-batch')) figs['fabric-batch'] = await fabricFigure(16, 1, 16, undefined, true);
     if (rows.has('fabric-2x8')) figs['fabric-2x8'] = await fabricFigure(16, 2, 8);
     if (rows.has('fabric-2x8-w16')) figs['fabric-2x8-w16'] = await fabricFigure(16, 2, 8, 16);
     if (rows.has('fabric-one')) figs['fabric-one'] = await fabricFigure(1);
@@ -362,8 +380,11 @@ async function main(): Promise<void> {
     }
     ratio('  fabric-tcp, 2 callers x 8 chunks ÷ C fi_read', 'fabric-2x8', 'c-read');
     ratio('  fabric-tcp, 4 callers x 1 chunk (the reader\'s pattern) ÷ C fi_read', 'fabric-4x1', 'c-read');
-    ratio('  read window 16 MiB ÷ default 64 MiB (ADR 0035), 1 caller x 16 chunks', 'fabric-w16', 'fabric');
-    ratio('  read window 16 MiB ÷ default 64 MiB (ADR 0035), 2 callers x 8 chunks', 'fabric-2x8-w16', 'fabric-2x8');
+    ratio('  chunks handed on as they land ÷ recycled after the whole GET (ADR 0036)', 'fabric', 'fabric-batch');
+    ratio('  read window 16 MiB ÷ default, 1 caller x 16 chunks', 'fabric-w16', 'fabric');
+    ratio('  read window 20 MiB ÷ default, 1 caller x 16 chunks', 'fabric-w20', 'fabric');
+    ratio('  read window 64 MiB ÷ default, 1 caller x 16 chunks', 'fabric-w64', 'fabric');
+    ratio('  read window 16 MiB ÷ default, 2 callers x 8 chunks', 'fabric-2x8-w16', 'fabric-2x8');
     console.log('Real kiseki-node (FileChunkStore, page cache):');
     ratio('  node fabric-tcp ÷ C fi_read', 'node-fabric', 'c-read');
     ratio('  node stream mTLS ÷ raw TLS', 'node-stream-tls', 'raw-tls');
