@@ -223,6 +223,10 @@ export class FabricChunkTransport implements EachChunkTransport {
   /** Hands each chunk on as its fi_read settles (chunk-handoff.ts: I-HO1, I-HO2; ADR 0036). */
   async getEach(chunkIds: readonly Buffer[], onChunk: OnChunk, signal?: AbortSignal): Promise<void> {
     const h = new Handoff(chunkIds.length, onChunk);
+    // I-HO2: an abort ends the handing on at once, not when the reads in flight have landed.
+    const onAbort = (): void => h.fail(kerr('Unavailable', 'fabric request aborted'));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const l = await this.session(signal);
       // RMA: up to MAX_GET_BATCH ids per GET (one round trip, then the reads in parallel), two GETs
@@ -237,6 +241,8 @@ export class FabricChunkTransport implements EachChunkTransport {
       });
     } catch (err) {
       h.fail(err);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
     h.settle();
   }
