@@ -34,7 +34,9 @@ import { startNode } from '../test/helpers/node-process.js';
 
 const MIB = Number(process.env.KISEKI_BENCH_MIB ?? 1024);
 const BYTES = MIB * 1024 * 1024;
-const RUNS = 3;
+const RUNS = Number(process.env.KISEKI_BENCH_RUNS ?? 3);
+/** KISEKI_BENCH_ROUNDS: every selected row is measured this many times, round-robin, and the medians reported. */
+const ROUNDS = Number(process.env.KISEKI_BENCH_ROUNDS ?? 1);
 const root = path.resolve(__dirname, '../..');
 
 function median(xs: number[]): number {
@@ -286,6 +288,68 @@ async function grpcFigure(certDir: string): Promise<Fig> {
   }
 }
 
+/** One measurement of every selected row: GB/s figures (C rows as numbers) and C's CPU per GiB. */
+async function measureRound(rows: Set<string>, dir: string, round: number): Promise<{ figs: Record<string, Fig | number>; cCpu: Record<string, number> }> {
+  const figs: Record<string, Fig | number> = {};
+  const cCpu: Record<string, number> = {};
+  const one = rows.has('c-read') || rows.has('c-send');
+  if (one || rows.has('c-read-16')) {
+    // Alternated, so both C figures see the same minutes of a shared machine.
+    const c: { sendRecv: number; rmaRead: number; cpu: number }[] = [];
+    const c16: typeof c = [];
+    for (let r = 0; r < RUNS; r++) {
+      if (one) c.push(await cFigure());
+      if (rows.has('c-read-16')) c16.push(await cFigure(16));
+    }
+    if (one) {
+      figs['c-read'] = median(c.map((x) => x.rmaRead));
+      figs['c-send'] = median(c.map((x) => x.sendRecv));
+      cCpu['c-read'] = median(c.map((x) => x.cpu));
+    }
+    if (c16.length > 0) {
+      figs['c-read-16'] = median(c16.map((x) => x.rmaRead));
+      cCpu['c-read-16'] = median(c16.map((x) => x.cpu));
+    }
+  }
+  // The fabric rows back to back, so an A/B of them sees the same minutes of a shared machine; their
+  // order rotates from round to round, so no row always runs right after C or first after a node start.
+  const fabricRows: [string, () => Promise<Fig>][] = [
+    ['fabric', () => fabricFigure()],
+    ['fabric-w16', () => fabricFigure(16, 1, 16, 16)],
+    ['fabric-w20', () => fabricFigure(16, 1, 16, 20)],
+    ['fabric-w64', () => fabricFigure(16, 1, 16, 64)],
+    ['fabric-batch', () => fabricFigure(16, 1, 16, undefined, true)],
+    ['fabric-2x8', () => fabricFigure(16, 2, 8)],
+    ['fabric-2x8-w16', () => fabricFigure(16, 2, 8, 16)],
+    ['fabric-one', () => fabricFigure(1)],
+    ['fabric-4x1', () => fabricFigure(16, 4, 1)],
+  ];
+  const chosen = fabricRows.filter(([k]) => rows.has(k));
+  for (let i = 0; i < chosen.length; i++) {
+    const [k, measure] = chosen[(i + round) % chosen.length]!;
+    figs[k] = await measure();
+  }
+  if (rows.has('raw-tls')) figs['raw-tls'] = await tlsFigure(dir);
+  if (rows.has('stream-mem')) figs['stream-mem'] = await streamMemoryFigure(dir);
+  if (rows.has('grpc-stream')) figs['grpc-stream'] = await grpcFigure(dir);
+  if ([...rows].some((r) => r.startsWith('node-'))) Object.assign(figs, await nodeFigures(dir, rows));
+  return { figs, cCpu };
+}
+
+/** Per row, the median over rounds of GB/s and of each CPU figure. */
+function combineRounds(rounds: { figs: Record<string, Fig | number>; cCpu: Record<string, number> }[]): { figs: Record<string, Fig | number>; cCpu: Record<string, number> } {
+  const figs: Record<string, Fig | number> = {};
+  const cCpu: Record<string, number> = {};
+  for (const k of Object.keys(rounds[0]!.figs)) {
+    const xs = rounds.map((r) => r.figs[k]!);
+    figs[k] = typeof xs[0] === 'number'
+      ? median(xs as number[])
+      : { gbps: median((xs as Fig[]).map((f) => f.gbps)), clientCpu: median((xs as Fig[]).map((f) => f.clientCpu)), serverCpu: median((xs as Fig[]).map((f) => f.serverCpu)) };
+  }
+  for (const k of Object.keys(rounds[0]!.cCpu)) cCpu[k] = median(rounds.map((r) => r.cCpu[k]!));
+  return { figs, cCpu };
+}
+
 /** Rows, in print order; KISEKI_BENCH_ROWS (comma list of these keys) measures a subset. */
 const ROWS: [string, string][] = [
   ['c-read', 'C fi_xfer tcp;ofi_rxm fi_read 4 MiB (window 4)'],
@@ -316,42 +380,20 @@ async function main(): Promise<void> {
   try {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
       '-addext', 'subjectAltName=DNS:localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
-    console.log(`transport bench: ${MIB} MiB per measurement, median of ${RUNS} (C: one run of ${Math.max(16, MIB / 4)} x 4 MiB per phase); load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-    const figs: Record<string, Fig | number> = {};
-    const cCpu: Record<string, number> = {};
-    const one = rows.has('c-read') || rows.has('c-send');
-    if (one || rows.has('c-read-16')) {
-      // Alternated, so both C figures see the same minutes of a shared machine.
-      const c: { sendRecv: number; rmaRead: number; cpu: number }[] = [];
-      const c16: typeof c = [];
-      for (let r = 0; r < RUNS; r++) {
-        if (one) c.push(await cFigure());
-        if (rows.has('c-read-16')) c16.push(await cFigure(16));
-      }
-      if (one) {
-        figs['c-read'] = median(c.map((x) => x.rmaRead));
-        figs['c-send'] = median(c.map((x) => x.sendRecv));
-        cCpu['c-read'] = median(c.map((x) => x.cpu));
-      }
-      if (c16.length > 0) {
-        figs['c-read-16'] = median(c16.map((x) => x.rmaRead));
-        cCpu['c-read-16'] = median(c16.map((x) => x.cpu));
+    console.log(`transport bench: ${MIB} MiB per measurement, median of ${RUNS}${ROUNDS > 1 ? `, ${ROUNDS} rounds round-robin (medians over rounds)` : ''} (C: one run of ${Math.max(16, MIB / 4)} x 4 MiB per phase); load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    const rounds: Awaited<ReturnType<typeof measureRound>>[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      rounds.push(await measureRound(rows, dir, r));
+      if (ROUNDS > 1) console.log(`round ${r + 1}/${ROUNDS} done ${new Date().toISOString().slice(11, 19)} load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    }
+    const { figs, cCpu } = combineRounds(rounds);
+    if (ROUNDS > 1) {
+      // Per-round ratios: how far one round's verdict can be from the median's.
+      const per = (a: string, b: string): string => rounds.map((r) => { const x = r.figs[a]; const y = r.figs[b]; return x === undefined || y === undefined ? '-' : ((typeof x === 'number' ? x : x.gbps) / (typeof y === 'number' ? y : y.gbps)).toFixed(2); }).join(' ');
+      for (const [what, a, b] of [['fabric ÷ c-read', 'fabric', 'c-read'], ['fabric ÷ c-read-16', 'fabric', 'c-read-16'], ['fabric ÷ fabric-batch', 'fabric', 'fabric-batch'], ['fabric-w16 ÷ fabric', 'fabric-w16', 'fabric'], ['fabric-w20 ÷ fabric', 'fabric-w20', 'fabric'], ['fabric-w64 ÷ fabric', 'fabric-w64', 'fabric']] as const) {
+        if (rows.has(a) && rows.has(b)) console.log(`per round, ${what}: ${per(a, b)}`);
       }
     }
-    // Default and 16 MiB read windows measured back to back, so the A/B sees the same minutes of a shared machine.
-    if (rows.has('fabric')) figs.fabric = await fabricFigure();
-    if (rows.has('fabric-w16')) figs['fabric-w16'] = await fabricFigure(16, 1, 16, 16);
-    if (rows.has('fabric-w20')) figs['fabric-w20'] = await fabricFigure(16, 1, 16, 20);
-    if (rows.has('fabric-w64')) figs['fabric-w64'] = await fabricFigure(16, 1, 16, 64);
-    if (rows.has('fabric-batch')) figs['fabric-batch'] = await fabricFigure(16, 1, 16, undefined, true);
-    if (rows.has('fabric-2x8')) figs['fabric-2x8'] = await fabricFigure(16, 2, 8);
-    if (rows.has('fabric-2x8-w16')) figs['fabric-2x8-w16'] = await fabricFigure(16, 2, 8, 16);
-    if (rows.has('fabric-one')) figs['fabric-one'] = await fabricFigure(1);
-    if (rows.has('fabric-4x1')) figs['fabric-4x1'] = await fabricFigure(16, 4, 1);
-    if (rows.has('raw-tls')) figs['raw-tls'] = await tlsFigure(dir);
-    if (rows.has('stream-mem')) figs['stream-mem'] = await streamMemoryFigure(dir);
-    if (rows.has('grpc-stream')) figs['grpc-stream'] = await grpcFigure(dir);
-    if ([...rows].some((r) => r.startsWith('node-'))) Object.assign(figs, await nodeFigures(dir, rows));
     console.log(`${'path'.padEnd(76)} ${'GB/s'.padStart(6)}   CPU s/GiB: client + server`);
     for (const [k, name] of ROWS) {
       const f = figs[k];
