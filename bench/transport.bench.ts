@@ -67,9 +67,10 @@ function run(cmd: string, args: string[]): Promise<string> {
  * measures it with getrusage around that phase; until session 4 this figure was /usr/bin/time's
  * whole-process CPU over both phases' bytes, which also billed set-up, the latency ping-pongs and the
  * byte-by-byte fill and check loops). `distinct`: the fi_read phase rotates over that many 4 MiB
- * source windows and destination buffers (-R).
+ * source windows and destination buffers (-R); `destinations`: that many destination buffers
+ * instead (-D), reused in turn.
  */
-async function cFigure(distinct = 1): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
+async function cFigure(distinct = 1, destinations = distinct): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
   const bin = path.join(root, 'build', 'fi_xfer');
   const src = path.join(root, 'bench/c/fi_xfer.c');
   if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
@@ -78,7 +79,7 @@ async function cFigure(distinct = 1): Promise<{ sendRecv: number; rmaRead: numbe
   }
   const n = Math.max(16, MIB / 4);
   const port = String(await freePort());
-  const common = ['-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', String(n), '-L', '1000', '-R', String(distinct)];
+  const common = ['-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', String(n), '-L', '1000', '-R', String(distinct), '-D', String(destinations)];
   const server = spawn(bin, common, { stdio: ['ignore', 'pipe', 'inherit'] });
   let serverOut = '';
   server.stdout.on('data', (d) => (serverOut += d));
@@ -293,13 +294,15 @@ async function measureRound(rows: Set<string>, dir: string, round: number): Prom
   const figs: Record<string, Fig | number> = {};
   const cCpu: Record<string, number> = {};
   const one = rows.has('c-read') || rows.has('c-send');
-  if (one || rows.has('c-read-16')) {
+  if (one || rows.has('c-read-16') || rows.has('c-read-16d4')) {
     // Alternated, so both C figures see the same minutes of a shared machine.
     const c: { sendRecv: number; rmaRead: number; cpu: number }[] = [];
     const c16: typeof c = [];
+    const c16d4: typeof c = [];
     for (let r = 0; r < RUNS; r++) {
       if (one) c.push(await cFigure());
       if (rows.has('c-read-16')) c16.push(await cFigure(16));
+      if (rows.has('c-read-16d4')) c16d4.push(await cFigure(16, 4));
     }
     if (one) {
       figs['c-read'] = median(c.map((x) => x.rmaRead));
@@ -309,6 +312,10 @@ async function measureRound(rows: Set<string>, dir: string, round: number): Prom
     if (c16.length > 0) {
       figs['c-read-16'] = median(c16.map((x) => x.rmaRead));
       cCpu['c-read-16'] = median(c16.map((x) => x.cpu));
+    }
+    if (c16d4.length > 0) {
+      figs['c-read-16d4'] = median(c16d4.map((x) => x.rmaRead));
+      cCpu['c-read-16d4'] = median(c16d4.map((x) => x.cpu));
     }
   }
   // The fabric rows back to back, so an A/B of them sees the same minutes of a shared machine; their
@@ -355,6 +362,7 @@ const ROWS: [string, string][] = [
   ['c-read', 'C fi_xfer tcp;ofi_rxm fi_read 4 MiB (window 4)'],
   ['c-send', 'C fi_xfer tcp;ofi_rxm send/recv 4 MiB (window 4)'],
   ['c-read-16', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct buffers per side'],
+  ['c-read-16d4', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct sources into 4 reused buffers'],
   ['fabric', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET)'],
   ['fabric-batch', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), recycled after the whole GET'],
   ['fabric-w20', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 20 MiB read window'],
@@ -415,7 +423,8 @@ async function main(): Promise<void> {
     ratio('  fabric-tcp, C\'s working set (one 4 MiB chunk) ÷ C fi_read', 'fabric-one', 'c-read');
     ratio('  fabric-tcp ÷ C fi_read with the same working set (16 distinct buffers)', 'fabric', 'c-read-16');
     const fab = figs.fabric;
-    for (const c of ['c-read', 'c-read-16']) {
+    ratio('  fabric-tcp, 16 MiB window ÷ C fi_read from 16 sources into 4 reused buffers (ADR 0036)', 'fabric-w16', 'c-read-16d4');
+    for (const c of ['c-read', 'c-read-16', 'c-read-16d4']) {
       if (typeof fab === 'object' && cCpu[c] !== undefined) {
         console.log(`  CPU s/GiB, fabric-tcp ÷ ${c} (fi_read phase) = ${((fab.clientCpu + fab.serverCpu) / cCpu[c]!).toFixed(2)} (lower is better)`);
       }
