@@ -1,9 +1,11 @@
 // Chunk transfer throughput, all measured in the same run on the same machine (npm run bench:transport):
 //   C      bench/c/fi_xfer.c (research/fabric.md Appendix B), tcp;ofi_rxm RDM, FI_WAIT_FD, 4 MiB, window 4:
 //          every fi_read copies one cache-hot 4 MiB window into one 4 MiB buffer; c-read-16 rotates over
-//          16 of each (-R 16), the working set of our GETs of 16 distinct 4 MiB chunks
+//          16 of each (-R 16), the working set of our GETs of 16 distinct 4 MiB chunks; c-read-16d4
+//          reads 16 distinct sources into 4 reused buffers (-D 4: a GET handed on into a 16 MiB window)
 //   fabric this addon's libfabric path (FabricChunkTransport ↔ FabricListener over an in-memory ChunkStore)
-//          over tcp: GET of 16 chunk ids, then fi_read of each registered 4 MiB ciphertext, separate processes
+//          over tcp: GET of 16 chunk ids, then fi_read of each registered 4 MiB ciphertext, separate
+//          processes; each chunk consumed and recycled as it is handed on (getEach, ADR 0036)
 //   TLS    Node's raw TLS 1.3 socket streaming 1 MiB writes (the ceiling for any TLS transport in Node)
 //   gRPC   grpc-js server stream of 1 MiB messages over TLS (the frame size ChunkDataService uses)
 //   node   a real kiseki-node (mTLS, FileChunkStore, --fabric-provider tcp): the same 4 MiB chunks read
@@ -11,7 +13,9 @@
 //          BulkChunkTransport (stream: the node's bulk chunk stream over mTLS and over its unix socket)
 // Ratios printed: fabric / C fi_read (issue #7's target ≥ 0.8, judged on the 'fabric' and 'c-read'
 // rows), fabric / C fi_read with the same working set, tcp-tls and stream / raw TLS (target ≥ 0.8).
-// KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of 3.
+// KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of
+// KISEKI_BENCH_RUNS (3); KISEKI_BENCH_ROUNDS > 1 measures every selected row that many times
+// round-robin (fabric rows in rotating order) and prints medians over rounds and per-round ratios.
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -325,11 +329,13 @@ async function measureRound(rows: Set<string>, dir: string, round: number): Prom
     ['fabric-w16', () => fabricFigure(16, 1, 16, 16)],
     ['fabric-w20', () => fabricFigure(16, 1, 16, 20)],
     ['fabric-w64', () => fabricFigure(16, 1, 16, 64)],
-    ['fabric-batch', () => fabricFigure(16, 1, 16, undefined, true)],
+    ['fabric-batch', () => fabricFigure(16, 1, 16, 64, true)],
     ['fabric-2x8', () => fabricFigure(16, 2, 8)],
     ['fabric-2x8-w16', () => fabricFigure(16, 2, 8, 16)],
     ['fabric-one', () => fabricFigure(1)],
     ['fabric-4x1', () => fabricFigure(16, 4, 1)],
+    ['fabric-2x8-w64', () => fabricFigure(16, 2, 8, 64)],
+    ['fabric-4x1-w64', () => fabricFigure(16, 4, 1, 64)],
   ];
   const chosen = fabricRows.filter(([k]) => rows.has(k));
   for (let i = 0; i < chosen.length; i++) {
@@ -364,7 +370,7 @@ const ROWS: [string, string][] = [
   ['c-read-16', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct buffers per side'],
   ['c-read-16d4', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct sources into 4 reused buffers'],
   ['fabric', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET)'],
-  ['fabric-batch', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), recycled after the whole GET'],
+  ['fabric-batch', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), as in session 4: 64 MiB, recycled after the GET'],
   ['fabric-w20', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 20 MiB read window'],
   ['fabric-w64', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 64 MiB read window'],
   ['fabric-one', 'kiseki fabric-tcp GET, in-memory store, one 4 MiB chunk 16 x per GET'],
@@ -372,6 +378,8 @@ const ROWS: [string, string][] = [
   ['fabric-4x1', 'kiseki fabric-tcp GET, in-memory store, 4 callers x 1 x 4 MiB (the reader)'],
   ['fabric-w16', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 16 MiB read window'],
   ['fabric-2x8-w16', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB, 16 MiB read window'],
+  ['fabric-2x8-w64', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB, 64 MiB read window'],
+  ['fabric-4x1-w64', 'kiseki fabric-tcp GET, in-memory store, 4 callers x 1 x 4 MiB, 64 MiB read window'],
   ['raw-tls', 'Node raw TLS 1.3 socket (1 MiB writes)'],
   ['stream-mem', 'kiseki stream (mTLS) GET, in-memory store (16 x 4 MiB per GET)'],
   ['grpc-stream', 'grpc-js server stream over TLS (1 MiB messages)'],
@@ -398,7 +406,7 @@ async function main(): Promise<void> {
     if (ROUNDS > 1) {
       // Per-round ratios: how far one round's verdict can be from the median's.
       const per = (a: string, b: string): string => rounds.map((r) => { const x = r.figs[a]; const y = r.figs[b]; return x === undefined || y === undefined ? '-' : ((typeof x === 'number' ? x : x.gbps) / (typeof y === 'number' ? y : y.gbps)).toFixed(2); }).join(' ');
-      for (const [what, a, b] of [['fabric ÷ c-read', 'fabric', 'c-read'], ['fabric ÷ c-read-16', 'fabric', 'c-read-16'], ['fabric ÷ fabric-batch', 'fabric', 'fabric-batch'], ['fabric-w16 ÷ fabric', 'fabric-w16', 'fabric'], ['fabric-w20 ÷ fabric', 'fabric-w20', 'fabric'], ['fabric-w64 ÷ fabric', 'fabric-w64', 'fabric']] as const) {
+      for (const [what, a, b] of [['fabric ÷ c-read', 'fabric', 'c-read'], ['fabric ÷ c-read-16', 'fabric', 'c-read-16'], ['fabric ÷ fabric-batch', 'fabric', 'fabric-batch'], ['fabric-w64 ÷ fabric', 'fabric-w64', 'fabric'], ['fabric-w20 ÷ fabric', 'fabric-w20', 'fabric'], ['fabric-2x8-w64 ÷ fabric-2x8', 'fabric-2x8-w64', 'fabric-2x8'], ['fabric-4x1-w64 ÷ fabric-4x1', 'fabric-4x1-w64', 'fabric-4x1']] as const) {
         if (rows.has(a) && rows.has(b)) console.log(`per round, ${what}: ${per(a, b)}`);
       }
     }
@@ -423,7 +431,7 @@ async function main(): Promise<void> {
     ratio('  fabric-tcp, C\'s working set (one 4 MiB chunk) ÷ C fi_read', 'fabric-one', 'c-read');
     ratio('  fabric-tcp ÷ C fi_read with the same working set (16 distinct buffers)', 'fabric', 'c-read-16');
     const fab = figs.fabric;
-    ratio('  fabric-tcp, 16 MiB window ÷ C fi_read from 16 sources into 4 reused buffers (ADR 0036)', 'fabric-w16', 'c-read-16d4');
+    ratio('  fabric-tcp ÷ C fi_read from 16 sources into 4 reused buffers (ADR 0036)', 'fabric', 'c-read-16d4');
     for (const c of ['c-read', 'c-read-16', 'c-read-16d4']) {
       if (typeof fab === 'object' && cCpu[c] !== undefined) {
         console.log(`  CPU s/GiB, fabric-tcp ÷ ${c} (fi_read phase) = ${((fab.clientCpu + fab.serverCpu) / cCpu[c]!).toFixed(2)} (lower is better)`);
@@ -431,11 +439,11 @@ async function main(): Promise<void> {
     }
     ratio('  fabric-tcp, 2 callers x 8 chunks ÷ C fi_read', 'fabric-2x8', 'c-read');
     ratio('  fabric-tcp, 4 callers x 1 chunk (the reader\'s pattern) ÷ C fi_read', 'fabric-4x1', 'c-read');
-    ratio('  chunks handed on as they land ÷ recycled after the whole GET (ADR 0036)', 'fabric', 'fabric-batch');
-    ratio('  read window 16 MiB ÷ default, 1 caller x 16 chunks', 'fabric-w16', 'fabric');
-    ratio('  read window 20 MiB ÷ default, 1 caller x 16 chunks', 'fabric-w20', 'fabric');
-    ratio('  read window 64 MiB ÷ default, 1 caller x 16 chunks', 'fabric-w64', 'fabric');
-    ratio('  read window 16 MiB ÷ default, 2 callers x 8 chunks', 'fabric-2x8-w16', 'fabric-2x8');
+    ratio('  default (chunks handed on as they land, 16 MiB window) ÷ as in session 4 (recycled after the GET, 64 MiB; ADR 0036)', 'fabric', 'fabric-batch');
+    ratio('  read window 64 MiB ÷ default 16 MiB, 1 caller x 16 chunks', 'fabric-w64', 'fabric');
+    ratio('  read window 20 MiB ÷ default 16 MiB, 1 caller x 16 chunks', 'fabric-w20', 'fabric');
+    ratio('  read window 64 MiB ÷ default 16 MiB, 2 callers x 8 chunks', 'fabric-2x8-w64', 'fabric-2x8');
+    ratio('  read window 64 MiB ÷ default 16 MiB, 4 callers x 1 chunk', 'fabric-4x1-w64', 'fabric-4x1');
     console.log('Real kiseki-node (FileChunkStore, page cache):');
     ratio('  node fabric-tcp ÷ C fi_read', 'node-fabric', 'c-read');
     ratio('  node stream mTLS ÷ raw TLS', 'node-stream-tls', 'raw-tls');

@@ -176,7 +176,7 @@ export interface FabricChunkTransportOptions {
   timeoutMs?: number;
   /** Chunks in flight per call. */
   window?: number;
-  /** Bytes of fi_reads in flight towards the node (default KISEKI_FABRIC_READ_WINDOW_MIB, 64 MiB). */
+  /** Bytes of fi_reads in flight towards the node (default KISEKI_FABRIC_READ_WINDOW_MIB, 16 MiB). */
   readWindowBytes?: number;
 }
 
