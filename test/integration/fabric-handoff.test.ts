@@ -79,6 +79,25 @@ test('I-HO1: chunks handed on and recycled while sibling reads are in flight nev
   }
 });
 
+test('I-HO1: a chunk is handed on before the next read is posted: recycled at once, every chunk of a one-read window lands in the same buffer', async () => {
+  const node = await startFabricNode({ provider: 'tcp', dir: ':memory:' });
+  const t = transportTo(node, 4 * MIB);
+  try {
+    const envs = Array.from({ length: 8 }, () => makeEnvelope(4 * MIB));
+    await t.putChunks(envs);
+    const stores = new Set<ArrayBufferLike>();
+    await t.getEach(envs.map(idOf), (i, env) => {
+      assert.ok(own(envs[i]!, env), `chunk ${i} handed on with its own bytes`);
+      stores.add(env.ciphertext.buffer);
+      receiveBuffers.recycle(env);
+    });
+    assert.equal(stores.size, 1, `the 8 chunks landed in ${stores.size} buffers: each read took the one just recycled (LIFO)`);
+  } finally {
+    await t.close();
+    await node.stop();
+  }
+});
+
 test('I-HO2: a node killed mid-GET after some chunks were handed on rejects as TransportFailed; nothing is handed on after', async () => {
   const node = await startFabricNode({ provider: 'tcp', dir: ':memory:', env: { KISEKI_FABRIC_RMA: '1' } });
   const t = transportTo(node, 4 * MIB, 3000);
@@ -112,7 +131,7 @@ test('I-HO2: a node killed mid-GET after some chunks were handed on rejects as T
 
 test('I-HO2: a consumer that throws ends the GET with its error; the session serves the next GET', async () => {
   const node = await startFabricNode({ provider: 'tcp', dir: ':memory:' });
-  const t = transportTo(node, 8 * MIB);
+  const t = transportTo(node, 16 * MIB); // four reads in flight: three still land after the consumer throws
   try {
     const envs = Array.from({ length: 8 }, () => makeEnvelope(4 * MIB));
     await t.putChunks(envs);
@@ -122,11 +141,11 @@ test('I-HO2: a consumer that throws ends the GET with its error; the session ser
       t.getEach(envs.map(idOf), (_i, env) => {
         calls++;
         receiveBuffers.recycle(env);
-        if (calls === 2) throw boom;
+        throw boom;
       }),
       (e: unknown) => e === boom,
     );
-    assert.equal(calls, 2, 'nothing handed on after the consumer threw');
+    assert.equal(calls, 1, 'nothing handed on after the consumer threw');
     const got = await t.getChunks(envs.map(idOf));
     got.forEach((e, i) => assert.ok(own(envs[i]!, e), `chunk ${i} after the failed GET`));
   } finally {
