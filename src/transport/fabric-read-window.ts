@@ -5,9 +5,10 @@
 // are outstanding; a read posts when the earlier ones leave room. The default, 16 MiB (the C
 // benchmark's 4 × 4 MiB), pays off since a GET hands each chunk on as it lands (ADR 0036): a caller
 // that recycles at once gives the next read the buffer just used, so a GET cycles over ~5 receive
-// buffers instead of 16 and spends 2–10 % less CPU per GiB (BENCHMARKS.md "Session 5 (transport)").
-// Before that, with every buffer live until the GET returned, it measured no better than 64 MiB (one
-// full GET at once; "Session 4"); bench:transport's `-w64` rows keep measuring that.
+// buffers instead of 16: in four shared-machine sequences, 0.93–1.34× the throughput of session 4's
+// way and −8 to +2 % CPU per GiB (BENCHMARKS.md "Session 5 (transport)"). Before that, with every
+// buffer live until the GET returned, it measured no better than 64 MiB (one full GET at once;
+// "Session 4"); bench:transport's `-w64` and `fabric-batch` rows keep measuring both.
 // States per read: queued → posted → settled. FIFO: reads are posted in the order they were asked for.
 import { kerr } from '../errors.js';
 
