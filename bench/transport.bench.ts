@@ -1,9 +1,11 @@
 // Chunk transfer throughput, all measured in the same run on the same machine (npm run bench:transport):
 //   C      bench/c/fi_xfer.c (research/fabric.md Appendix B), tcp;ofi_rxm RDM, FI_WAIT_FD, 4 MiB, window 4:
 //          every fi_read copies one cache-hot 4 MiB window into one 4 MiB buffer; c-read-16 rotates over
-//          16 of each (-R 16), the working set of our GETs of 16 distinct 4 MiB chunks
+//          16 of each (-R 16), the working set of our GETs of 16 distinct 4 MiB chunks; c-read-16d4
+//          reads 16 distinct sources into 4 reused buffers (-D 4: a GET handed on into a 16 MiB window)
 //   fabric this addon's libfabric path (FabricChunkTransport ↔ FabricListener over an in-memory ChunkStore)
-//          over tcp: GET of 16 chunk ids, then fi_read of each registered 4 MiB ciphertext, separate processes
+//          over tcp: GET of 16 chunk ids, then fi_read of each registered 4 MiB ciphertext, separate
+//          processes; each chunk consumed and recycled as it is handed on (getEach, ADR 0036)
 //   TLS    Node's raw TLS 1.3 socket streaming 1 MiB writes (the ceiling for any TLS transport in Node)
 //   gRPC   grpc-js server stream of 1 MiB messages over TLS (the frame size ChunkDataService uses)
 //   node   a real kiseki-node (mTLS, FileChunkStore, --fabric-provider tcp): the same 4 MiB chunks read
@@ -11,7 +13,9 @@
 //          BulkChunkTransport (stream: the node's bulk chunk stream over mTLS and over its unix socket)
 // Ratios printed: fabric / C fi_read (issue #7's target ≥ 0.8, judged on the 'fabric' and 'c-read'
 // rows), fabric / C fi_read with the same working set, tcp-tls and stream / raw TLS (target ≥ 0.8).
-// KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of 3.
+// KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of
+// KISEKI_BENCH_RUNS (3); KISEKI_BENCH_ROUNDS > 1 measures every selected row that many times
+// round-robin (fabric rows in rotating order) and prints medians over rounds and per-round ratios.
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -24,6 +28,7 @@ import { grpcFabricSessions } from '../src/transport/fabric-session.js';
 import { BulkChunkTransport } from '../src/transport/transport-bulk.js';
 import { closeClientEndpoints, FabricChunkTransport } from '../src/transport/transport-fabric.js';
 import { CHUNK_CHANNEL_OPTIONS, GrpcChunkTransport } from '../src/transport/transport-grpc.js';
+import { getEach } from '../src/transport/chunk-handoff.js';
 import { recycleEnvelopes } from '../src/transport/receive-buffers.js';
 import type { ChunkTransport } from '../src/transport/transport.js';
 import { clientCredentials, makeCerts } from '../test/helpers/certs.js';
@@ -33,7 +38,9 @@ import { startNode } from '../test/helpers/node-process.js';
 
 const MIB = Number(process.env.KISEKI_BENCH_MIB ?? 1024);
 const BYTES = MIB * 1024 * 1024;
-const RUNS = 3;
+const RUNS = Number(process.env.KISEKI_BENCH_RUNS ?? 3);
+/** KISEKI_BENCH_ROUNDS: every selected row is measured this many times, round-robin, and the medians reported. */
+const ROUNDS = Number(process.env.KISEKI_BENCH_ROUNDS ?? 1);
 const root = path.resolve(__dirname, '../..');
 
 function median(xs: number[]): number {
@@ -64,9 +71,10 @@ function run(cmd: string, args: string[]): Promise<string> {
  * measures it with getrusage around that phase; until session 4 this figure was /usr/bin/time's
  * whole-process CPU over both phases' bytes, which also billed set-up, the latency ping-pongs and the
  * byte-by-byte fill and check loops). `distinct`: the fi_read phase rotates over that many 4 MiB
- * source windows and destination buffers (-R).
+ * source windows and destination buffers (-R); `destinations`: that many destination buffers
+ * instead (-D), reused in turn.
  */
-async function cFigure(distinct = 1): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
+async function cFigure(distinct = 1, destinations = distinct): Promise<{ sendRecv: number; rmaRead: number; cpu: number }> {
   const bin = path.join(root, 'build', 'fi_xfer');
   const src = path.join(root, 'bench/c/fi_xfer.c');
   if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
@@ -75,7 +83,7 @@ async function cFigure(distinct = 1): Promise<{ sendRecv: number; rmaRead: numbe
   }
   const n = Math.max(16, MIB / 4);
   const port = String(await freePort());
-  const common = ['-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', String(n), '-L', '1000', '-R', String(distinct)];
+  const common = ['-p', 'tcp', '-e', 'rdm', '-P', port, '-b', '-n', String(n), '-L', '1000', '-R', String(distinct), '-D', String(destinations)];
   const server = spawn(bin, common, { stdio: ['ignore', 'pipe', 'inherit'] });
   let serverOut = '';
   server.stdout.on('data', (d) => (serverOut += d));
@@ -126,8 +134,11 @@ async function timed(serverPid: number, pass: () => Promise<number>): Promise<Fi
  * `callers` > 1: that many callers each keep one GET of `perCall` of their share of the 16 chunks in
  * flight (the same bytes and working set): a caller that queues, as the mount's reader does (one
  * chunk per GET, several in flight), so reads can stand across GETs.
+ * Each chunk is consumed and its receive buffer recycled as soon as it is handed on (getEach, ADR
+ * 0036; transports without their own getEach hand on after the batch); `batch`: the whole GET's
+ * envelopes are recycled once getChunks returns, as before session 5.
  */
-async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16, callers = 1, perCall = 16): Promise<Fig> {
+async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16, callers = 1, perCall = 16, batch = false): Promise<Fig> {
   const stored = Array.from({ length: distinct }, () => makeEnvelope(4 << 20));
   await t.putChunks(stored);
   const envs = Array.from({ length: 16 }, (_v, i) => stored[i % distinct]!);
@@ -141,9 +152,17 @@ async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16
       Array.from({ length: callers }, async (_v, c) => {
         const mine = ids.filter((_id, i) => i % callers === c);
         for (let at = 0; moved < BYTES; at = (at + perCall) % mine.length) {
-          const got = await t.getChunks(mine.slice(at, at + perCall));
-          for (const e of got) moved += e.ciphertext.length;
-          recycleEnvelopes(got); // as the mount's reader does once it has opened a chunk
+          const ids = mine.slice(at, at + perCall);
+          if (batch) {
+            const got = await t.getChunks(ids);
+            for (const e of got) moved += e.ciphertext.length;
+            recycleEnvelopes(got);
+            continue;
+          }
+          await getEach(t, ids, (_i, e) => {
+            moved += e.ciphertext.length;
+            recycleEnvelopes([e]); // as the mount's reader does once it has opened a chunk
+          });
         }
       }),
     );
@@ -151,15 +170,15 @@ async function getThroughput(t: ChunkTransport, serverPid: number, distinct = 16
   });
 }
 
-/** `readWindowMiB`: the read window (ADR 0035) instead of the default, for a same-run A/B. */
-async function fabricFigure(distinct = 16, callers = 1, perCall = 16, readWindowMiB?: number): Promise<Fig> {
+/** `readWindowMiB`: the read window (ADR 0035) instead of the default, for a same-run A/B; `batch`: see getThroughput. */
+async function fabricFigure(distinct = 16, callers = 1, perCall = 16, readWindowMiB?: number, batch = false): Promise<Fig> {
   const node = await startFabricNode({ provider: 'tcp', dir: ':memory:' });
   const t = new FabricChunkTransport({
     name: 'fabric-tcp', provider: 'tcp', nodeFabricAddress: node.address, openSession: node.openSession, window: 4, timeoutMs: 60_000,
     ...(readWindowMiB !== undefined ? { readWindowBytes: readWindowMiB * 1024 * 1024 } : {}),
   });
   try {
-    return await getThroughput(t, node.child.pid!, distinct, callers, perCall);
+    return await getThroughput(t, node.child.pid!, distinct, callers, perCall, batch);
   } finally {
     await t.close();
     await closeClientEndpoints();
@@ -274,17 +293,93 @@ async function grpcFigure(certDir: string): Promise<Fig> {
   }
 }
 
+/** One measurement of every selected row: GB/s figures (C rows as numbers) and C's CPU per GiB. */
+async function measureRound(rows: Set<string>, dir: string, round: number): Promise<{ figs: Record<string, Fig | number>; cCpu: Record<string, number> }> {
+  const figs: Record<string, Fig | number> = {};
+  const cCpu: Record<string, number> = {};
+  const one = rows.has('c-read') || rows.has('c-send');
+  if (one || rows.has('c-read-16') || rows.has('c-read-16d4')) {
+    // Alternated, so both C figures see the same minutes of a shared machine.
+    const c: { sendRecv: number; rmaRead: number; cpu: number }[] = [];
+    const c16: typeof c = [];
+    const c16d4: typeof c = [];
+    for (let r = 0; r < RUNS; r++) {
+      if (one) c.push(await cFigure());
+      if (rows.has('c-read-16')) c16.push(await cFigure(16));
+      if (rows.has('c-read-16d4')) c16d4.push(await cFigure(16, 4));
+    }
+    if (one) {
+      figs['c-read'] = median(c.map((x) => x.rmaRead));
+      figs['c-send'] = median(c.map((x) => x.sendRecv));
+      cCpu['c-read'] = median(c.map((x) => x.cpu));
+    }
+    if (c16.length > 0) {
+      figs['c-read-16'] = median(c16.map((x) => x.rmaRead));
+      cCpu['c-read-16'] = median(c16.map((x) => x.cpu));
+    }
+    if (c16d4.length > 0) {
+      figs['c-read-16d4'] = median(c16d4.map((x) => x.rmaRead));
+      cCpu['c-read-16d4'] = median(c16d4.map((x) => x.cpu));
+    }
+  }
+  // The fabric rows back to back, so an A/B of them sees the same minutes of a shared machine; their
+  // order rotates from round to round, so no row always runs right after C or first after a node start.
+  const fabricRows: [string, () => Promise<Fig>][] = [
+    ['fabric', () => fabricFigure()],
+    ['fabric-w16', () => fabricFigure(16, 1, 16, 16)],
+    ['fabric-w20', () => fabricFigure(16, 1, 16, 20)],
+    ['fabric-w64', () => fabricFigure(16, 1, 16, 64)],
+    ['fabric-batch', () => fabricFigure(16, 1, 16, 64, true)],
+    ['fabric-2x8', () => fabricFigure(16, 2, 8)],
+    ['fabric-2x8-w16', () => fabricFigure(16, 2, 8, 16)],
+    ['fabric-one', () => fabricFigure(1)],
+    ['fabric-4x1', () => fabricFigure(16, 4, 1)],
+    ['fabric-2x8-w64', () => fabricFigure(16, 2, 8, 64)],
+    ['fabric-4x1-w64', () => fabricFigure(16, 4, 1, 64)],
+  ];
+  const chosen = fabricRows.filter(([k]) => rows.has(k));
+  for (let i = 0; i < chosen.length; i++) {
+    const [k, measure] = chosen[(i + round) % chosen.length]!;
+    figs[k] = await measure();
+  }
+  if (rows.has('raw-tls')) figs['raw-tls'] = await tlsFigure(dir);
+  if (rows.has('stream-mem')) figs['stream-mem'] = await streamMemoryFigure(dir);
+  if (rows.has('grpc-stream')) figs['grpc-stream'] = await grpcFigure(dir);
+  if ([...rows].some((r) => r.startsWith('node-'))) Object.assign(figs, await nodeFigures(dir, rows));
+  return { figs, cCpu };
+}
+
+/** Per row, the median over rounds of GB/s and of each CPU figure. */
+function combineRounds(rounds: { figs: Record<string, Fig | number>; cCpu: Record<string, number> }[]): { figs: Record<string, Fig | number>; cCpu: Record<string, number> } {
+  const figs: Record<string, Fig | number> = {};
+  const cCpu: Record<string, number> = {};
+  for (const k of Object.keys(rounds[0]!.figs)) {
+    const xs = rounds.map((r) => r.figs[k]!);
+    figs[k] = typeof xs[0] === 'number'
+      ? median(xs as number[])
+      : { gbps: median((xs as Fig[]).map((f) => f.gbps)), clientCpu: median((xs as Fig[]).map((f) => f.clientCpu)), serverCpu: median((xs as Fig[]).map((f) => f.serverCpu)) };
+  }
+  for (const k of Object.keys(rounds[0]!.cCpu)) cCpu[k] = median(rounds.map((r) => r.cCpu[k]!));
+  return { figs, cCpu };
+}
+
 /** Rows, in print order; KISEKI_BENCH_ROWS (comma list of these keys) measures a subset. */
 const ROWS: [string, string][] = [
   ['c-read', 'C fi_xfer tcp;ofi_rxm fi_read 4 MiB (window 4)'],
   ['c-send', 'C fi_xfer tcp;ofi_rxm send/recv 4 MiB (window 4)'],
   ['c-read-16', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct buffers per side'],
+  ['c-read-16d4', 'C fi_xfer fi_read 4 MiB (window 4), 16 distinct sources into 4 reused buffers'],
   ['fabric', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET)'],
+  ['fabric-batch', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), as in session 4: 64 MiB, recycled after the GET'],
+  ['fabric-w20', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 20 MiB read window'],
+  ['fabric-w64', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 64 MiB read window'],
   ['fabric-one', 'kiseki fabric-tcp GET, in-memory store, one 4 MiB chunk 16 x per GET'],
   ['fabric-2x8', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB in flight'],
   ['fabric-4x1', 'kiseki fabric-tcp GET, in-memory store, 4 callers x 1 x 4 MiB (the reader)'],
   ['fabric-w16', 'kiseki fabric-tcp GET, in-memory store (16 x 4 MiB per GET), 16 MiB read window'],
   ['fabric-2x8-w16', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB, 16 MiB read window'],
+  ['fabric-2x8-w64', 'kiseki fabric-tcp GET, in-memory store, 2 callers x 8 x 4 MiB, 64 MiB read window'],
+  ['fabric-4x1-w64', 'kiseki fabric-tcp GET, in-memory store, 4 callers x 1 x 4 MiB, 64 MiB read window'],
   ['raw-tls', 'Node raw TLS 1.3 socket (1 MiB writes)'],
   ['stream-mem', 'kiseki stream (mTLS) GET, in-memory store (16 x 4 MiB per GET)'],
   ['grpc-stream', 'grpc-js server stream over TLS (1 MiB messages)'],
@@ -301,39 +396,20 @@ async function main(): Promise<void> {
   try {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
       '-addext', 'subjectAltName=DNS:localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
-    console.log(`transport bench: ${MIB} MiB per measurement, median of ${RUNS} (C: one run of ${Math.max(16, MIB / 4)} x 4 MiB per phase); load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-    const figs: Record<string, Fig | number> = {};
-    const cCpu: Record<string, number> = {};
-    const one = rows.has('c-read') || rows.has('c-send');
-    if (one || rows.has('c-read-16')) {
-      // Alternated, so both C figures see the same minutes of a shared machine.
-      const c: { sendRecv: number; rmaRead: number; cpu: number }[] = [];
-      const c16: typeof c = [];
-      for (let r = 0; r < RUNS; r++) {
-        if (one) c.push(await cFigure());
-        if (rows.has('c-read-16')) c16.push(await cFigure(16));
-      }
-      if (one) {
-        figs['c-read'] = median(c.map((x) => x.rmaRead));
-        figs['c-send'] = median(c.map((x) => x.sendRecv));
-        cCpu['c-read'] = median(c.map((x) => x.cpu));
-      }
-      if (c16.length > 0) {
-        figs['c-read-16'] = median(c16.map((x) => x.rmaRead));
-        cCpu['c-read-16'] = median(c16.map((x) => x.cpu));
+    console.log(`transport bench: ${MIB} MiB per measurement, median of ${RUNS}${ROUNDS > 1 ? `, ${ROUNDS} rounds round-robin (medians over rounds)` : ''} (C: one run of ${Math.max(16, MIB / 4)} x 4 MiB per phase); load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    const rounds: Awaited<ReturnType<typeof measureRound>>[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      rounds.push(await measureRound(rows, dir, r));
+      if (ROUNDS > 1) console.log(`round ${r + 1}/${ROUNDS} done ${new Date().toISOString().slice(11, 19)} load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    }
+    const { figs, cCpu } = combineRounds(rounds);
+    if (ROUNDS > 1) {
+      // Per-round ratios: how far one round's verdict can be from the median's.
+      const per = (a: string, b: string): string => rounds.map((r) => { const x = r.figs[a]; const y = r.figs[b]; return x === undefined || y === undefined ? '-' : ((typeof x === 'number' ? x : x.gbps) / (typeof y === 'number' ? y : y.gbps)).toFixed(2); }).join(' ');
+      for (const [what, a, b] of [['fabric ÷ c-read', 'fabric', 'c-read'], ['fabric ÷ c-read-16', 'fabric', 'c-read-16'], ['fabric ÷ fabric-batch', 'fabric', 'fabric-batch'], ['fabric-w64 ÷ fabric', 'fabric-w64', 'fabric'], ['fabric-w20 ÷ fabric', 'fabric-w20', 'fabric'], ['fabric-2x8-w64 ÷ fabric-2x8', 'fabric-2x8-w64', 'fabric-2x8'], ['fabric-4x1-w64 ÷ fabric-4x1', 'fabric-4x1-w64', 'fabric-4x1']] as const) {
+        if (rows.has(a) && rows.has(b)) console.log(`per round, ${what}: ${per(a, b)}`);
       }
     }
-    // Default and 16 MiB read windows measured back to back, so the A/B sees the same minutes of a shared machine.
-    if (rows.has('fabric')) figs.fabric = await fabricFigure();
-    if (rows.has('fabric-w16')) figs['fabric-w16'] = await fabricFigure(16, 1, 16, 16);
-    if (rows.has('fabric-2x8')) figs['fabric-2x8'] = await fabricFigure(16, 2, 8);
-    if (rows.has('fabric-2x8-w16')) figs['fabric-2x8-w16'] = await fabricFigure(16, 2, 8, 16);
-    if (rows.has('fabric-one')) figs['fabric-one'] = await fabricFigure(1);
-    if (rows.has('fabric-4x1')) figs['fabric-4x1'] = await fabricFigure(16, 4, 1);
-    if (rows.has('raw-tls')) figs['raw-tls'] = await tlsFigure(dir);
-    if (rows.has('stream-mem')) figs['stream-mem'] = await streamMemoryFigure(dir);
-    if (rows.has('grpc-stream')) figs['grpc-stream'] = await grpcFigure(dir);
-    if ([...rows].some((r) => r.startsWith('node-'))) Object.assign(figs, await nodeFigures(dir, rows));
     console.log(`${'path'.padEnd(76)} ${'GB/s'.padStart(6)}   CPU s/GiB: client + server`);
     for (const [k, name] of ROWS) {
       const f = figs[k];
@@ -355,15 +431,19 @@ async function main(): Promise<void> {
     ratio('  fabric-tcp, C\'s working set (one 4 MiB chunk) ÷ C fi_read', 'fabric-one', 'c-read');
     ratio('  fabric-tcp ÷ C fi_read with the same working set (16 distinct buffers)', 'fabric', 'c-read-16');
     const fab = figs.fabric;
-    for (const c of ['c-read', 'c-read-16']) {
+    ratio('  fabric-tcp ÷ C fi_read from 16 sources into 4 reused buffers (ADR 0036)', 'fabric', 'c-read-16d4');
+    for (const c of ['c-read', 'c-read-16', 'c-read-16d4']) {
       if (typeof fab === 'object' && cCpu[c] !== undefined) {
         console.log(`  CPU s/GiB, fabric-tcp ÷ ${c} (fi_read phase) = ${((fab.clientCpu + fab.serverCpu) / cCpu[c]!).toFixed(2)} (lower is better)`);
       }
     }
     ratio('  fabric-tcp, 2 callers x 8 chunks ÷ C fi_read', 'fabric-2x8', 'c-read');
     ratio('  fabric-tcp, 4 callers x 1 chunk (the reader\'s pattern) ÷ C fi_read', 'fabric-4x1', 'c-read');
-    ratio('  read window 16 MiB ÷ default 64 MiB (ADR 0035), 1 caller x 16 chunks', 'fabric-w16', 'fabric');
-    ratio('  read window 16 MiB ÷ default 64 MiB (ADR 0035), 2 callers x 8 chunks', 'fabric-2x8-w16', 'fabric-2x8');
+    ratio('  default (chunks handed on as they land, 16 MiB window) ÷ as in session 4 (recycled after the GET, 64 MiB; ADR 0036)', 'fabric', 'fabric-batch');
+    ratio('  read window 64 MiB ÷ default 16 MiB, 1 caller x 16 chunks', 'fabric-w64', 'fabric');
+    ratio('  read window 20 MiB ÷ default 16 MiB, 1 caller x 16 chunks', 'fabric-w20', 'fabric');
+    ratio('  read window 64 MiB ÷ default 16 MiB, 2 callers x 8 chunks', 'fabric-2x8-w64', 'fabric-2x8');
+    ratio('  read window 64 MiB ÷ default 16 MiB, 4 callers x 1 chunk', 'fabric-4x1-w64', 'fabric-4x1');
     console.log('Real kiseki-node (FileChunkStore, page cache):');
     ratio('  node fabric-tcp ÷ C fi_read', 'node-fabric', 'c-read');
     ratio('  node stream mTLS ÷ raw TLS', 'node-stream-tls', 'raw-tls');

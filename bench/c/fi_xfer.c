@@ -12,6 +12,9 @@
  * -R N           RMA read phase: rotate over N distinct bulk-sized source windows and destination
  *                buffers (default 1: every fi_read copies the same cache-hot 4 MiB into the same
  *                4 MiB; 16 gives the working set of kiseki's bench GETs of 16 chunks)
+ * -D N           RMA read phase: destination buffers only (default: as many as -R). -R 16 -D 4: 16
+ *                distinct sources, landing in 4 buffers reused in turn (kiseki's GET whose chunks
+ *                are handed on and recycled into a 16 MiB read window, ADR 0036)
  *
  * Handles mr_mode FI_MR_LOCAL/VIRT_ADDR/ALLOCATED/PROV_KEY/ENDPOINT generically,
  * i.e. the same code is what a verbs or cxi path would need.
@@ -49,7 +52,7 @@ enum { CTRL_SZ = 256, MAXW = 64 };
 
 static const char *prov = "tcp", *node = NULL, *port = "9228", *bind_addr = "127.0.0.1";
 static int blocking = 0, cq_fd = -1;
-static int is_rdm = 0, iters_bw = 256, iters_lat = 20000, win = 4, rot = 1;
+static int is_rdm = 0, iters_bw = 256, iters_lat = 20000, win = 4, rot = 1, rot_dst = 0;
 static size_t bulk = 4u << 20;
 
 static struct fi_info *info;
@@ -185,7 +188,8 @@ static void open_common(struct fi_info *fi) {
   uint64_t k = 1;
   reg(&ctrl_tx, CTRL_SZ, FI_SEND, k++);
   reg(&ctrl_rx, CTRL_SZ, FI_RECV, k++);
-  reg(&bulk_tx, bulk * rot, FI_SEND | FI_READ | FI_WRITE, k++);
+  if (rot_dst == 0) rot_dst = rot;
+  reg(&bulk_tx, bulk * (rot > rot_dst ? rot : rot_dst), FI_SEND | FI_READ | FI_WRITE, k++);
   for (int i = 0; i < win; i++) reg(&bulk_rx[i], bulk, FI_RECV, k++);
   reg(&rma, bulk * rot, FI_REMOTE_READ | FI_REMOTE_WRITE, k++);
 }
@@ -334,14 +338,14 @@ static void client(void) {
   wait_tx(base + 1);
   int rok = check(bulk_tx.p, bulk, 42);
   /* the rotated buffers are faulted in before timing, as kiseki's pooled receive buffers are */
-  memset(bulk_tx.p, 0, bulk * rot);
+  memset(bulk_tx.p, 0, bulk * rot_dst);
   double rc0 = cpu_s();
   t0 = now(); base = tx_done;
   for (int i = 0; i < iters_bw; i++) {
     while (i - (tx_done - base) >= win) { long b = tx_done; progress(); if (b == tx_done) block_once(); }
     tx_ctx[i % win].slot = i % win;
-    size_t off = (size_t)(i % rot) * bulk;
-    POST(fi_read(ep, bulk_tx.p + off, bulk, bulk_tx.desc, peer, remote.addr + off, remote.key, &tx_ctx[i % win]));
+    size_t off = (size_t)(i % rot) * bulk, dst = (size_t)(i % rot_dst) * bulk;
+    POST(fi_read(ep, bulk_tx.p + dst, bulk, bulk_tx.desc, peer, remote.addr + off, remote.key, &tx_ctx[i % win]));
   }
   wait_tx(base + iters_bw);
   double rbw = (double)bulk * iters_bw / (now() - t0) / 1e9;
@@ -376,7 +380,7 @@ static void client(void) {
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "bp:e:c:P:n:L:w:S:s:R:")) != -1) switch (c) {
+  while ((c = getopt(argc, argv, "bp:e:c:P:n:L:w:S:s:R:D:")) != -1) switch (c) {
     case 'b': blocking = 1; break;
     case 's': bind_addr = optarg; break;
     case 'p': prov = optarg; break;
@@ -388,6 +392,7 @@ int main(int argc, char **argv) {
     case 'w': win = atoi(optarg); if (win > MAXW) win = MAXW; break;
     case 'S': bulk = strtoull(optarg, NULL, 0); break;
     case 'R': rot = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
+    case 'D': rot_dst = atoi(optarg) > 0 ? atoi(optarg) : 0; break;
     default: fprintf(stderr, "bad args\n"); return 2;
   }
   setup();

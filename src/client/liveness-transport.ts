@@ -2,10 +2,11 @@
 // session busy streaming chunks must not be wiped as "disconnected" because no unary RPC ran.
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import type { ChunkTransport, TransportName } from '../transport/transport.js';
+import { getEach, type EachChunkTransport, type OnChunk } from '../transport/chunk-handoff.js';
 import type { Clock } from '../cache/clock.js';
 import type { RpcLiveness } from './rpc.js';
 
-export class LivenessRecordingTransport implements ChunkTransport {
+export class LivenessRecordingTransport implements EachChunkTransport {
   readonly #inner: ChunkTransport;
   readonly #liveness: RpcLiveness;
   readonly #clock: Clock;
@@ -24,6 +25,11 @@ export class LivenessRecordingTransport implements ChunkTransport {
     const envelopes = await this.#inner.getChunks(chunkIds, signal);
     this.#liveness.record(this.#clock.now());
     return envelopes;
+  }
+
+  async getEach(chunkIds: readonly Buffer[], onChunk: OnChunk, signal?: AbortSignal): Promise<void> {
+    await getEach(this.#inner, chunkIds, onChunk, signal);
+    this.#liveness.record(this.#clock.now());
   }
 
   async putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {

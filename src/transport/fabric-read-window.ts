@@ -2,16 +2,19 @@
 // node's replies and the data of our reads on one ordered connection: with every read posted at once,
 // a GET reply the node sends meanwhile waits behind all of that data, so a caller with several GETs
 // queued learns the next batch's windows only once the pipe has drained. At most `limitBytes` of reads
-// are outstanding; a read posts when the earlier ones leave room. The default, 64 MiB, is one full GET
-// (16 × 4 MiB): a single GET posts all its reads at once, as before; only callers with more than that
-// queued wait. A window of 16 MiB (the C benchmark's 4 × 4 MiB) measured no better on a shared
-// machine (BENCHMARKS.md "Session 4 (transport)"); bench:transport's `-w16` rows measure it again.
+// are outstanding; a read posts when the earlier ones leave room. The default, 16 MiB (the C
+// benchmark's 4 × 4 MiB), pays off since a GET hands each chunk on as it lands (ADR 0036): a caller
+// that recycles at once gives the next read the buffer just used, so a GET cycles over ~5 receive
+// buffers instead of 16: in four shared-machine sequences, 0.93–1.34× the throughput of session 4's
+// way and −8 to +2 % CPU per GiB (BENCHMARKS.md "Session 5 (transport)"). Before that, with every
+// buffer live until the GET returned, it measured no better than 64 MiB (one full GET at once;
+// "Session 4"); bench:transport's `-w64` and `fabric-batch` rows keep measuring both.
 // States per read: queued → posted → settled. FIFO: reads are posted in the order they were asked for.
 import { kerr } from '../errors.js';
 
 /** Default bytes of fi_reads in flight per node session (KISEKI_FABRIC_READ_WINDOW_MIB, MiB). */
 export function fabricReadWindowBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.KISEKI_FABRIC_READ_WINDOW_MIB ?? 64);
+  const v = Number(env.KISEKI_FABRIC_READ_WINDOW_MIB ?? 16);
   if (!Number.isInteger(v) || v < 1 || v > 4096) {
     throw kerr('InvalidArgument', `KISEKI_FABRIC_READ_WINDOW_MIB=${env.KISEKI_FABRIC_READ_WINDOW_MIB} must be an integer 1..4096`);
   }

@@ -10,8 +10,9 @@ import { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { openWireChannel, type FabricChannel } from './fabric-binding.js';
 import * as P from './fabric-protocol.js';
 import { fabricReadWindowBytes, ReadWindow } from './fabric-read-window.js';
+import { dropUnseen, Handoff, type EachChunkTransport, type OnChunk } from './chunk-handoff.js';
 import { receiveBuffers } from './receive-buffers.js';
-import type { ChunkTransport, TransportName } from './transport.js';
+import type { TransportName } from './transport.js';
 
 /** What OpenFabricSession (gRPC over mTLS) returns. */
 export interface FabricSessionGrant {
@@ -175,7 +176,7 @@ export interface FabricChunkTransportOptions {
   timeoutMs?: number;
   /** Chunks in flight per call. */
   window?: number;
-  /** Bytes of fi_reads in flight towards the node (default KISEKI_FABRIC_READ_WINDOW_MIB, 64 MiB). */
+  /** Bytes of fi_reads in flight towards the node (default KISEKI_FABRIC_READ_WINDOW_MIB, 16 MiB). */
   readWindowBytes?: number;
 }
 
@@ -189,7 +190,7 @@ interface Live {
 }
 
 /** ChunkTransport to one node over libfabric. States: idle → connecting → live → (reset) idle; closed. */
-export class FabricChunkTransport implements ChunkTransport {
+export class FabricChunkTransport implements EachChunkTransport {
   readonly name: Exclude<TransportName, 'tcp-tls'>;
   private readonly timeoutMs: number;
   private readonly window: number;
@@ -210,19 +211,40 @@ export class FabricChunkTransport implements ChunkTransport {
 
   async getChunks(chunkIds: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]> {
     const out = new Array<Envelope>(chunkIds.length);
-    const l = await this.session(signal);
-    // RMA: up to MAX_GET_BATCH ids per GET (one round trip, then the reads in parallel), two GETs
-    // in flight so the next batch's reply overlaps this batch's reads. Inline: one chunk per GET.
-    const batch = l.inline ? 1 : Math.min(P.MAX_GET_BATCH, 16);
-    const starts: number[] = [];
-    for (let i = 0; i < chunkIds.length; i += batch) starts.push(i);
-    await this.each(starts.length, l.inline ? this.window : 2, async (b) => {
-      const from = starts[b]!;
-      const ids = chunkIds.slice(from, from + batch);
-      const envs = await this.getBatch(ids, signal);
-      for (let k = 0; k < envs.length; k++) out[from + k] = envs[k]!;
-    });
+    try {
+      await this.getEach(chunkIds, (i, env) => (out[i] = env), signal);
+    } catch (err) {
+      dropUnseen(out); // the caller never sees them
+      throw err;
+    }
     return out;
+  }
+
+  /** Hands each chunk on as its fi_read settles (chunk-handoff.ts: I-HO1, I-HO2; ADR 0036). */
+  async getEach(chunkIds: readonly Buffer[], onChunk: OnChunk, signal?: AbortSignal): Promise<void> {
+    const h = new Handoff(chunkIds.length, onChunk);
+    // I-HO2: an abort ends the handing on at once, not when the reads in flight have landed.
+    const onAbort = (): void => h.fail(kerr('Unavailable', 'fabric request aborted'));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const l = await this.session(signal);
+      // RMA: up to MAX_GET_BATCH ids per GET (one round trip, then the reads in parallel), two GETs
+      // in flight so the next batch's reply overlaps this batch's reads. Inline: one chunk per GET.
+      const batch = l.inline ? 1 : Math.min(P.MAX_GET_BATCH, 16);
+      const starts: number[] = [];
+      for (let i = 0; i < chunkIds.length; i += batch) starts.push(i);
+      await this.each(starts.length, l.inline ? this.window : 2, async (b) => {
+        if (h.failed) return;
+        const index = Array.from({ length: Math.min(batch, chunkIds.length - starts[b]!) }, (_v, k) => starts[b]! + k);
+        await this.getBatch(index.map((i) => chunkIds[i]!), index, h, signal).catch((err: unknown) => h.fail(err));
+      });
+    } catch (err) {
+      h.fail(err);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    h.settle();
   }
 
   async putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {
@@ -291,63 +313,73 @@ export class FabricChunkTransport implements ChunkTransport {
     }
   }
 
-  /** One GET for `ids` (one id in inline mode); chunks answered Later are asked for again. */
-  private async getBatch(ids: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]> {
+  /**
+   * One GET for `ids` (one id in inline mode), chunk `ids[k]` handed on as chunk `index[k]` of the
+   * call; chunks answered Later are asked for again.
+   */
+  private async getBatch(ids: readonly Buffer[], index: readonly number[], h: Handoff, signal?: AbortSignal): Promise<void> {
     const l = await this.session(signal);
     const reqId = l.ep.reqId();
     const what = ids.length === 1 ? `chunk ${ids[0]!.toString('hex')}` : `${ids.length} chunks`;
     const reply = await l.ep.request(l.peer, l.session, reqId, P.encodeGet({ reqId, session: l.session, token: l.token }, ids), this.timeoutMs, signal);
-    const h = P.readHeader(reply);
-    if (h.op !== P.Op.GetReply) throw kerr('Integrity', `fabric GET answered with op ${h.op}`);
-    this.throwStatus(h.status, reply, what);
-    if ((h.flags & P.FLAG_INLINE) !== 0) {
+    const h0 = P.readHeader(reply);
+    if (h0.op !== P.Op.GetReply) throw kerr('Integrity', `fabric GET answered with op ${h0.op}`);
+    this.throwStatus(h0.status, reply, what);
+    if ((h0.flags & P.FLAG_INLINE) !== 0) {
       if (ids.length !== 1) throw kerr('Integrity', 'inline GET reply to a batched GET');
       const env = this.decode(P.readInline(reply, P.HEADER_SIZE), ids[0]!);
       this.checkId(env, ids[0]!);
       this.bytesIn += env.ciphertext.length;
-      return [env];
+      h.give(index[0]!, env);
+      return;
     }
     const entries = P.decodeGetReplyRma(reply, ids.length, P.MAX_CIPHERTEXT);
-    const out = new Array<Envelope>(ids.length);
     const later: number[] = [];
     try {
       // NotFound names the first missing chunk in request order, as the gRPC path does.
       const missing = entries.findIndex((e) => e.status === P.Status.NotFound);
       if (missing >= 0) throw kerr('NotFound', `chunk ${ids[missing]!.toString('hex')} is not stored on this node`);
       // I-FW2: every read of this GET settles before its RELEASE goes out (the node then closes the
-      // windows and reuses the buffers); after a failure, reads still waiting in the window are not posted.
-      let failure: unknown = null;
+      // windows and reuses the buffers); after a failure of the call, reads still waiting in the window
+      // are not posted.
       await Promise.all(
         entries.map(async (e, k) => {
           try {
             if (e.status === P.Status.Later) return void later.push(k);
             if (e.status !== P.Status.Ok) throw kerr('TransportFailed', `node failed chunk ${ids[k]!.toString('hex')}: ${P.Status[e.status]}`);
-            // Into a reused receive buffer (recycled by the reader once opened), else a fresh one.
-            const ciphertext = receiveBuffers.take(e.window.len) ?? Buffer.allocUnsafe(e.window.len);
-            await l.reads.run(e.window.len, () => {
-              if (failure !== null) return Promise.reject(failure);
-              if (signal?.aborted) return Promise.reject(kerr('Unavailable', 'fabric request aborted'));
-              return this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${ids[k]!.toString('hex')}`);
-            });
-            const env = P.joinEnvelope(e.head, ciphertext);
-            this.checkId(env, ids[k]!);
-            receiveBuffers.adopt(env, ciphertext);
-            this.bytesIn += ciphertext.length;
-            out[k] = env;
+            await l.reads.run(e.window.len, () => this.readOne(l, e, ids[k]!, index[k]!, h, signal));
           } catch (err) {
-            failure ??= err;
+            h.fail(err);
           }
         }),
       );
-      if (failure !== null) throw failure;
     } finally {
       if (entries.some((e) => e.status === P.Status.Ok)) l.ep.notify(l.peer, P.encodeRelease({ reqId, session: l.session, token: l.token }));
     }
-    if (later.length > 0) {
-      const rest = await this.getBatch(later.map((k) => ids[k]!), signal);
-      later.forEach((k, j) => (out[k] = rest[j]!));
+    if (later.length > 0 && !h.failed) await this.getBatch(later.map((k) => ids[k]!), later.map((k) => index[k]!), h, signal);
+  }
+
+  /**
+   * One posted fi_read, run inside the read window. The receive buffer is taken when the read is
+   * posted, not when it is queued, and the chunk is handed on before the window admits the next read:
+   * a caller that recycles at once gives that read this same buffer, still warm in the cache (the
+   * pool's free list is LIFO). A buffer whose read failed is never reused (the read may still land).
+   */
+  private async readOne(l: Live, e: Extract<P.GetEntry, { status: P.Status.Ok }>, chunkId: Buffer, index: number, h: Handoff, signal?: AbortSignal): Promise<void> {
+    if (h.failed) return; // I-FW2: not posted after the call failed
+    if (signal?.aborted) throw kerr('Unavailable', 'fabric request aborted');
+    const ciphertext = receiveBuffers.take(e.window.len) ?? Buffer.allocUnsafe(e.window.len);
+    await this.withTimeout(l.ep.channel.read(l.peer, ciphertext, e.window.addr, e.window.key), `fi_read of chunk ${chunkId.toString('hex')}`);
+    const env = P.joinEnvelope(e.head, ciphertext);
+    receiveBuffers.adopt(env, ciphertext);
+    try {
+      this.checkId(env, chunkId);
+    } catch (err) {
+      receiveBuffers.recycle(env);
+      throw err;
     }
-    return out;
+    this.bytesIn += ciphertext.length;
+    if (!h.give(index, env)) receiveBuffers.recycle(env); // I-HO2: the call failed, nobody saw it
   }
 
   private async putOne(env: Envelope, signal?: AbortSignal): Promise<void> {

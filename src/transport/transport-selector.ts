@@ -14,6 +14,7 @@ import { BulkChunkTransport, type BulkTls } from './transport-bulk.js';
 import { FabricChunkTransport, isTransportFailure, type OpenFabricSession } from './transport-fabric.js';
 import type { TransportDecision } from './transport-probe.js';
 import type { ChunkTransport, TransportName } from './transport.js';
+import { getEach, type EachChunkTransport, type OnChunk } from './chunk-handoff.js';
 
 /** A transport the selector can re-probe: reset() forgets its session, connect() proves it works. */
 export interface ProbeableTransport extends ChunkTransport {
@@ -48,7 +49,7 @@ interface Slot {
   probing: Promise<void> | null;
 }
 
-export class TransportSelector implements ChunkTransport {
+export class TransportSelector implements EachChunkTransport {
   private readonly slots: Slot[];
   private readonly timer: NodeJS.Timeout | null;
   private failovers = 0;
@@ -77,6 +78,37 @@ export class TransportSelector implements ChunkTransport {
       this.opts.metrics?.bytes.inc({ transport: t.name, direction: 'in' }, sizeOf(envs));
       return envs;
     });
+  }
+
+  /**
+   * getEach through the chain (I-HO1, I-HO2): a failover asks the next transport only for the chunks
+   * not handed on yet. An error thrown by onChunk is the caller's, never a transport failure: it ends
+   * the call without a failover.
+   */
+  async getEach(chunkIds: readonly Buffer[], onChunk: OnChunk, signal?: AbortSignal): Promise<void> {
+    const handed = new Uint8Array(chunkIds.length);
+    let callerError: { err: unknown } | null = null;
+    await this.run(async (t) => {
+      const rest = chunkIds.map((_id, i) => i).filter((i) => handed[i] === 0);
+      let bytes = 0;
+      try {
+        await getEach(t, rest.map((i) => chunkIds[i]!), (j, env) => {
+          handed[rest[j]!] = 1;
+          bytes += env.ciphertext.length;
+          try {
+            onChunk(rest[j]!, env);
+          } catch (err) {
+            callerError = { err };
+            throw err;
+          }
+        }, signal);
+      } catch (err) {
+        if (callerError === null) throw err;
+      } finally {
+        this.opts.metrics?.bytes.inc({ transport: t.name, direction: 'in' }, bytes);
+      }
+    });
+    if (callerError !== null) throw (callerError as { err: unknown }).err;
   }
 
   putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {

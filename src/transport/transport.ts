@@ -11,7 +11,10 @@ export type TransportName = 'cxi' | 'verbs' | 'fabric-tcp' | 'stream' | 'tcp-tls
 /** One node's chunk endpoint as the client sees it. */
 export interface ChunkTransport {
   readonly name: TransportName;
-  /** Fetches sealed chunks in request order. Rejects with KisekiError NotFound / TransportFailed. */
+  /**
+   * Fetches sealed chunks in request order. Rejects with KisekiError NotFound / TransportFailed.
+   * To get each chunk as soon as it lands instead, use getEach() (chunk-handoff.ts, ADR 0036).
+   */
   getChunks(chunkIds: readonly Buffer[], signal?: AbortSignal): Promise<Envelope[]>;
   /** Stores sealed chunks (idempotent). */
   putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void>;

@@ -85,8 +85,8 @@ test('I-FW1: a failed or throwing read frees its room and its error reaches only
   assert.equal(w.outstanding, 0);
 });
 
-test('KISEKI_FABRIC_READ_WINDOW_MIB: default 64 MiB (one full GET), bad values are a clear error', () => {
-  assert.equal(fabricReadWindowBytes({}), 64 * MIB);
+test('KISEKI_FABRIC_READ_WINDOW_MIB: default 16 MiB (ADR 0036), bad values are a clear error', () => {
+  assert.equal(fabricReadWindowBytes({}), 16 * MIB);
   assert.equal(fabricReadWindowBytes({ KISEKI_FABRIC_READ_WINDOW_MIB: '64' }), 64 * MIB);
   for (const bad of ['0', '1.5', 'x', '5000']) assert.throws(() => fabricReadWindowBytes({ KISEKI_FABRIC_READ_WINDOW_MIB: bad }), /KISEKI_FABRIC_READ_WINDOW_MIB/);
 });
