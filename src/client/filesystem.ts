@@ -7,6 +7,7 @@ import { FileKind, type Attr, type Layout, type ReadDirPlusResponse, type StatFs
 import { KisekiError, kerr } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js';
 import { listDirectory, type PageFetch } from './dir-listing.js';
+import { ListingProgress } from './listing-progress.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
 import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror, type FetchTicket } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
@@ -65,6 +66,9 @@ export interface AgedAttr<A = Attr> {
 /** ReadDirPlus page size (the node's maximum): fewer round trips per large directory. */
 const READDIR_PAGE = 4096;
 
+/** First page of a listing ahead of lookups: small, so that the lookup waiting for it goes on soon (ADR 0085). */
+const PREFETCH_FIRST_PAGE = 256;
+
 /** Key ranges of a large directory listed at once after its first page (dir-listing.ts). */
 const LIST_RANGES = 4;
 
@@ -97,8 +101,8 @@ export class KisekiFileSystem {
   private readonly io: FileIo;
   private readonly clock: Clock;
   private readonly dentries: DentryCache | null;
-  /** Directories being listed ahead of lookups: a lookup that misses waits for the listing. */
-  private readonly prefetching = new Map<number, Promise<void>>();
+  /** Directories being listed ahead of lookups: a lookup that misses waits for its name's page or the end. */
+  private readonly prefetching = new Map<number, ListingProgress>();
   private closed = false;
   private readMirror: ReadMirrorPort | null = null;
 
@@ -172,8 +176,10 @@ export class KisekiFileSystem {
     if (d !== null) {
       let c = d.lookup(parent, nameKey);
       const listing = c.kind === 'miss' ? this.prefetching.get(parent) : undefined;
-      if (listing !== undefined) {
-        await listing;
+      // I-CC3: pages are stored as they arrive, so the name may be found before the listing ends;
+      // only the end of a complete listing can make it absent.
+      while (listing !== undefined && c.kind === 'miss' && !listing.ended) {
+        await listing.advanced();
         c = d.lookup(parent, nameKey);
       }
       if (c.kind !== 'miss' && d.refreshDue(parent, c.ageMs)) this.prefetch(parent, d);
@@ -261,23 +267,31 @@ export class KisekiFileSystem {
   }
 
   /**
-   * Lists a directory's name_keys and attributes into the dentry cache; lookups waiting for it go on
-   * once it is stored. Each page's names are opened as it arrives (on the thread pool, while the next
-   * page is fetched), so that the mirror can answer them by name.
+   * Lists a directory's name_keys and attributes into the dentry cache, page by page as they arrive:
+   * lookups waiting for it go on as soon as their name is stored (ADR 0085). Each page's names are
+   * also opened (on the thread pool, while the next page is fetched), so that the mirror can answer
+   * them by name.
    */
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
     const ticket = d.begin();
-    const run = (async () => {
-      const { entries, complete } = await listDirectory(this.pageFetch(dir), {
-        pageSize: READDIR_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage: (page) => void this.namePage(dir, page, d, ticket),
-      });
-      d.listing(dir, entries.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') })), complete, ticket);
-    })()
+    const progress = new ListingProgress();
+    const hexes: string[] = [];
+    const onPage = (page: ReaddirPage): void => {
+      const stored = d.listingPage(dir, page.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
+      for (const h of stored) hexes.push(h);
+      progress.page();
+      void this.namePage(dir, page, d, ticket);
+    };
+    this.prefetching.set(dir, progress);
+    void listDirectory(this.pageFetch(dir), { pageSize: READDIR_PAGE, firstPage: PREFETCH_FIRST_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage })
+      .then(({ complete }) => d.listingEnd(dir, hexes, complete, ticket))
       // A failed listing only means the lookups keep asking the node one by one.
-      .catch(() => undefined)
-      .finally(() => this.prefetching.delete(dir));
-    this.prefetching.set(dir, run);
+      .catch(() => d.listingEnd(dir, hexes, false, ticket))
+      .finally(() => {
+        this.prefetching.delete(dir);
+        progress.end();
+      });
   }
 
   private pageFetch(dir: number): PageFetch {
