@@ -86,6 +86,11 @@ export class DentryCache {
     return { changes: this.changes, at: this.entries.now() };
   }
 
+  /** False once an own change happened since the ticket was taken: what its fetch brings is not stored. */
+  current(t: FetchTicket): boolean {
+    return t.changes === this.changes;
+  }
+
   private static key(parent: number, hex: string): string {
     return `${parent}:${hex}`;
   }

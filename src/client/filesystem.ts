@@ -177,8 +177,9 @@ export class KisekiFileSystem {
       let c = d.lookup(parent, nameKey);
       const listing = c.kind === 'miss' ? this.prefetching.get(parent) : undefined;
       // I-CC3: pages are stored as they arrive, so the name may be found before the listing ends;
-      // only the end of a complete listing can make it absent.
-      while (listing !== undefined && c.kind === 'miss' && !listing.ended) {
+      // only the end of a complete listing can make it absent. After an own change no page of it is
+      // stored: asking the node is then quicker than waiting.
+      while (listing !== undefined && c.kind === 'miss' && !listing.ended && d.current(listing.ticket)) {
         await listing.advanced();
         c = d.lookup(parent, nameKey);
       }
@@ -275,7 +276,7 @@ export class KisekiFileSystem {
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
     const ticket = d.begin();
-    const progress = new ListingProgress();
+    const progress = new ListingProgress(ticket);
     const hexes: string[] = [];
     const onPage = (page: ReaddirPage): void => {
       const stored = d.listingPage(dir, page.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);

@@ -2,11 +2,15 @@
 // name may be in it), and so does the end. A lookup re-checks the cache at each wake-up and stops
 // waiting as soon as its name is there, so a walk goes on while later pages are still being listed
 // (ADR 0085). States: listing → ended.
+import type { FetchTicket } from './dentry-cache.js';
 
 export class ListingProgress {
   private state: 'listing' | 'ended' = 'listing';
   private wake: (() => void) | null = null;
   private next: Promise<void> | null = null;
+
+  /** @param ticket the listing's fetch ticket: once an own change moved past it, no page of it is stored. */
+  constructor(readonly ticket: FetchTicket) {}
 
   get ended(): boolean {
     return this.state === 'ended';
