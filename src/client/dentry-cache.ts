@@ -57,6 +57,11 @@ export class DentryCache {
     return this.entries.ttlMs;
   }
 
+  /** Whether a mirror is attached (names opened for it are worth opening). */
+  get mirrored(): boolean {
+    return this.mirror !== null;
+  }
+
   /** From now on what is cached under a known name is also mirrored (and pinned inodes pinned there). */
   attachMirror(m: DentryMirror, pinned: Iterable<number>): void {
     this.mirror = m;

@@ -279,10 +279,12 @@ export class KisekiFileSystem {
     const progress = new ListingProgress(ticket);
     const hexes: string[] = [];
     const onPage = (page: ReaddirPage): void => {
-      const stored = d.listingPage(dir, page.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
-      for (const h of stored) hexes.push(h);
-      progress.page();
-      void this.namePage(dir, page, d, ticket);
+      const list = page.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') }));
+      for (const h of d.listingPage(dir, list, ticket)) hexes.push(h);
+      // Waiting lookups go on once the page's names are mirrored too: the walk's next names are then
+      // answered on the worker threads instead of each coming here while the listing runs.
+      if (d.mirrored) void this.namePage(dir, page, list, d, ticket).finally(() => progress.page());
+      else progress.page();
     };
     this.prefetching.set(dir, progress);
     void listDirectory(this.pageFetch(dir), { pageSize: READDIR_PAGE, firstPage: PREFETCH_FIRST_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage })
@@ -299,10 +301,10 @@ export class KisekiFileSystem {
     return (cursor, limit) => this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit });
   }
 
-  /** Opens the names of a prefetched page for the dentry mirror (no one waits for this; a page that fails is just not mirrored). */
-  private async namePage(dir: number, page: ReaddirPage, d: DentryCache, ticket: FetchTicket): Promise<void> {
+  /** Opens the names of a prefetched page for the dentry mirror (lookups waiting for the listing wait for this; a page that fails is just not mirrored). */
+  private async namePage(dir: number, page: ReaddirPage, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, d: DentryCache, ticket: FetchTicket): Promise<void> {
     const names = await this.names.openNames(dir, page).catch(() => null);
-    if (names !== null) d.named(dir, page.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
+    if (names !== null) d.named(dir, list.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: e.attr })), ticket);
   }
 
   async mkdir(parent: number, name: Buffer, mode: number, who: Caller): Promise<Attr> {
