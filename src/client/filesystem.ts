@@ -269,9 +269,9 @@ export class KisekiFileSystem {
 
   /**
    * Lists a directory's name_keys and attributes into the dentry cache, page by page as they arrive:
-   * lookups waiting for it go on as soon as their name is stored (ADR 0085). Each page's names are
-   * also opened (on the thread pool, while the next page is fetched), so that the mirror can answer
-   * them by name.
+   * lookups waiting for it go on as soon as their name's page is stored and, with a mirror, its
+   * names opened (on the thread pool, while the next page is fetched) and mirrored, so that the
+   * names after it are answered by the mirror (ADR 0085).
    */
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
