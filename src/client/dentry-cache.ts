@@ -57,6 +57,11 @@ export class DentryCache {
     return this.entries.ttlMs;
   }
 
+  /** Whether a mirror is attached (names opened for it are worth opening). */
+  get mirrored(): boolean {
+    return this.mirror !== null;
+  }
+
   /** From now on what is cached under a known name is also mirrored (and pinned inodes pinned there). */
   attachMirror(m: DentryMirror, pinned: Iterable<number>): void {
     this.mirror = m;
@@ -84,6 +89,11 @@ export class DentryCache {
 
   begin(): FetchTicket {
     return { changes: this.changes, at: this.entries.now() };
+  }
+
+  /** False once an own change happened since the ticket was taken: what its fetch brings is not stored. */
+  current(t: FetchTicket): boolean {
+    return t.changes === this.changes;
   }
 
   private static key(parent: number, hex: string): string {
@@ -175,25 +185,39 @@ export class DentryCache {
 
   /** A listing of `parent` (complete = every entry) fetched under the ticket; names, when given, are mirrored. */
   listing(parent: number, list: ReadonlyArray<{ nameKey: Buffer; name?: Buffer; attr: Attr }>, complete: boolean, t: FetchTicket): void {
-    this.misses.delete(parent);
-    if (t.changes !== this.changes) return;
-    const names = new Set<string>();
-    for (const e of list) {
-      const hex = e.nameKey.toString('hex');
-      names.add(hex);
-      this.entries.put(DentryCache.key(parent, hex), e.attr.ino, t.at);
-      this.attrs.put(e.attr.ino, e.attr, t.at);
-    }
-    if (complete) {
-      this.listed.put(parent, names, t.at);
-      this.listTook.delete(parent);
-      this.listTook.set(parent, this.entries.now() - t.at);
-      if (this.listTook.size > 4096) this.listTook.delete(this.listTook.keys().next().value as number);
-    }
-    if (this.mirror !== null) {
+    const hexes = this.listingPage(parent, list, t);
+    this.listingEnd(parent, hexes, complete, t);
+    if (this.mirror !== null && t.changes === this.changes) {
       const named = list.flatMap((e) => (e.name === undefined ? [] : [{ name: e.name, attr: e.attr }]));
       if (named.length > 0) this.mirror.put(parent, named, this.left(t.at));
     }
+  }
+
+  /**
+   * One page of a listing of `parent` fetched under the ticket: its entries are served from now on
+   * (I-CC3: not if an own change happened since the ticket; aged from its start, I-CC5). A page says
+   * nothing about names not in it: only listingEnd of a complete listing makes a missing name absent.
+   * Returns the page's name_keys in hex.
+   */
+  listingPage(parent: number, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, t: FetchTicket): string[] {
+    const hexes = list.map((e) => e.nameKey.toString('hex'));
+    if (t.changes !== this.changes) return hexes;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      this.entries.put(DentryCache.key(parent, hexes[i]!), e.attr.ino, t.at);
+      this.attrs.put(e.attr.ino, e.attr, t.at);
+    }
+    return hexes;
+  }
+
+  /** The listing whose pages were stored ends: with every name (complete), a name not in it is absent until the TTL. */
+  listingEnd(parent: number, hexes: Iterable<string>, complete: boolean, t: FetchTicket): void {
+    this.misses.delete(parent);
+    if (t.changes !== this.changes || !complete) return;
+    this.listed.put(parent, new Set(hexes), t.at);
+    this.listTook.delete(parent);
+    this.listTook.set(parent, this.entries.now() - t.at);
+    if (this.listTook.size > 4096) this.listTook.delete(this.listTook.keys().next().value as number);
   }
 
   /** Write-through of an own namespace change that created (parent, nameKey) → attr. */

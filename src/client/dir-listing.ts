@@ -6,7 +6,10 @@
 // Ranges are (cut[j], cut[j+1]] with the node's "after the cursor" rule, so they neither overlap nor
 // leave gaps whatever the (increasing) cut points are; a range whose estimate was short just takes
 // more pages. Made-up cursors assume the cookie is the name key (kiseki-node's); a first page whose
-// cookies are not its keys in ascending order is followed page by page instead.
+// cookies are not its keys in ascending order is followed page by page instead, each page twice the
+// size of the one before up to pageSize: kiseki-node lists in inode (creation) order with opaque
+// cookies, so the first entries made arrive first and soon, and a lookup waiting for one of them can
+// go on while the rest is still being listed (ADR 0085).
 import type { DirEntry, ReadDirPlusResponse } from '../gen/kiseki/v1/namespace.js';
 
 export type PageFetch = (cursor: Buffer, limit: number) => Promise<ReadDirPlusResponse>;
@@ -14,6 +17,8 @@ export type PageFetch = (cursor: Buffer, limit: number) => Promise<ReadDirPlusRe
 export interface ListOptions {
   /** Largest page the node serves. */
   readonly pageSize: number;
+  /** Size of the first page (default pageSize); pages followed one by one then double up to pageSize. */
+  readonly firstPage?: number;
   /** Stop (complete = false) once at least this many entries are in hand. */
   readonly maxEntries: number;
   /** Most ranges fetched at once after the first page. */
@@ -60,7 +65,8 @@ async function range(fetch: PageFetch, after: Buffer, upTo: Buffer | null, limit
 
 /** Every entry of a directory in name_key order, or the first maxEntries-or-more with complete = false. */
 export async function listDirectory(fetch: PageFetch, o: ListOptions): Promise<{ entries: DirEntry[]; complete: boolean }> {
-  const first = await fetch(Buffer.alloc(0), o.pageSize);
+  const firstLimit = Math.min(o.pageSize, o.firstPage ?? o.pageSize);
+  const first = await fetch(Buffer.alloc(0), firstLimit);
   const last = first.entries[first.entries.length - 1];
   const seen = () => {
     if (first.entries.length > 0) o.onPage?.(first.entries);
@@ -75,7 +81,7 @@ export async function listDirectory(fetch: PageFetch, o: ListOptions): Promise<{
   const left = x0 > 0 ? (first.entries.length * (1 - x0)) / x0 : Infinity;
   if (!keyed || first.entries.length + left > o.maxEntries) {
     seen();
-    return sequential(fetch, first.entries, last.cookie, o);
+    return sequential(fetch, first.entries, last.cookie, firstLimit, o);
   }
   const n = Math.max(1, Math.min(o.maxRanges, Math.ceil(left / (o.pageSize * 0.75))));
   const per = Math.min(o.pageSize, Math.ceil((left / n) * 1.25) + 16);
@@ -96,11 +102,12 @@ export async function listDirectory(fetch: PageFetch, o: ListOptions): Promise<{
   return { entries: first.entries.concat(...parts), complete: true };
 }
 
-/** Page after page from `cursor`, stopping at maxEntries. */
-async function sequential(fetch: PageFetch, have: DirEntry[], cursor: Buffer, o: ListOptions): Promise<{ entries: DirEntry[]; complete: boolean }> {
+/** Page after page from `cursor`, each twice the one before (`limit`) up to pageSize, stopping at maxEntries. */
+async function sequential(fetch: PageFetch, have: DirEntry[], cursor: Buffer, limit: number, o: ListOptions): Promise<{ entries: DirEntry[]; complete: boolean }> {
   const entries = have.slice();
   for (;;) {
-    const res = await fetch(cursor, o.pageSize);
+    limit = Math.min(o.pageSize, limit * 2);
+    const res = await fetch(cursor, limit);
     entries.push(...res.entries);
     if (res.entries.length > 0) o.onPage?.(res.entries);
     const last = res.entries[res.entries.length - 1];

@@ -7,6 +7,7 @@ import { FileKind, type Attr, type Layout, type ReadDirPlusResponse, type StatFs
 import { KisekiError, kerr } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js';
 import { listDirectory, type PageFetch } from './dir-listing.js';
+import { ListingProgress } from './listing-progress.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
 import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror, type FetchTicket } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
@@ -67,6 +68,9 @@ export interface AgedAttr<A = Attr> {
 /** ReadDirPlus page size (the node's maximum): fewer round trips per large directory. */
 const READDIR_PAGE = 4096;
 
+/** First page of a listing ahead of lookups: small, so that the lookup waiting for it goes on soon (ADR 0085). */
+const PREFETCH_FIRST_PAGE = 256;
+
 /** Key ranges of a large directory listed at once after its first page (dir-listing.ts). */
 const LIST_RANGES = 4;
 
@@ -99,8 +103,8 @@ export class KisekiFileSystem {
   private readonly io: FileIo;
   private readonly clock: Clock;
   private readonly dentries: DentryCache | null;
-  /** Directories being listed ahead of lookups: a lookup that misses waits for the listing. */
-  private readonly prefetching = new Map<number, Promise<void>>();
+  /** Directories being listed ahead of lookups: a lookup that misses waits for its name's page or the end. */
+  private readonly prefetching = new Map<number, ListingProgress>();
   private closed = false;
   private readMirror: ReadMirrorPort | null = null;
 
@@ -174,8 +178,11 @@ export class KisekiFileSystem {
     if (d !== null) {
       let c = d.lookup(parent, nameKey);
       const listing = c.kind === 'miss' ? this.prefetching.get(parent) : undefined;
-      if (listing !== undefined) {
-        await listing;
+      // I-CC3: pages are stored as they arrive, so the name may be found before the listing ends;
+      // only the end of a complete listing can make it absent. After an own change no page of it is
+      // stored: asking the node is then quicker than waiting.
+      while (listing !== undefined && c.kind === 'miss' && !listing.ended && d.current(listing.ticket)) {
+        await listing.advanced();
         c = d.lookup(parent, nameKey);
       }
       if (c.kind !== 'miss' && d.refreshDue(parent, c.ageMs)) this.prefetch(parent, d);
@@ -263,33 +270,43 @@ export class KisekiFileSystem {
   }
 
   /**
-   * Lists a directory's name_keys and attributes into the dentry cache; lookups waiting for it go on
-   * once it is stored. Each page's names are opened as it arrives (on the thread pool, while the next
-   * page is fetched), so that the mirror can answer them by name.
+   * Lists a directory's name_keys and attributes into the dentry cache, page by page as they arrive:
+   * lookups waiting for it go on as soon as their name's page is stored and, with a mirror, its
+   * names opened (on the thread pool, while the next page is fetched) and mirrored, so that the
+   * names after it are answered by the mirror (ADR 0085).
    */
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
     const ticket = d.begin();
-    const run = (async () => {
-      const { entries, complete } = await listDirectory(this.pageFetch(dir), {
-        pageSize: READDIR_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage: (page) => void this.namePage(dir, page, d, ticket),
-      });
-      d.listing(dir, entries.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') })), complete, ticket);
-    })()
+    const progress = new ListingProgress(ticket);
+    const hexes: string[] = [];
+    const onPage = (page: ReaddirPage): void => {
+      const list = page.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') }));
+      for (const h of d.listingPage(dir, list, ticket)) hexes.push(h);
+      // Waiting lookups go on once the page's names are mirrored too: the walk's next names are then
+      // answered on the worker threads instead of each coming here while the listing runs.
+      if (d.mirrored) void this.namePage(dir, page, list, d, ticket).finally(() => progress.page());
+      else progress.page();
+    };
+    this.prefetching.set(dir, progress);
+    void listDirectory(this.pageFetch(dir), { pageSize: READDIR_PAGE, firstPage: PREFETCH_FIRST_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage })
+      .then(({ complete }) => d.listingEnd(dir, hexes, complete, ticket))
       // A failed listing only means the lookups keep asking the node one by one.
-      .catch(() => undefined)
-      .finally(() => this.prefetching.delete(dir));
-    this.prefetching.set(dir, run);
+      .catch(() => d.listingEnd(dir, hexes, false, ticket))
+      .finally(() => {
+        this.prefetching.delete(dir);
+        progress.end();
+      });
   }
 
   private pageFetch(dir: number): PageFetch {
     return (cursor, limit) => this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit });
   }
 
-  /** Opens the names of a prefetched page for the dentry mirror (no one waits for this; a page that fails is just not mirrored). */
-  private async namePage(dir: number, page: ReaddirPage, d: DentryCache, ticket: FetchTicket): Promise<void> {
+  /** Opens the names of a prefetched page for the dentry mirror (lookups waiting for the listing wait for this; a page that fails is just not mirrored). */
+  private async namePage(dir: number, page: ReaddirPage, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, d: DentryCache, ticket: FetchTicket): Promise<void> {
     const names = await this.names.openNames(dir, page).catch(() => null);
-    if (names !== null) d.named(dir, page.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: KisekiFileSystem.attrOf(e, 'readdir') })), ticket);
+    if (names !== null) d.named(dir, list.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: e.attr })), ticket);
   }
 
   async mkdir(parent: number, name: Buffer, mode: number, who: Caller): Promise<Attr> {

@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS dirents (
   PRIMARY KEY (ns, parent, name_key)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dirents_by_ino ON dirents (ns, ino);
+-- Listings run in inode order (creation order) and read only this index for the dirent part.
+CREATE INDEX IF NOT EXISTS dirents_listing ON dirents (ns, parent, ino, name_key, sealed_name);
 CREATE TABLE IF NOT EXISTS chunks (
   ns       INTEGER NOT NULL,
   ino      INTEGER NOT NULL,

@@ -1,11 +1,18 @@
 // NamespaceService over NamespaceStore. Only the metadata leader serves it; any other node answers
 // UNAVAILABLE with trailing metadata `kiseki-leader: host:port`.
 import { statfs } from 'node:fs/promises';
-import type { NamespaceServiceServer } from '../gen/kiseki/v1/namespace.js';
+import { NamespaceServiceService, type NamespaceServiceServer, type ReadDirPlusResponse } from '../gen/kiseki/v1/namespace.js';
 import type { Cluster } from './cluster.js';
 import type { NamespaceStore } from './namespace-store.js';
-import { type CallContext, type HandlerFactory, RedirectToLeader, tenantOf, tenantsOnly } from './rpc.js';
+import { type CallContext, type HandlerFactory, RedirectToLeader, tenantOf, tenantsOnly, tolerantDefinition } from './rpc.js';
 import { NAME_MAX, namespaceIdOf } from './validate.js';
+
+/** The service definition the node registers: ReadDirPlus answers arrive already encoded (ADR 0085). */
+export const namespaceDefinition: typeof NamespaceServiceService = (() => {
+  const def = tolerantDefinition(NamespaceServiceService);
+  const m = def.readDirPlus;
+  return { ...def, readDirPlus: { ...m, responseSerialize: (v: ReadDirPlusResponse | Buffer) => (Buffer.isBuffer(v) ? v : m.responseSerialize(v)) } };
+})();
 
 export function namespaceService(h: HandlerFactory, store: NamespaceStore, cluster: () => Cluster, dataDir: string): NamespaceServiceServer {
   /** The caller's tenant and the request's namespace, after the leader check. */
@@ -29,7 +36,8 @@ export function namespaceService(h: HandlerFactory, store: NamespaceStore, clust
     }),
     lookup: u(tenantsOnly, (req, ctx) => ({ attr: store.lookup(...scope(req, ctx), req.parent, req.nameKey) })),
     getAttr: u(tenantsOnly, (req, ctx) => ({ attr: store.getAttr(...scope(req, ctx), req.ino) })),
-    readDirPlus: u(tenantsOnly, (req, ctx) => store.readDirPlus(...scope(req, ctx), req.ino, req.cursor, req.limit)),
+    // The encoded bytes stand in for the message: namespaceDefinition's serializer passes them on as they are.
+    readDirPlus: u(tenantsOnly, (req, ctx) => store.readDirPlusEncoded(...scope(req, ctx), req.ino, req.cursor, req.limit) as unknown as ReadDirPlusResponse),
     create: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => store.createEntry(t, ns, req))),
     mkDir: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.mkdir(t, ns, req) }))),
     symlink: u(tenantsOnly, (req, ctx) => mutate(req, ctx, (t, ns) => ({ attr: store.symlink(t, ns, req) }))),

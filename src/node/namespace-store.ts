@@ -11,11 +11,12 @@ import { KisekiError, kerr } from '../errors.js';
 import { GroupCommit } from './group-commit.js';
 import { Envelope } from '../gen/kiseki/v1/chunk.js';
 import {
-  type Attr, type ChunkRef, type CommitLayoutRequest, type CreateRequest, type DirEntry, FileKind, type Layout,
-  type LinkRequest, type MkDirRequest, type RenameRequest, type SetAttrRequest, type SetXattrRequest,
+  type Attr, type ChunkRef, type CommitLayoutRequest, type CreateRequest, FileKind, type Layout,
+  type LinkRequest, type MkDirRequest, ReadDirPlusResponse, type RenameRequest, type SetAttrRequest, type SetXattrRequest,
   type SymlinkRequest, type Timespec,
 } from '../gen/kiseki/v1/namespace.js';
 import type { Db } from './metadata-db.js';
+import { type ReaddirRow, encodeReadDirPlus, readdirCursor } from './readdir-encoder.js';
 import {
   MAX_INLINE_BYTES, NAME_MAX, PATH_MAX, XATTR_VALUE_MAX, chunkIdOf, envelopeOf, inoOf, invalid, nameKeyOf,
 } from './validate.js';
@@ -50,7 +51,6 @@ interface InodeRow {
 interface DirentRow { name_key: Buffer; ino: number; sealed_name: Buffer }
 /** The attribute columns of a readdir row, in this order after name_key and sealed_name. */
 const ATTR_COLUMNS = ['ino', 'kind', 'mode', 'uid', 'gid', 'size', 'nlink', 'atime_s', 'atime_ns', 'mtime_s', 'mtime_ns', 'ctime_s', 'ctime_ns', 'generation', 'chunk_size'] as const;
-type ReaddirRow = [Buffer, Buffer, ...number[]];
 
 function err(kind: 'NotFound' | 'AlreadyExists' | 'NotEmpty' | 'NotDirectory' | 'IsDirectory' | 'CrossDevice' | 'ReadOnly' | 'NoData' | 'InvalidArgument', msg: string): KisekiError {
   return kerr(kind, msg);
@@ -107,8 +107,9 @@ export class NamespaceStore {
       anyChild: db.prepare<[number, number], { one: number }>('SELECT 1 AS one FROM dirents WHERE ns = ? AND parent = ? LIMIT 1'),
       // Only the columns an Attr needs, as arrays (no inline content or symlink target copied, no row
       // objects): a listing of a large directory is the node's costliest read.
-      readdir: db.prepare<[number, number, Buffer, number], ReaddirRow>(`SELECT d.name_key, d.sealed_name, ${ATTR_COLUMNS.map((c) => `i.${c}`).join(', ')}
-        FROM dirents d JOIN inodes i ON i.ns = d.ns AND i.ino = d.ino WHERE d.ns = ? AND d.parent = ? AND d.name_key > ? ORDER BY d.name_key LIMIT ?`).raw(true),
+      readdir: db.prepare<[number, number, number, Buffer, number], ReaddirRow>(`SELECT d.name_key, d.sealed_name, ${ATTR_COLUMNS.map((c) => `i.${c}`).join(', ')}
+        FROM dirents d INDEXED BY dirents_listing JOIN inodes i ON i.ns = d.ns AND i.ino = d.ino
+        WHERE d.ns = ? AND d.parent = ? AND (d.ino, d.name_key) > (?, ?) ORDER BY d.ino, d.name_key LIMIT ?`).raw(true),
       chunks: db.prepare<[number, number], { offset: number; chunk_id: Buffer; length: number }>('SELECT offset, chunk_id, length FROM chunks WHERE ns = ? AND ino = ? ORDER BY offset'),
       chunkCount: db.prepare<[number, number], { n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE ns = ? AND ino = ?'),
       putChunk: db.prepare('INSERT OR REPLACE INTO chunks (ns, ino, offset, chunk_id, length) VALUES (?, ?, ?, ?, ?)'),
@@ -224,21 +225,19 @@ export class NamespaceStore {
     return toAttr(this.inode(ns, ino));
   }
 
-  readDirPlus(tenant: string, nsId: string, ino: number, cursor: Buffer, limit: number): { entries: DirEntry[]; eof: boolean } {
+  /** One page of a directory listing as decoded messages (readDirPlusEncoded is what the service sends). */
+  readDirPlus(tenant: string, nsId: string, ino: number, cursor: Buffer, limit: number): ReadDirPlusResponse {
+    return ReadDirPlusResponse.decode(this.readDirPlusEncoded(tenant, nsId, ino, cursor, limit));
+  }
+
+  /** One page of a directory listing in inode order after `cursor`, as an encoded ReadDirPlusResponse (ADR 0085). */
+  readDirPlusEncoded(tenant: string, nsId: string, ino: number, cursor: Buffer, limit: number): Buffer {
     const { ns } = this.resolve(tenant, nsId);
     this.dir(ns, ino, 'ino');
-    if (cursor.length !== 0) nameKeyOf(cursor, 'cursor');
+    const after = readdirCursor(cursor);
     const n = limit === 0 ? READDIR_DEFAULT_LIMIT : Math.min(limit, READDIR_MAX_LIMIT);
-    const rows = this.q.readdir.all(ns, ino, cursor, n + 1) as unknown as ReaddirRow[];
-    const entries = rows.slice(0, n).map((r) => ({
-      nameKey: r[0], sealedName: Envelope.decode(r[1]), cookie: r[0],
-      attr: {
-        ino: r[2]!, kind: r[3]! as FileKind, mode: r[4]!, uid: r[5]!, gid: r[6]!, size: r[7]!, nlink: r[8]!,
-        atime: { sec: r[9]!, nsec: r[10]! }, mtime: { sec: r[11]!, nsec: r[12]! }, ctime: { sec: r[13]!, nsec: r[14]! },
-        generation: r[15]!, chunkSize: r[16]!,
-      },
-    }));
-    return { entries, eof: rows.length <= n };
+    const rows = this.q.readdir.all(ns, ino, after.ino, after.nameKey, n + 1) as unknown as ReaddirRow[];
+    return encodeReadDirPlus(rows, Math.min(n, rows.length), rows.length <= n);
   }
 
   create(tenant: string, nsId: string, req: CreateRequest): Attr {

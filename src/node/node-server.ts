@@ -10,7 +10,6 @@ import { ChunkDataServiceService } from '../gen/kiseki/v1/chunk_data.js';
 import { ClusterChunkServiceService } from '../gen/kiseki/v1/cluster_chunks.js';
 import { DiscoveryServiceService } from '../gen/kiseki/v1/discovery.js';
 import { KeyManagerServiceService } from '../gen/kiseki/v1/key.js';
-import { NamespaceServiceService } from '../gen/kiseki/v1/namespace.js';
 import { TenantKeyAccessServiceService } from '../gen/kiseki/v1/tenant_keys.js';
 import { BulkListener } from './bulk-listener.js';
 import { chunkDataService, type FabricSessionIssuer } from './chunk-data-service.js';
@@ -24,7 +23,7 @@ import { widenReceiveWindows } from './http2-windows.js';
 import { type Db, openMetadataDb } from './metadata-db.js';
 import { NamespaceStore } from './namespace-store.js';
 import { PeerRepair } from './peer-repair.js';
-import { namespaceService } from './namespace-service.js';
+import { namespaceDefinition, namespaceService } from './namespace-service.js';
 import { type IdentitySource, MAX_MESSAGE_BYTES, handlers, tolerantDefinition } from './rpc.js';
 import { TenantKeys } from './tenant-keys.js';
 import { removeStaleSocket, socketAnswers } from './unix-socket.js';
@@ -160,7 +159,7 @@ export class NodeServer {
     server.addService(tolerantDefinition(TenantKeyAccessServiceService), tenantKeyService(h, this.keys));
     server.addService(tolerantDefinition(CachePolicyServiceService), cachePolicyService(h, this.keys));
     server.addService(tolerantDefinition(KeyManagerServiceService), keyManagerService(h, this.keys, cluster));
-    server.addService(tolerantDefinition(NamespaceServiceService), namespaceService(h, this.namespaces, cluster, this.opts.dataDir));
+    server.addService(namespaceDefinition, namespaceService(h, this.namespaces, cluster, this.opts.dataDir));
     server.addService(fastChunkDef, chunkDataService(h, this.chunks, () => this.fabric?.issuer ?? null, this.repair));
     server.addService(tolerantDefinition(ClusterChunkServiceService), clusterChunkService(h, this.chunks));
   }

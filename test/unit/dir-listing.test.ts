@@ -87,3 +87,13 @@ test('the ranges after the first page are asked for before the first page is han
   });
   assert.ok(askedWhenFirstSeen >= 3, `${askedWhenFirstSeen} pages asked for when the first one was handed on`);
 });
+
+test('with opaque cookies the first page has firstPage entries and each next page twice the one before, up to pageSize; pages are handed on in order', async () => {
+  const keys = Array.from({ length: 6 * PAGE }, (_, i) => keyN(i, 'grow'));
+  const opaque = node(keys, { cookie: (k) => createHash('md5').update(k).digest() });
+  const seen: Buffer[] = [];
+  const r = await listDirectory(opaque.fetch, { pageSize: PAGE, firstPage: 8, maxEntries: Infinity, maxRanges: 4, onPage: (p) => seen.push(...p.map((e) => e.nameKey)) });
+  assert.deepEqual(opaque.calls.map((c) => c.limit).slice(0, 5), [8, 16, 32, 64, 64]);
+  assert.deepEqual(r.entries.map((e) => e.nameKey), opaque.sorted);
+  assert.deepEqual(seen, opaque.sorted, 'onPage saw the pages in listing order');
+});
