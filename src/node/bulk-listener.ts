@@ -13,12 +13,12 @@ import { KisekiError, kerr } from '../errors.js';
 import type { Envelope } from '../gen/kiseki/v1/chunk.js';
 import { TransportKind, type NodeInfo } from '../gen/kiseki/v1/discovery.js';
 import {
-  BulkProtocolError, CHUNK_ID_BYTES, type Frame, type FrameHeader, FrameReader, MAX_BULK_ERROR_BODY, Op, statusOfError, writeEachBufferAlone, writeFrame,
+  BulkProtocolError, CHUNK_ID_BYTES, type Frame, FrameReader, MAX_BULK_ERROR_BODY, Op, statusOfError, writeEachBufferAlone, writeFrame,
 } from '../transport/bulk-protocol.js';
 import type { ChunkRepairer } from './chunk-data-service.js';
 import { decodeEnvelopeView, encodeEnvelopeParts } from './chunk-frames.js';
 import { ChunkReadPool, type EnvelopeLease, canLease } from './chunk-read-pool.js';
-import type { ChunkStore, PutOutcome } from './chunk-store.js';
+import type { ChunkStore } from './chunk-store.js';
 import { identityFromCertificate } from './identity.js';
 import type { TlsMaterial } from './node-server.js';
 import { removeStaleSocket, socketAnswers } from './unix-socket.js';
@@ -150,14 +150,9 @@ function listen(server: Server, go: () => void): Promise<void> {
   });
 }
 
-/** PUT bodies below this arrive in one socket read or cost little to gather: not worth a pooled buffer. */
-const MIN_POOLED_PUT = 64 * 1024;
-
 /** One client connection: frames in, requests served concurrently (bounded), reply frames out whole. */
 class BulkConnection {
-  /** A PUT body that spans socket reads is gathered into a pooled buffer, given back once stored. */
-  private readonly reader = new FrameReader('node', (h) => this.putBody(h));
-  private readonly putLeases = new WeakMap<Buffer, () => void>();
+  private readonly reader = new FrameReader('node');
   private active = 0;
   private dead = false;
 
@@ -234,30 +229,16 @@ class BulkConnection {
     return (await repairer.repair(this.tenant, id)) ? get() : null;
   }
 
-  private putBody(h: FrameHeader): Buffer | null {
-    if (h.op !== Op.PUT || h.length < MIN_POOLED_PUT) return null;
-    const lease = this.readPool.lease(h.length);
-    if (lease === null) return null;
-    this.putLeases.set(lease.bytes, lease.release);
-    return lease.bytes;
-  }
-
   private async put(f: Frame): Promise<void> {
-    let outcome: PutOutcome;
+    let env: Envelope;
     try {
-      let env: Envelope;
-      try {
-        env = decodeEnvelopeView(f.body);
-      } catch (err) {
-        throw kerr('InvalidArgument', `envelope could not be decoded: ${(err as Error).message}`);
-      }
-      // The same checks as a gRPC PutChunks (validate.ts), on the whole envelope.
-      envelopeOf(env, 'envelope', MAX_CHUNK_BYTES);
-      outcome = await this.opts.store.put(this.tenant, env);
-    } finally {
-      // The store has written (or given up on) the envelope, a view of the body: the buffer is free.
-      this.putLeases.get(f.body)?.();
+      env = decodeEnvelopeView(f.body);
+    } catch (err) {
+      throw kerr('InvalidArgument', `envelope could not be decoded: ${(err as Error).message}`);
     }
+    // The same checks as a gRPC PutChunks (validate.ts), on the whole envelope.
+    envelopeOf(env, 'envelope', MAX_CHUNK_BYTES);
+    const outcome = await this.opts.store.put(this.tenant, env);
     await this.send(Op.PUT_DONE, f.id, outcome === 'stored' ? 1 : 0, []);
   }
 

@@ -1,8 +1,7 @@
-// Reusable buffers for the sealed chunks the node holds only briefly: chunk files it reads for a
-// bulk-stream GET (back when the socket has taken the bytes), and envelopes a bulk-stream PUT sends it
-// (back when the chunk is stored). Each used to land in a fresh 4 MiB buffer, which the kernel faults in
-// page by page (on a VM that returns freed memory to its host, a host fault per page) and the GC frees
-// again — about as much CPU per GiB as moving the bytes. A buffer is leased to exactly one owner.
+// Reusable read buffers for chunk files the node sends and then forgets (the bulk stream's GET): each
+// GET used to read its chunk into a fresh 4 MiB buffer, which the kernel faults in page by page and
+// the GC frees again — about as much CPU per GiB as sending it. A buffer is leased to exactly one
+// reply and comes back when the socket has taken its bytes.
 //
 // I-RP1: a leased buffer has one owner. release() is once-only per lease; a buffer already free is
 //        never added twice, so two later leases cannot share it.
@@ -39,38 +38,31 @@ export class ChunkReadPool {
    * Sizes above the pooled capacity get a buffer of their own (released to the GC).
    */
   async read(size: number, fill: (buf: Buffer) => Promise<number>): Promise<ReadLease> {
-    const lease = this.lease(size);
-    if (lease === null) {
-      this.stats.leased++;
+    this.stats.leased++;
+    if (size > this.capacity) {
       this.stats.unpooled++;
       const own = Buffer.allocUnsafe(size);
       const n = await fill(own);
       return { bytes: own.subarray(0, n), release: () => undefined };
     }
-    let n: number;
-    try {
-      n = await fill(lease.bytes);
-    } catch (err) {
-      lease.release();
-      throw err;
-    }
-    // I-RP2: the lease covers the bytes this read produced, nothing of the buffer beyond them.
-    return { bytes: lease.bytes.subarray(0, Math.min(n, size)), release: lease.release };
-  }
-
-  /** A pooled buffer of exactly `size` bytes (I-RP2: a view, never the capacity), or null above the pooled capacity. */
-  lease(size: number): ReadLease | null {
-    if (size > this.capacity) return null;
-    this.stats.leased++;
     const taken = this.stores.take(this.capacity);
     if (taken.reused) this.stats.reused++;
+    const store = Buffer.from(taken.store);
     let held = true;
     const release = (): void => {
       if (!held) return; // I-RP1
       held = false;
       this.stores.give(taken.store);
     };
-    return { bytes: Buffer.from(taken.store, 0, size), release };
+    let n: number;
+    try {
+      n = await fill(store.subarray(0, size));
+    } catch (err) {
+      release();
+      throw err;
+    }
+    // I-RP2: the lease covers the bytes this read produced, nothing of the buffer beyond them.
+    return { bytes: store.subarray(0, Math.min(n, size)), release };
   }
 
   /** Drops every free buffer (an idle session's pool). */

@@ -97,26 +97,3 @@ test('I-RP2: over a real bulk stream socket, GETs alternating long and short chu
     await listener.close();
   }
 });
-
-test('I-RP1, I-RP2: PUT bodies gathered into pooled buffers are stored byte-exact, long after short after long, and every buffer comes back', async () => {
-  const pool = new ChunkReadPool();
-  const listener = new BulkListener({ spec: { kind: 'unix', path: path.join(dir, 'bulk-put.sock'), tenant: TENANT_A }, store, readPool: pool, log: pino({ level: 'silent' }) });
-  await listener.start();
-  const t = new BulkChunkTransport({ address: listener.address!, tls: null });
-  try {
-    // One at a time, so each PUT's body lands in the buffer the one before gave back.
-    const envs = [makeEnvelope(4 << 20), makeEnvelope(200_000), makeEnvelope((4 << 20) - 3), makeEnvelope(1_000_000)];
-    for (const e of envs) await t.putChunks([e]);
-    assert.equal(pool.stats.leased, envs.length, 'every body spanning socket reads went into a pooled buffer');
-    assert.equal(pool.stats.reused, envs.length - 1, 'and the same buffer served the next one');
-    assert.equal(pool.freeCount, 1, 'given back once each chunk was stored');
-    for (const e of envs) assert.deepEqual(chunkFile(TENANT_A, idOf(e)), Buffer.concat(encodeEnvelopeParts(e)), 'stored exactly, no tail of a longer body');
-    // Many at once: each body has its own buffer while it is being stored.
-    const many = Array.from({ length: 6 }, (_v, i) => makeEnvelope((1 << 20) + i));
-    await t.putChunks(many);
-    assert.equal(checkEnvelopes(many, await t.getChunks(many.map(idOf))), null);
-  } finally {
-    await t.close();
-    await listener.close();
-  }
-});
