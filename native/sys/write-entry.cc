@@ -1,19 +1,15 @@
 // An L2 cache insert in one libuv thread-pool job: create the entry file (O_EXCL, 0600), write the
-// plaintext and its CRC-32 trailer (I-CC13) with O_DIRECT, and optionally fdatasync it.
+// plaintext and its CRC-32 trailer (I-CC13, computed here, off the JS thread), optionally fdatasync.
 //
 //   writeEntry(path, data, sync) -> Promise<void>   the file holds exactly data ‖ CRC32(data) LE
 //
-// Why O_DIRECT: the page cache would keep a second copy of every chunk that L1 already holds in
-// memory, and on a VM whose freed memory goes back to its host every new page-cache page is a host
-// fault: writing entries through the page cache was 40% of the mount's CPU on a cold read (ADR 0047).
-// O_DIRECT needs block-aligned memory and lengths, so the job copies the entry into an aligned buffer
-// of its thread (zero-padded to 4 KiB, wiped after the write: it held plaintext), writes whole blocks
-// and truncates the file to its exact length. Filesystems without O_DIRECT (tmpfs) get an ordinary
-// write. Failures reject with an Error with .code and .errno; the caller removes the file.
+// Through the page cache on purpose (ADR 0047): entries written with O_DIRECT cost the cold read less
+// here, but the page cache a later L2 hit then reads them from is built by readahead in small folios,
+// and reading it back ran at 4.7 instead of 12.6 GiB/s: L2 hits with 128 KiB reads fell from ~0.8× to
+// ~0.6× bindfs. Failures reject with an Error with .code and .errno; the caller removes the file.
 #include "sys/write-entry.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,33 +22,12 @@
 namespace kiseki::sys {
 namespace {
 
-constexpr size_t kAlign = 4096;
-
-// One aligned buffer per thread-pool thread, grown to the largest entry written on it.
-struct Bounce {
-  uint8_t* data = nullptr;
-  size_t cap = 0;
-  ~Bounce() { free(data); }
-  uint8_t* Reserve(size_t n) {
-    if (n <= cap) return data;
-    free(data);
-    data = nullptr;
-    cap = 0;
-    void* p = nullptr;
-    if (posix_memalign(&p, kAlign, n) != 0) return nullptr;
-    data = static_cast<uint8_t*>(p);
-    cap = n;
-    return data;
-  }
-};
-
-thread_local Bounce bounce;
-
-bool WriteAll(int fd, const uint8_t* p, size_t n) {
+bool WriteAll(int fd, const uint8_t* p, size_t n, size_t at) {
   size_t off = 0;
   while (off < n) {
-    ssize_t w = ::pwrite(fd, p + off, n - off, static_cast<off_t>(off));
+    ssize_t w = ::pwrite(fd, p + off, n - off, static_cast<off_t>(at + off));
     if (w < 0 && errno == EINTR) continue;
+    if (w == 0) errno = EIO;
     if (w <= 0) return false;
     off += static_cast<size_t>(w);
   }
@@ -71,37 +46,10 @@ class WriteEntryWorker : public Napi::AsyncWorker {
     uint8_t trailer[4];
     uint32_t crc = kiseki::crypto::Crc32(0, data_, len_);
     for (int i = 0; i < 4; i++) trailer[i] = static_cast<uint8_t>(crc >> (8 * i));
-    const size_t total = len_ + 4;
-    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
     int fd;
-    do fd = ::open(path_.c_str(), flags | O_DIRECT, 0600); while (fd < 0 && errno == EINTR);
-    const bool direct = fd >= 0;
-    if (!direct && errno == EINVAL) {
-      do fd = ::open(path_.c_str(), flags, 0600); while (fd < 0 && errno == EINTR);
-    }
+    do fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600); while (fd < 0 && errno == EINTR);
     if (fd < 0) return Fail("open");
-    bool ok;
-    if (direct) {
-      const size_t padded = (total + kAlign - 1) / kAlign * kAlign;
-      uint8_t* b = bounce.Reserve(padded);
-      if (b == nullptr) {
-        ::close(fd);
-        errno = ENOMEM;
-        return Fail("write");
-      }
-      memcpy(b, data_, len_);
-      memcpy(b + len_, trailer, 4);
-      memset(b + total, 0, padded - total);
-      ok = WriteAll(fd, b, padded) && ::ftruncate(fd, static_cast<off_t>(total)) == 0;
-      kiseki::crypto::Cleanse(b, total);
-    } else {
-      ok = WriteAll(fd, data_, len_);
-      if (ok) {
-        ssize_t w;
-        do w = ::pwrite(fd, trailer, 4, static_cast<off_t>(len_)); while (w < 0 && errno == EINTR);
-        ok = w == 4;
-      }
-    }
+    bool ok = WriteAll(fd, data_, len_, 0) && WriteAll(fd, trailer, 4, len_);
     if (ok && sync_) ok = ::fdatasync(fd) == 0;
     if (!ok) {
       int e = errno == 0 ? EIO : errno;

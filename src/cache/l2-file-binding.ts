@@ -1,6 +1,6 @@
 // Typed view of the addon's L2 entry I/O (native/sys): a hit read whole with its CRC computed in one
-// thread-pool job (read-checked.cc), and an insert written with its CRC trailer past the page cache in
-// one job (write-entry.cc, ADR 0047). Null when the addon is not built: the pool then uses fs/promises.
+// thread-pool job (read-checked.cc), and an insert written with its CRC trailer in one job
+// (write-entry.cc, ADR 0047). Null when the addon is not built: the pool then uses fs/promises.
 import { loadNative } from '../util/native.js';
 
 /** Bytes read into buf (fewer than buf.length = a short file) and the CRC-32 of all but the last 4. */

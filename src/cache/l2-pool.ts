@@ -43,7 +43,7 @@ interface L2Entry { fileBytes: number; pinned: boolean }
 /** Zeroed read buffers kept for reuse: a few chunks' worth (prefetch keeps about four in flight). */
 const RECYCLED_BYTES = 32 << 20;
 
-/** Without the addon: the entry through the page cache (native/sys/write-entry.cc bypasses it). */
+/** Without the addon: the same entry through fs/promises (three thread-pool hops, the CRC on this thread). */
 async function writeEntryPortably(path: string, data: Buffer, sync: boolean): Promise<void> {
   const h = await open(path, 'wx', FILE_MODE);
   try {

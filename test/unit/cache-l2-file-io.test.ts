@@ -1,5 +1,5 @@
 // native/sys: the one-job L2 read behind every L2 hit (I-CC13's CRC computed while reading), and the
-// one-job L2 insert that writes an entry and its CRC trailer past the page cache (ADR 0047).
+// one-job L2 insert that writes an entry and its CRC trailer (ADR 0047).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -34,8 +34,8 @@ test('I-CC13 readChecked: reads the whole entry and the CRC-32 of all but its 4-
   }
 });
 
-test('I-CC13 writeEntry: the file holds exactly the plaintext and its CRC-32 (LE), 0600, at every length around the 4 KiB blocks O_DIRECT writes', { skip: writeEntry === null }, async () => {
-  // /tmp is the cache filesystem's kind here (ext4: O_DIRECT); /dev/shm is tmpfs (no O_DIRECT: an ordinary write).
+test('I-CC13 writeEntry: the file holds exactly the plaintext and its CRC-32 (LE), 0600, at lengths around 4 KiB pages and whole chunks', { skip: writeEntry === null }, async () => {
+  // /tmp (ext4 here) and /dev/shm (tmpfs).
   const roots = [tmpdir(), ...(existsSync('/dev/shm') ? ['/dev/shm'] : [])];
   for (const root of roots) {
     const dir = mkdtempSync(join(root, 'kiseki-write-entry-'));
