@@ -29,18 +29,16 @@ function own(sent: Envelope, got: Envelope): boolean {
   return createHash('sha256').update(got.ciphertext).digest().equals(idOf(sent)) && Buffer.from(got.nonce).equals(Buffer.from(sent.nonce));
 }
 
-/** Counts fi_reads posted and not yet settled on the shared client endpoint; restore() undoes it. */
-async function countReads(): Promise<{ inFlight: () => number; posted: () => number; restore: () => void }> {
+/** Counts fi_reads posted on the shared client endpoint; restore() undoes it. */
+async function countReads(): Promise<{ posted: () => number; restore: () => void }> {
   const ep = await clientEndpointFor('tcp', '127.0.0.1');
   const read = ep.channel.read.bind(ep.channel);
-  let inFlight = 0;
   let posted = 0;
   ep.channel.read = (...a) => {
-    inFlight++;
     posted++;
-    return read(...a).finally(() => inFlight--);
+    return read(...a);
   };
-  return { inFlight: () => inFlight, posted: () => posted, restore: () => void (ep.channel.read = read) };
+  return { posted: () => posted, restore: () => void (ep.channel.read = read) };
 }
 
 test('I-HO1: chunks handed on and recycled while sibling reads are in flight never show another chunk\'s bytes; kept ones keep theirs', async () => {
@@ -53,18 +51,21 @@ test('I-HO1: chunks handed on and recycled while sibling reads are in flight nev
     const seen: number[] = [];
     const kept = new Map<number, Envelope>();
     const stores = new Set<ArrayBufferLike>();
-    let handedWhileSiblingsInFlight = 0;
+    let handedBeforeLastPosted = 0;
     const reused0 = receiveBuffers.stats.reused;
     await t.getEach(envs.map(idOf), (i, env) => {
       assert.ok(own(envs[i]!, env), `chunk ${i} handed on with its own bytes`);
       seen.push(i);
       stores.add(env.ciphertext.buffer);
-      if (reads.inFlight() > 0) handedWhileSiblingsInFlight++; // its own read has settled: these are siblings
+      // Whether a sibling's read is still in flight at this moment depends on how completions are
+      // batched (two may land in one wake-up on a loaded machine); that reads of this GET are still to be
+      // posted does not: with two reads in the window, only a GET that hands on early gets here.
+      if (reads.posted() < envs.length) handedBeforeLastPosted++;
       if (i % 2 === 0) receiveBuffers.recycle(env); // used up at once: its buffer goes to the next read
       else kept.set(i, env); // kept: its buffer must not be reused under it
     });
     assert.deepEqual([...seen].sort((a, b) => a - b), envs.map((_e, i) => i), 'every chunk handed on exactly once');
-    assert.ok(handedWhileSiblingsInFlight > 0, 'chunks were handed on while other reads of the GET were in flight');
+    assert.ok(handedBeforeLastPosted > 0, 'chunks were handed on while reads of the GET were still to be posted');
     assert.ok(stores.size < 16, `the GET reused recycled buffers (${stores.size} stores for 16 chunks)`);
     assert.ok(receiveBuffers.stats.reused > reused0, 'the receive pool lent recycled buffers again');
     for (const [i, env] of kept) assert.ok(own(envs[i]!, env), `kept chunk ${i} still holds its own bytes after its siblings landed`);
