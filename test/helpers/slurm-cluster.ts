@@ -308,6 +308,29 @@ async function reapStaleDaemons(root: string): Promise<void> {
   await waitFor(() => killed.every((pid) => !isRunning(pid)), 10_000, () => `stale daemons ${killed.join(' ')} to exit`);
 }
 
+/**
+ * Stops the kiseki-node processes whose environment holds `marker` (e.g. `KISEKI_CACHE_DIR=<the
+ * harness's cache dir>`). The hooks' kiseki programs start root's embedded node, which outlives the
+ * jobs by design; a node an earlier run left would be reused by the next one even if it is an older
+ * build. SIGTERM (a clean stop), then SIGKILL after 10 s.
+ */
+export async function stopKisekiNodes(marker: string): Promise<void> {
+  const pids = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) =>
+    pid !== process.pid &&
+    readIfExists(`/proc/${pid}/cmdline`).split('\0').some((a) => a.endsWith('kiseki-node.js')) &&
+    readIfExists(`/proc/${pid}/environ`).split('\0').includes(marker));
+  for (const pid of pids) {
+    try { process.kill(pid, 'SIGTERM'); } catch { /* exited meanwhile */ }
+  }
+  try {
+    await waitFor(() => pids.every((pid) => !isRunning(pid)), 10_000, 'kiseki-node to stop');
+  } catch {
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* exited meanwhile */ }
+    }
+  }
+}
+
 /** True while pid exists and is not a zombie. */
 function isRunning(pid: number): boolean {
   const stat = readIfExists(`/proc/${pid}/stat`);

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SlurmCluster, slurmUnavailableReason } from '../helpers/slurm-cluster.js';
+import { SlurmCluster, slurmUnavailableReason, stopKisekiNodes } from '../helpers/slurm-cluster.js';
 
 const repo = join(__dirname, '..', '..', '..');
 const root = join(tmpdir(), 'kiseki-slurm-harness');
@@ -28,6 +28,7 @@ let cluster: SlurmCluster | undefined;
 
 before(async () => {
   if (unavailable) return;
+  await stopKisekiNodes(`KISEKI_CACHE_DIR=${cacheDir}`);
   cluster = await SlurmCluster.start({
     root,
     hooks: {
@@ -46,6 +47,7 @@ before(async () => {
 
 after(async () => {
   await cluster?.stop();
+  if (!unavailable) await stopKisekiNodes(`KISEKI_CACHE_DIR=${cacheDir}`);
 });
 
 /** What `npm install -g` would put on PATH: one launcher per program of package.json `bin`. */
