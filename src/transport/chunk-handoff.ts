@@ -67,6 +67,11 @@ export class Handoff {
     return this.state === 'failed';
   }
 
+  /** Whether chunk `index` was handed on (a failover asks the next transport only for the others). */
+  has(index: number): boolean {
+    return this.handed[index] !== 0;
+  }
+
   /** Throws the first error, or an Internal error when the call settled with chunks never handed on. */
   settle(): void {
     if (this.state === 'failed') throw this.firstError;

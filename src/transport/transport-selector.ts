@@ -14,7 +14,7 @@ import { BulkChunkTransport, type BulkTls } from './transport-bulk.js';
 import { FabricChunkTransport, isTransportFailure, type OpenFabricSession } from './transport-fabric.js';
 import type { TransportDecision } from './transport-probe.js';
 import type { ChunkTransport, TransportName } from './transport.js';
-import { getEach, type EachChunkTransport, type OnChunk } from './chunk-handoff.js';
+import { dropUnseen, getEach, Handoff, type EachChunkTransport, type OnChunk } from './chunk-handoff.js';
 
 /** A transport the selector can re-probe: reset() forgets its session, connect() proves it works. */
 export interface ProbeableTransport extends ChunkTransport {
@@ -86,29 +86,24 @@ export class TransportSelector implements EachChunkTransport {
    * the call without a failover.
    */
   async getEach(chunkIds: readonly Buffer[], onChunk: OnChunk, signal?: AbortSignal): Promise<void> {
-    const handed = new Uint8Array(chunkIds.length);
-    let callerError: { err: unknown } | null = null;
+    const h = new Handoff(chunkIds.length, onChunk);
     await this.run(async (t) => {
-      const rest = chunkIds.map((_id, i) => i).filter((i) => handed[i] === 0);
+      const rest = chunkIds.map((_id, i) => i).filter((i) => !h.has(i));
       let bytes = 0;
       try {
         await getEach(t, rest.map((i) => chunkIds[i]!), (j, env) => {
-          handed[rest[j]!] = 1;
           bytes += env.ciphertext.length;
-          try {
-            onChunk(rest[j]!, env);
-          } catch (err) {
-            callerError = { err };
-            throw err;
-          }
+          if (!h.give(rest[j]!, env)) dropUnseen([env]);
+          // The caller's onChunk threw (h keeps its error): end this transport's call too.
+          if (h.failed) throw kerr('Internal', 'onChunk failed');
         }, signal);
       } catch (err) {
-        if (callerError === null) throw err;
+        if (!h.failed) throw err;
       } finally {
         this.opts.metrics?.bytes.inc({ transport: t.name, direction: 'in' }, bytes);
       }
     });
-    if (callerError !== null) throw (callerError as { err: unknown }).err;
+    h.settle();
   }
 
   putChunks(envelopes: readonly Envelope[], signal?: AbortSignal): Promise<void> {

@@ -130,3 +130,20 @@ test('transportForNode chains the probed fabric before tcp-tls only when the nod
   assert.equal(providerMatches('tcp', 'tcpx'), false);
   assert.equal(providerMatches('net', 'net'), true);
 });
+
+test('I-HO2 getEach: an error thrown by the caller\'s onChunk ends the call with that error, never a failover', async () => {
+  const { sel, fabric, tls } = setup();
+  const envs = [makeEnvelope(10), makeEnvelope(11), makeEnvelope(12)];
+  await sel.putChunks(envs);
+  const seen: number[] = [];
+  // Even an error that looks like a transport's is the caller's.
+  const mine = kerr('TransportFailed', 'the consumer failed');
+  await assert.rejects(sel.getEach(envs.map(idOf), (i) => {
+    seen.push(i);
+    if (i === 1) throw mine;
+  }), (err) => err === mine);
+  assert.deepEqual(seen, [0, 1], 'nothing handed on after the consumer failed');
+  assert.equal(sel.status().failovers, 0);
+  assert.equal(tls.calls, 0, 'the next transport was never asked');
+  assert.equal(fabric.calls, 2);
+});
