@@ -76,13 +76,21 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
   return done;
 }
 
-test('I-CC3 a lookup waiting for a listing is answered from its page while later pages are still held; a name in a later page waits for it', { timeout: 60_000 }, async () => {
-  const maker = (await h.open('pages')).fs;
+/**
+ * A directory `d` of namespace `ns` made by one mount, and a second mount (TTL 60 s) whose first
+ * PREFETCH_AFTER_MISSES lookups in it started a listing whose pages are held back.
+ */
+async function listingHeldBack(ns: string): Promise<{ maker: KisekiFileSystem; dir: number; a: KisekiFileSystem; held: ReturnType<typeof holdPages> }> {
+  const maker = (await h.open(ns)).fs;
   const dir = await makeDir(maker, 'd');
-  const ms = await h.open('pages', ['meta_ttl_ms=60000']);
-  const a = ms.fs;
+  const ms = await h.open(ns, ['meta_ttl_ms=60000']);
   const held = holdPages(ms);
-  for (let i = 0; i < PREFETCH_AFTER_MISSES; i++) await a.lookup(dir, n(`f${i}`));
+  for (let i = 0; i < PREFETCH_AFTER_MISSES; i++) await ms.fs.lookup(dir, n(`f${i}`));
+  return { maker, dir, a: ms.fs, held };
+}
+
+test('I-CC3 a lookup waiting for a listing is answered from its page while later pages are still held; a name in a later page waits for it', { timeout: 60_000 }, async () => {
+  const { maker, dir, a, held } = await listingHeldBack('pages');
   assert.equal(held.limits.length, 1, 'the misses started one listing');
   assert.ok(held.limits[0]! < FILES, `the first page (${held.limits[0]}) is smaller than the directory`);
   const early = a.lookupAged(dir, n(`f${PREFETCH_AFTER_MISSES}`));
@@ -98,12 +106,7 @@ test('I-CC3 a lookup waiting for a listing is answered from its page while later
 });
 
 test('I-CC3 a name absent from a listing is not answered ENOENT before the listing ends; after a complete listing it is', { timeout: 60_000 }, async () => {
-  const maker = (await h.open('absent')).fs;
-  const dir = await makeDir(maker, 'd');
-  const ms = await h.open('absent', ['meta_ttl_ms=60000']);
-  const a = ms.fs;
-  const held = holdPages(ms);
-  for (let i = 0; i < PREFETCH_AFTER_MISSES; i++) await a.lookup(dir, n(`f${i}`));
+  const { dir, a, held } = await listingHeldBack('absent');
   const nope = a.lookupAged(dir, n('nope'));
   held.release(0);
   await held.asked(2);
@@ -115,12 +118,7 @@ test('I-CC3 a name absent from a listing is not answered ENOENT before the listi
 });
 
 test('I-CC3 own create and unlink made between pages of a listing are never undone by its later pages', { timeout: 60_000 }, async () => {
-  const maker = (await h.open('racing')).fs;
-  const dir = await makeDir(maker, 'd');
-  const ms = await h.open('racing', ['meta_ttl_ms=60000']);
-  const a = ms.fs;
-  const held = holdPages(ms);
-  for (let i = 0; i < PREFETCH_AFTER_MISSES; i++) await a.lookup(dir, n(`f${i}`));
+  const { dir, a, held } = await listingHeldBack('racing');
   held.release(0);
   await held.asked(2);
   // The node has already made page 2 (with f590, without 'mine'); these own changes land before it is delivered.
