@@ -16,63 +16,43 @@
 #include <string>
 
 #include "crypto/primitives.h"
-#include "sys/errno-error.h"
+#include "sys/path-job.h"
 
 namespace kiseki::sys {
 namespace {
 
-class ReadCheckedWorker : public Napi::AsyncWorker {
+class ReadCheckedWorker : public PathJob {
  public:
-  ReadCheckedWorker(Napi::Env env, std::string path, Napi::Buffer<uint8_t> buf)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
-        keep_(Napi::Persistent(buf)), data_(buf.Data()), cap_(buf.Length()) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  ReadCheckedWorker(Napi::Env env, std::string path, Napi::Buffer<uint8_t> buf) : PathJob(env, std::move(path), buf) {}
 
  protected:
   void Execute() override {
     int fd;
     do fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-      err_ = errno;
-      op_ = "open";
-      return;
-    }
-    while (n_ < cap_) {
-      ssize_t r = ::pread(fd, data_ + n_, cap_ - n_, static_cast<off_t>(n_));
+    if (fd < 0) return Fail("open");
+    while (n_ < len_) {
+      ssize_t r = ::pread(fd, data_ + n_, len_ - n_, static_cast<off_t>(n_));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) {
-        err_ = errno;
-        op_ = "read";
+        Fail("read");
         break;
       }
       if (r == 0) break;
       n_ += static_cast<size_t>(r);
     }
     ::close(fd);
-    if (err_ == 0 && n_ >= 4) crc_ = kiseki::crypto::Crc32(0, data_, n_ - 4);
+    if (!Failed() && n_ >= 4) crc_ = kiseki::crypto::Crc32(0, data_, n_ - 4);
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (err_ != 0) {
-      deferred_.Reject(ErrnoError(env, err_, std::string(op_) + " " + path_).Value());
-      return;
-    }
+  Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
     r.Set("bytes", Napi::Number::New(env, static_cast<double>(n_)));
     r.Set("crc", Napi::Number::New(env, crc_));
-    deferred_.Resolve(r);
+    return r;
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  std::string path_;
-  Napi::Reference<Napi::Buffer<uint8_t>> keep_;
-  uint8_t* data_;
-  size_t cap_;
   size_t n_ = 0;
   uint32_t crc_ = 0;
-  int err_ = 0;
-  const char* op_ = "";
 };
 
 Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
@@ -80,10 +60,7 @@ Napi::Value ReadChecked(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(info.Env(), "readChecked(path: string, buf: Buffer)").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
-  auto* worker = new ReadCheckedWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Buffer<uint8_t>>());
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  return PathJob::Start(new ReadCheckedWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Buffer<uint8_t>>()));
 }
 
 }  // namespace

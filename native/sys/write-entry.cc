@@ -17,7 +17,7 @@
 #include <string>
 
 #include "crypto/primitives.h"
-#include "sys/errno-error.h"
+#include "sys/path-job.h"
 
 namespace kiseki::sys {
 namespace {
@@ -34,12 +34,10 @@ bool WriteAll(int fd, const uint8_t* p, size_t n, size_t at) {
   return true;
 }
 
-class WriteEntryWorker : public Napi::AsyncWorker {
+class WriteEntryWorker : public PathJob {
  public:
   WriteEntryWorker(Napi::Env env, std::string path, Napi::Buffer<uint8_t> data, bool sync)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
-        keep_(Napi::Persistent(data)), data_(data.Data()), len_(data.Length()), sync_(sync) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+      : PathJob(env, std::move(path), data), sync_(sync) {}
 
  protected:
   void Execute() override {
@@ -52,36 +50,16 @@ class WriteEntryWorker : public Napi::AsyncWorker {
     bool ok = WriteAll(fd, data_, len_, 0) && WriteAll(fd, trailer, 4, len_);
     if (ok && sync_) ok = ::fdatasync(fd) == 0;
     if (!ok) {
-      int e = errno == 0 ? EIO : errno;
+      Fail("write");
       ::close(fd);
-      errno = e;
-      return Fail("write");
-    }
-    if (::close(fd) != 0) return Fail("close");
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (err_ != 0) {
-      deferred_.Reject(ErrnoError(env, err_, std::string(op_) + " " + path_).Value());
       return;
     }
-    deferred_.Resolve(env.Undefined());
+    if (::close(fd) != 0) Fail("close");
   }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
 
  private:
-  void Fail(const char* op) {
-    err_ = errno == 0 ? EIO : errno;
-    op_ = op;
-  }
-
-  Napi::Promise::Deferred deferred_;
-  std::string path_;
-  Napi::Reference<Napi::Buffer<uint8_t>> keep_;
-  const uint8_t* data_;
-  size_t len_;
-  bool sync_;
-  int err_ = 0;
-  const char* op_ = "";
+  const bool sync_;
 };
 
 Napi::Value WriteEntry(const Napi::CallbackInfo& info) {
@@ -89,11 +67,8 @@ Napi::Value WriteEntry(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(info.Env(), "writeEntry(path: string, data: Buffer, sync: boolean)").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
-  auto* worker = new WriteEntryWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(),
-                                      info[1].As<Napi::Buffer<uint8_t>>(), info[2].As<Napi::Boolean>().Value());
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  return PathJob::Start(new WriteEntryWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(),
+                                             info[1].As<Napi::Buffer<uint8_t>>(), info[2].As<Napi::Boolean>().Value()));
 }
 
 }  // namespace
