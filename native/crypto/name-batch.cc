@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "crypto/buffer-arg.h"
+#include "crypto/prepared-hmac.h"
 #include "crypto/primitives.h"
 
 namespace kiseki::crypto {
@@ -26,16 +27,16 @@ class NameBatchWorker : public PromiseWorker {
 
   void Execute() override {
     const uint32_t* off = reinterpret_cast<const uint32_t*>(offsets.data());
-    uint8_t msg[8 + kMaxName];
-    for (int i = 0; i < 8; i++) msg[i] = static_cast<uint8_t>(parent >> (8 * i));
+    PreparedHmac index;
+    bool indexReady = index.Init(indexKey.data(), indexKey.size());
     for (size_t i = 0; i < n; i++) {
       const uint8_t* id = ids.data() + i * kIdLen;
       size_t len = off[i + 1] - off[i];
       uint8_t* plain = out.data() + off[i];
       uint8_t dek[kKeyLen];
-      if (len > kMaxName || !Hkdf32(kek.data(), kek.size(), id, kIdLen, info.data(), info.size(), dek)) {
+      if (len > kMaxName || !indexReady || !Hkdf32(kek.data(), kek.size(), id, kIdLen, info.data(), info.size(), dek)) {
         Cleanse(dek, sizeof dek);
-        status.data()[i] = len > kMaxName ? kNameKeyMismatch : kNameError;
+        status.data()[i] = len > kMaxName && indexReady ? kNameKeyMismatch : kNameError;
         continue;
       }
       OpenStatus s = GcmOpen(dek, nonces.data() + i * kNonceLen, id, kIdLen, ciphertexts.data() + off[i], len,
@@ -45,13 +46,11 @@ class NameBatchWorker : public PromiseWorker {
         status.data()[i] = s == OpenStatus::kAuthFailed ? kNameAuthFailed : kNameError;
         continue;
       }
-      memcpy(msg + 8, plain, len);
       uint8_t key[kIdLen];
-      bool same = HmacSha256(indexKey.data(), indexKey.size(), msg, 8 + len, key) && Equal32(key, id);
+      bool same = NameKey(index, parent, plain, len, key) && Equal32(key, id);
       if (!same) Cleanse(plain, len);
       status.data()[i] = same ? kNameOk : kNameKeyMismatch;
     }
-    Cleanse(msg, sizeof msg);
   }
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
 };

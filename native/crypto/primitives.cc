@@ -1,10 +1,10 @@
 #include "crypto/primitives.h"
 
 #include "crypto/crc32-fold.h"
+#include "crypto/prepared-hmac.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <climits>
 #include <memory>
@@ -21,6 +21,12 @@ struct CtxFree {
 };
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
+// Fetched once, as in prepared-hmac.cc: EVP_aes_256_gcm() is a provider lookup at every init.
+const EVP_CIPHER* Aes256Gcm() {
+  static EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return c;
+}
+
 // EVP_*Update takes an int length: feed large buffers in 1 GiB steps.
 constexpr size_t kStep = size_t{1} << 30;
 
@@ -32,10 +38,8 @@ bool Sha256(const uint8_t* data, size_t len, uint8_t* out) {
 }
 
 bool HmacSha256(const uint8_t* key, size_t keyLen, const uint8_t* data, size_t len, uint8_t* out) {
-  unsigned int outLen = 0;
-  if (keyLen > INT_MAX) return false;
-  return HMAC(EVP_sha256(), key, static_cast<int>(keyLen), data, len, out, &outLen) != nullptr &&
-         outLen == kIdLen;
+  PreparedHmac h;
+  return h.Init(key, keyLen) && h.Mac(data, len, nullptr, 0, out);
 }
 
 bool Hkdf32(const uint8_t* ikm, size_t ikmLen, const uint8_t* salt, size_t saltLen, const uint8_t* info,
@@ -59,7 +63,7 @@ bool GcmSeal(const uint8_t* key, const uint8_t* nonce, const uint8_t* aad, size_
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int n = 0;
   if (!ctx || aadLen > INT_MAX) return false;
-  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key, nonce) != 1) return false;
+  if (EVP_EncryptInit_ex2(ctx.get(), Aes256Gcm(), key, nonce, nullptr) != 1) return false;
   if (EVP_EncryptUpdate(ctx.get(), nullptr, &n, aad, static_cast<int>(aadLen)) != 1) return false;
   for (size_t off = 0; off < len; off += kStep) {
     size_t step = len - off < kStep ? len - off : kStep;
@@ -78,7 +82,7 @@ OpenStatus GcmOpen(const uint8_t* key, const uint8_t* nonce, const uint8_t* aad,
     return s;
   };
   if (!ctx || aadLen > INT_MAX) return fail(OpenStatus::kError);
-  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key, nonce) != 1) return fail(OpenStatus::kError);
+  if (EVP_DecryptInit_ex2(ctx.get(), Aes256Gcm(), key, nonce, nullptr) != 1) return fail(OpenStatus::kError);
   if (EVP_DecryptUpdate(ctx.get(), nullptr, &n, aad, static_cast<int>(aadLen)) != 1) return fail(OpenStatus::kError);
   for (size_t off = 0; off < len; off += kStep) {
     size_t step = len - off < kStep ? len - off : kStep;

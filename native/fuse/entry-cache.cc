@@ -5,11 +5,10 @@
 
 namespace kiseki::fuse {
 
-std::string EntryCache::Key(uint64_t parent, const char *name, size_t len) {
-  std::string k(sizeof parent + len, '\0');
-  memcpy(&k[0], &parent, sizeof parent);
-  memcpy(&k[sizeof parent], name, len);
-  return k;
+EntryCache::NameId EntryCache::Id(uint64_t parent, const uint8_t *nameKey) {
+  NameId id{parent, {}};
+  memcpy(id.key, nameKey, kKeyLen);
+  return id;
 }
 
 int64_t EntryCache::Now() {
@@ -26,10 +25,15 @@ const EntryCache::AttrSlot *EntryCache::LiveAttr(uint64_t ino, int64_t now) cons
 }
 
 bool EntryCache::Lookup(uint64_t parent, const char *name, size_t nameLen, struct fuse_entry_param *out) {
-  std::string key = Key(parent, name, nameLen);
+  NameId id{parent, {}};
+  bool hashed;
+  {
+    std::shared_lock<std::shared_mutex> k(keyMu_);
+    hashed = index_.ready() && crypto::NameKey(index_, parent, reinterpret_cast<const uint8_t *>(name), nameLen, id.key);
+  }
   int64_t now = Now();
   std::lock_guard<std::mutex> lock(mu_);
-  auto n = names_.find(key);
+  auto n = hashed ? names_.find(id) : names_.end();
   if (n == names_.end() || n->second.deadline <= now) {
     misses_++;
     return false;
@@ -47,6 +51,7 @@ bool EntryCache::Lookup(uint64_t parent, const char *name, size_t nameLen, struc
   int64_t left = n->second.deadline < a->deadline ? n->second.deadline : a->deadline;
   out->attr_timeout = out->entry_timeout = static_cast<double>(left - now) / 1e9;
   hits_++;
+  nameHits_++;
   return true;
 }
 
@@ -70,12 +75,17 @@ void EntryCache::MakeRoom() {
   attrs_.clear();
 }
 
-void EntryCache::Put(uint64_t parent, const std::string &name, const struct fuse_entry_param &e) {
+bool EntryCache::SetIndexKey(const uint8_t *key, size_t len) {
+  std::unique_lock<std::shared_mutex> k(keyMu_);
+  return index_.Init(key, len);
+}
+
+void EntryCache::Put(uint64_t parent, const uint8_t *nameKey, const struct fuse_entry_param &e) {
   if (e.entry_timeout <= 0 || e.attr_timeout <= 0 || e.ino == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (pinned_.count(e.ino) != 0) return;
   MakeRoom();
-  names_[Key(parent, name.data(), name.size())] = Name{e.ino, e.generation, DeadlineIn(e.entry_timeout)};
+  names_[Id(parent, nameKey)] = Name{e.ino, e.generation, DeadlineIn(e.entry_timeout)};
   attrs_[e.ino] = AttrSlot{e.attr, DeadlineIn(e.attr_timeout)};
 }
 
@@ -87,9 +97,9 @@ void EntryCache::PutAttr(const struct stat &st, double validSeconds) {
   attrs_[st.st_ino] = AttrSlot{st, DeadlineIn(validSeconds)};
 }
 
-void EntryCache::DropName(uint64_t parent, const std::string &name) {
+void EntryCache::DropName(uint64_t parent, const uint8_t *nameKey) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto n = names_.find(Key(parent, name.data(), name.size()));
+  auto n = names_.find(Id(parent, nameKey));
   attrs_.erase(parent);
   if (n == names_.end()) {
     attrs_.clear();
@@ -115,6 +125,10 @@ void EntryCache::Pin(uint64_t ino, bool on) {
 }
 
 void EntryCache::Clear() {
+  {
+    std::unique_lock<std::shared_mutex> k(keyMu_);
+    index_.Reset();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   names_.clear();
   attrs_.clear();
@@ -122,7 +136,7 @@ void EntryCache::Clear() {
 
 EntryCache::Stats EntryCache::stats() {
   std::lock_guard<std::mutex> lock(mu_);
-  return Stats{hits_, misses_, names_.size(), attrs_.size()};
+  return Stats{hits_, misses_, names_.size(), attrs_.size(), nameHits_};
 }
 
 }  // namespace kiseki::fuse

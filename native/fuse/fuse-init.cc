@@ -134,21 +134,24 @@ Napi::Value NotifyInvalInode(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+std::string NameArg(Napi::Value v) {
+  if (v.IsBuffer()) return std::string(v.As<Napi::Buffer<char>>().Data(), v.As<Napi::Buffer<char>>().Length());
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// A 32-byte name key (or index key) given as a Buffer; null (with a TypeError thrown) otherwise.
+const uint8_t *KeyArg(Napi::Env env, Napi::Value v, const char *what) {
+  if (v.IsBuffer() && v.As<Napi::Buffer<uint8_t>>().Length() == EntryCache::kKeyLen) return v.As<Napi::Buffer<uint8_t>>().Data();
+  Napi::TypeError::New(env, std::string(what) + ": a name key is a 32-byte Buffer").ThrowAsJavaScriptException();
+  return nullptr;
+}
+
 // notifyInvalEntry(handle, parent, name)
 Napi::Value NotifyInvalEntry(const Napi::CallbackInfo &info) {
   Session *s = SessionArg(info);
   if (s == nullptr || s->state() != Session::State::kRunning) return info.Env().Undefined();
-  Napi::Value name = info[2];
-  std::string bytes = name.IsBuffer()
-      ? std::string(name.As<Napi::Buffer<char>>().Data(), name.As<Napi::Buffer<char>>().Length())
-      : name.As<Napi::String>().Utf8Value();
-  s->NotifyInvalEntry(static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()), bytes);
+  s->NotifyInvalEntry(static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()), NameArg(info[2]));
   return info.Env().Undefined();
-}
-
-std::string NameArg(Napi::Value v) {
-  if (v.IsBuffer()) return std::string(v.As<Napi::Buffer<char>>().Data(), v.As<Napi::Buffer<char>>().Length());
-  return v.As<Napi::String>().Utf8Value();
 }
 
 double NumArg(const Napi::CallbackInfo &info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
@@ -160,15 +163,15 @@ Napi::Object Counts(Napi::Env env, std::initializer_list<std::pair<const char *,
   return o;
 }
 
-// cachePut(handle, parent, names: (Buffer | null)[], packed: Float64Array of entries, timeouts = seconds
-// left) → entries with a name are (parent, name) → entry; null names store the attributes alone.
+// cachePut(handle, parent, nameKeys: (Buffer | null)[], packed: Float64Array of entries, timeouts = seconds
+// left) → entries with a name key are (parent, name key) → entry; null keys store the attributes alone.
 Napi::Value CachePut(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Session *s = SessionArg(info);
   if (s == nullptr) return env.Undefined();
   if (!info[1].IsNumber() || !info[2].IsArray() || !info[3].IsTypedArray() ||
       info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    Napi::TypeError::New(env, "cachePut(handle, parent, names[], Float64Array)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "cachePut(handle, parent, nameKeys[], Float64Array)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   uint64_t parent = static_cast<uint64_t>(NumArg(info, 1));
@@ -184,14 +187,20 @@ Napi::Value CachePut(const Napi::CallbackInfo &info) {
     struct fuse_entry_param e;
     FillEntry(a, &e);
     Napi::Value n = names.Get(i);
-    if (n.IsNull() || n.IsUndefined()) c.PutAttr(e.attr, e.attr_timeout);
-    else c.Put(parent, NameArg(n), e);
+    if (n.IsNull() || n.IsUndefined()) {
+      c.PutAttr(e.attr, e.attr_timeout);
+      continue;
+    }
+    const uint8_t *key = KeyArg(env, n, "cachePut");
+    if (key == nullptr) return env.Undefined();
+    c.Put(parent, key, e);
   }
   return env.Undefined();
 }
 
-// cacheDrop(handle, kind, ino, name?): kind 0 = the name (parent = ino) was removed or replaced,
-// 1 = the inode's attributes changed, 2 = pin the inode, 3 = unpin it, 4 = forget everything.
+// cacheDrop(handle, kind, ino, nameKey?): kind 0 = the name (parent = ino) was removed or replaced,
+// 1 = the inode's attributes changed, 2 = pin the inode, 3 = unpin it, 4 = forget everything (the
+// index key too).
 Napi::Value CacheDrop(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Session *s = SessionArg(info);
@@ -204,7 +213,11 @@ Napi::Value CacheDrop(const Napi::CallbackInfo &info) {
   uint64_t ino = static_cast<uint64_t>(NumArg(info, 2));
   EntryCache &c = s->entries();
   switch (kind) {
-    case 0: c.DropName(ino, NameArg(info[3])); break;
+    case 0: {
+      const uint8_t *key = KeyArg(env, info[3], "cacheDrop");
+      if (key != nullptr) c.DropName(ino, key);
+      break;
+    }
     case 1: c.DropAttr(ino); break;
     case 2: c.Pin(ino, true); break;
     case 3: c.Pin(ino, false); break;
@@ -213,13 +226,23 @@ Napi::Value CacheDrop(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-// cacheStats(handle) → { hits, misses, names, attrs } of the worker-thread answers
+// cacheIndexKey(handle, key: Buffer) → whether the worker threads can now hash the names they are asked for.
+Napi::Value CacheIndexKey(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Session *s = SessionArg(info);
+  if (s == nullptr) return env.Undefined();
+  const uint8_t *key = KeyArg(env, info[1], "cacheIndexKey");
+  if (key == nullptr) return env.Undefined();
+  return Napi::Boolean::New(env, s->entries().SetIndexKey(key, EntryCache::kKeyLen));
+}
+
+// cacheStats(handle) → { hits, misses, names, attrs, nameHits } of the worker-thread answers
 Napi::Value CacheStats(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Session *s = SessionArg(info);
   if (s == nullptr) return env.Undefined();
   EntryCache::Stats st = s->entries().stats();
-  return Counts(env, {{"hits", st.hits}, {"misses", st.misses}, {"names", st.names}, {"attrs", st.attrs}});
+  return Counts(env, {{"hits", st.hits}, {"misses", st.misses}, {"names", st.names}, {"attrs", st.attrs}, {"nameHits", st.nameHits}});
 }
 
 // readPut(handle, ino, index, chunkSize, fileSize, chunk: Uint8Array) → the chunk's bytes answer reads of
@@ -288,6 +311,7 @@ Napi::Object Init(Napi::Env env) {
   exports.Set("notifyInvalEntry", Napi::Function::New(env, NotifyInvalEntry));
   exports.Set("cachePut", Napi::Function::New(env, CachePut));
   exports.Set("cacheDrop", Napi::Function::New(env, CacheDrop));
+  exports.Set("cacheIndexKey", Napi::Function::New(env, CacheIndexKey));
   exports.Set("cacheStats", Napi::Function::New(env, CacheStats));
   exports.Set("readPut", Napi::Function::New(env, ReadPut));
   exports.Set("readDrop", Napi::Function::New(env, ReadDrop));

@@ -23,15 +23,16 @@ export interface FetchTicket {
 }
 
 /**
- * A copy of the cache kept by the kernel-facing layer, keyed by plaintext name. Every value it gets is
- * valid for `validMs` more and must never be served after; every drop happens before the own change
- * that caused it returns. Inodes pinned (files this client has open) are never stored or served.
+ * A copy of the cache kept by the kernel-facing layer, keyed by name_key as this cache is (the layer
+ * hashes the names it is asked for: ADR 0086). Every value it gets is valid for `validMs` more and
+ * must never be served after; every drop happens before the own change that caused it returns.
+ * Inodes pinned (files this client has open) are never stored or served.
  */
 export interface DentryMirror {
-  /** (parent, name) → attr, or with name null the attributes alone. */
-  put(parent: number, entries: ReadonlyArray<{ name: Buffer | null; attr: Attr }>, validMs: number): void;
-  /** (parent, name) was removed or replaced: the name, the parent's and the named inode's attributes go. */
-  dropName(parent: number, name: Buffer): void;
+  /** (parent, nameKey) → attr, or with nameKey null the attributes alone. */
+  put(parent: number, entries: ReadonlyArray<{ nameKey: Buffer | null; attr: Attr }>, validMs: number): void;
+  /** (parent, nameKey) was removed or replaced: the name, the parent's and the named inode's attributes go. */
+  dropName(parent: number, nameKey: Buffer): void;
   dropAttr(ino: number): void;
   pin(ino: number, on: boolean): void;
 }
@@ -57,11 +58,6 @@ export class DentryCache {
     return this.entries.ttlMs;
   }
 
-  /** Whether a mirror is attached (names opened for it are worth opening). */
-  get mirrored(): boolean {
-    return this.mirror !== null;
-  }
-
   /** From now on what is cached under a known name is also mirrored (and pinned inodes pinned there). */
   attachMirror(m: DentryMirror, pinned: Iterable<number>): void {
     this.mirror = m;
@@ -74,12 +70,12 @@ export class DentryCache {
   }
 
   /** A hit served to the caller under its name: the mirror may answer it itself for what remains. */
-  served(parent: number, name: Buffer, attr: Attr, ageMs: number): void {
-    this.mirror?.put(parent, [{ name, attr }], this.ttlMs - ageMs);
+  served(parent: number, nameKey: Buffer, attr: Attr, ageMs: number): void {
+    this.mirror?.put(parent, [{ nameKey, attr }], this.ttlMs - ageMs);
   }
 
   servedAttr(attr: Attr, ageMs: number): void {
-    this.mirror?.put(0, [{ name: null, attr }], this.ttlMs - ageMs);
+    this.mirror?.put(0, [{ nameKey: null, attr }], this.ttlMs - ageMs);
   }
 
   /** The inode is open in this client (its size and mtime move with own writes): not answered from the mirror. */
@@ -164,42 +160,40 @@ export class DentryCache {
   }
 
   /** A fetched entry, stored only if no own change happened since the ticket was taken. */
-  fetched(parent: number, nameKey: Buffer, name: Buffer, attr: Attr, t: FetchTicket): void {
+  fetched(parent: number, nameKey: Buffer, attr: Attr, t: FetchTicket): void {
     if (t.changes !== this.changes) return;
     this.entries.put(DentryCache.key(parent, nameKey.toString('hex')), attr.ino, t.at);
     this.attrs.put(attr.ino, attr, t.at);
-    this.mirror?.put(parent, [{ name, attr }], this.left(t.at));
+    this.mirror?.put(parent, [{ nameKey, attr }], this.left(t.at));
   }
 
   fetchedAttr(attr: Attr, t: FetchTicket): void {
     if (t.changes !== this.changes) return;
     this.attrs.put(attr.ino, attr, t.at);
-    this.mirror?.put(0, [{ name: null, attr }], this.left(t.at));
-  }
-
-  /** Names of a listing page opened after it was fetched: mirrored if no own change happened since its fetch began. */
-  named(parent: number, list: ReadonlyArray<{ nameKey: Buffer; name: Buffer; attr: Attr }>, t: FetchTicket): void {
-    if (t.changes !== this.changes || this.mirror === null) return;
-    this.mirror.put(parent, list.map((e) => ({ name: e.name, attr: e.attr })), this.left(t.at));
-  }
-
-  /** A listing of `parent` (complete = every entry) fetched under the ticket; names, when given, are mirrored. */
-  listing(parent: number, list: ReadonlyArray<{ nameKey: Buffer; name?: Buffer; attr: Attr }>, complete: boolean, t: FetchTicket): void {
-    const hexes = this.listingPage(parent, list, t);
-    this.listingEnd(parent, hexes, complete, t);
-    if (this.mirror !== null && t.changes === this.changes) {
-      const named = list.flatMap((e) => (e.name === undefined ? [] : [{ name: e.name, attr: e.attr }]));
-      if (named.length > 0) this.mirror.put(parent, named, this.left(t.at));
-    }
+    this.mirror?.put(0, [{ nameKey: null, attr }], this.left(t.at));
   }
 
   /**
-   * One page of a listing of `parent` fetched under the ticket: its entries are served from now on
-   * (I-CC3: not if an own change happened since the ticket; aged from its start, I-CC5). A page says
-   * nothing about names not in it: only listingEnd of a complete listing makes a missing name absent.
-   * Returns the page's name_keys in hex.
+   * A listing of `parent` (complete = every entry) fetched under the ticket, for a READDIRPLUS: not
+   * mirrored, the kernel keeps what READDIRPLUS hands it for the same TTL.
+   */
+  listing(parent: number, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, complete: boolean, t: FetchTicket): void {
+    this.listingEnd(parent, this.store(parent, list, t), complete, t);
+  }
+
+  /**
+   * One page of a listing of `parent` fetched ahead of lookups under the ticket: its entries are
+   * served from now on, here and by the mirror (I-CC3: not if an own change happened since the ticket;
+   * aged from its start, I-CC5). A page says nothing about names not in it: only listingEnd of a
+   * complete listing makes a missing name absent. Returns the page's name_keys in hex.
    */
   listingPage(parent: number, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, t: FetchTicket): string[] {
+    const hexes = this.store(parent, list, t);
+    if (t.changes === this.changes) this.mirror?.put(parent, list, this.left(t.at));
+    return hexes;
+  }
+
+  private store(parent: number, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, t: FetchTicket): string[] {
     const hexes = list.map((e) => e.nameKey.toString('hex'));
     if (t.changes !== this.changes) return hexes;
     for (let i = 0; i < list.length; i++) {
@@ -221,12 +215,12 @@ export class DentryCache {
   }
 
   /** Write-through of an own namespace change that created (parent, nameKey) → attr. */
-  added(parent: number, nameKey: Buffer, name: Buffer, attr: Attr): void {
+  added(parent: number, nameKey: Buffer, attr: Attr): void {
     this.changes++;
     const hex = nameKey.toString('hex');
     this.attrs.invalidate(parent);
     this.mirror?.dropAttr(parent);
-    this.mirror?.put(parent, [{ name, attr }], this.ttlMs);
+    this.mirror?.put(parent, [{ nameKey, attr }], this.ttlMs);
     this.entries.writeThrough(DentryCache.key(parent, hex), attr.ino);
     this.attrs.writeThrough(attr.ino, attr);
     const l = this.listed.get(parent);
@@ -234,9 +228,9 @@ export class DentryCache {
   }
 
   /** An own change removed (parent, nameKey): the name is gone, its inode's nlink/ctime changed. */
-  removed(parent: number, nameKey: Buffer, name: Buffer): void {
+  removed(parent: number, nameKey: Buffer): void {
     this.changes++;
-    this.mirror?.dropName(parent, name);
+    this.mirror?.dropName(parent, nameKey);
     const hex = nameKey.toString('hex');
     const key = DentryCache.key(parent, hex);
     const e = this.entries.get(key);
@@ -250,9 +244,9 @@ export class DentryCache {
   }
 
   /** Renames move names between directories in ways not mirrored here: both directories are forgotten. */
-  renamed(parent: number, nameKey: Buffer, name: Buffer, newParent: number, newNameKey: Buffer, newName: Buffer): void {
-    this.removed(parent, nameKey, name);
-    this.removed(newParent, newNameKey, newName);
+  renamed(parent: number, nameKey: Buffer, newParent: number, newNameKey: Buffer): void {
+    this.removed(parent, nameKey);
+    this.removed(newParent, newNameKey);
     this.listed.invalidate(parent);
     this.listed.invalidate(newParent);
   }

@@ -9,7 +9,7 @@ import { DEFAULT_CHUNK_SIZE, DEFAULT_INLINE_THRESHOLD } from './chunk-layout.js'
 import { listDirectory, type PageFetch } from './dir-listing.js';
 import { ListingProgress } from './listing-progress.js';
 import { ChunkReader, DEFAULT_READER_OPTIONS, type ChunkReaderOptions } from './chunk-reader.js';
-import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror, type FetchTicket } from './dentry-cache.js';
+import { PinnedMap, PREFETCH_MAX_ENTRIES, type DentryCache, type DentryMirror } from './dentry-cache.js';
 import { FileState, timespecOf, type FileIo } from './file-writer.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkLease, ChunkPlacement, Clock, MetaCrypto, NamespaceCalls, ReadMirrorPort } from './fs-ports.js';
 import { O_ACCMODE, OpenFiles, type OpenFile } from './open-files.js';
@@ -187,7 +187,7 @@ export class KisekiFileSystem {
       }
       if (c.kind !== 'miss' && d.refreshDue(parent, c.ageMs)) this.prefetch(parent, d);
       if (c.kind === 'entry' && !this.states.has(c.attr.ino)) {
-        d.served(parent, name, c.attr, c.ageMs);
+        d.served(parent, nameKey, c.attr, c.ageMs);
         return { attr: c.attr, ageMs: c.ageMs };
       }
       if (c.kind === 'absent') return { attr: null, ageMs: c.ageMs };
@@ -200,7 +200,7 @@ export class KisekiFileSystem {
       if (KisekiError.is(err, 'NotFound')) return { attr: null, ageMs: 0 };
       throw err;
     }
-    if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, name, attr, ticket);
+    if (d !== null && ticket !== undefined && !this.states.has(attr.ino)) d.fetched(parent, nameKey, attr, ticket);
     // Only names that exist count: a walk over a directory lists it, a writer creating new names does
     // not (listing a directory that keeps changing under its own creates would be wasted, again and again).
     if (d !== null && d.noteMiss(parent)) this.prefetch(parent, d);
@@ -270,10 +270,10 @@ export class KisekiFileSystem {
   }
 
   /**
-   * Lists a directory's name_keys and attributes into the dentry cache, page by page as they arrive:
-   * lookups waiting for it go on as soon as their name's page is stored and, with a mirror, its
-   * names opened (on the thread pool, while the next page is fetched) and mirrored, so that the
-   * names after it are answered by the mirror (ADR 0085).
+   * Lists a directory's name_keys and attributes into the dentry cache and its mirror, page by page
+   * as they arrive: lookups waiting for it go on as soon as their name's page is stored, and the names
+   * after it are answered by the mirror (ADR 0085). No name is opened: both are keyed by name_key
+   * (ADR 0086).
    */
   private prefetch(dir: number, d: DentryCache): void {
     if (this.prefetching.has(dir)) return;
@@ -283,10 +283,7 @@ export class KisekiFileSystem {
     const onPage = (page: ReaddirPage): void => {
       const list = page.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') }));
       for (const h of d.listingPage(dir, list, ticket)) hexes.push(h);
-      // Waiting lookups go on once the page's names are mirrored too: the walk's next names are then
-      // answered on the worker threads instead of each coming here while the listing runs.
-      if (d.mirrored) void this.namePage(dir, page, list, d, ticket).finally(() => progress.page());
-      else progress.page();
+      progress.page();
     };
     this.prefetching.set(dir, progress);
     void listDirectory(this.pageFetch(dir), { pageSize: READDIR_PAGE, firstPage: PREFETCH_FIRST_PAGE, maxEntries: PREFETCH_MAX_ENTRIES, maxRanges: LIST_RANGES, onPage })
@@ -303,19 +300,13 @@ export class KisekiFileSystem {
     return (cursor, limit) => this.deps.ns.readDirPlus({ namespaceId: this.nsId, ino: dir, cursor, limit });
   }
 
-  /** Opens the names of a prefetched page for the dentry mirror (lookups waiting for the listing wait for this; a page that fails is just not mirrored). */
-  private async namePage(dir: number, page: ReaddirPage, list: ReadonlyArray<{ nameKey: Buffer; attr: Attr }>, d: DentryCache, ticket: FetchTicket): Promise<void> {
-    const names = await this.names.openNames(dir, page).catch(() => null);
-    if (names !== null) d.named(dir, list.map((e, i) => ({ nameKey: e.nameKey, name: names[i]!, attr: e.attr })), ticket);
-  }
-
   async mkdir(parent: number, name: Buffer, mode: number, who: Caller): Promise<Attr> {
     this.writable('mkdir');
     const nameKey = await this.names.nameKey(parent, name);
     const sealedName = await this.names.sealName(nameKey, name);
     const res = await this.deps.ns.mkDir({ namespaceId: this.nsId, parent, nameKey, sealedName, mode: mode & 0o7777, uid: who.uid, gid: who.gid });
     const attr = KisekiFileSystem.attrOf(res, 'mkdir');
-    this.dentries?.added(parent, nameKey, name, attr);
+    this.dentries?.added(parent, nameKey, attr);
     return attr;
   }
 
@@ -325,7 +316,7 @@ export class KisekiFileSystem {
     try {
       await this.deps.ns.rmDir({ namespaceId: this.nsId, parent, nameKey });
     } finally {
-      this.dentries?.removed(parent, nameKey, name);
+      this.dentries?.removed(parent, nameKey);
     }
   }
 
@@ -335,7 +326,7 @@ export class KisekiFileSystem {
     try {
       await this.deps.ns.unlink({ namespaceId: this.nsId, parent, nameKey });
     } finally {
-      this.dentries?.removed(parent, nameKey, name);
+      this.dentries?.removed(parent, nameKey);
     }
   }
 
@@ -353,7 +344,7 @@ export class KisekiFileSystem {
         flags, exchangedSealedName,
       });
     } finally {
-      this.dentries?.renamed(parent, nameKey, name, newParent, newNameKey, newName);
+      this.dentries?.renamed(parent, nameKey, newParent, newNameKey);
     }
   }
 
@@ -366,7 +357,7 @@ export class KisekiFileSystem {
       namespaceId: this.nsId, parent, nameKey, sealedName, sealedTarget, uid: who.uid, gid: who.gid, targetLength: target.length,
     });
     const attr = KisekiFileSystem.attrOf(res, 'symlink');
-    this.dentries?.added(parent, nameKey, name, attr);
+    this.dentries?.added(parent, nameKey, attr);
     return attr;
   }
 
@@ -381,7 +372,7 @@ export class KisekiFileSystem {
     const sealedName = await this.names.sealName(nameKey, newName);
     const res = await this.deps.ns.link({ namespaceId: this.nsId, ino, newParent, nameKey, sealedName });
     const attr = KisekiFileSystem.attrOf(res, 'link');
-    this.dentries?.added(newParent, nameKey, newName, attr);
+    this.dentries?.added(newParent, nameKey, attr);
     return this.overlay(attr);
   }
 
@@ -395,7 +386,7 @@ export class KisekiFileSystem {
       exclusive: (flags & fsc.O_EXCL) !== 0, chunkSize: this.options.chunkSize,
     });
     const attr = KisekiFileSystem.attrOf(res, 'create');
-    this.dentries?.added(parent, nameKey, name, attr);
+    this.dentries?.added(parent, nameKey, attr);
     if (attr.kind !== FileKind.FILE_KIND_REGULAR) throw kerr('IsDirectory', 'create: the name exists and is not a regular file');
     // An empty file's layout follows from its attributes (no chunks, no inline data): no GetLayout.
     if (attr.size === 0 && !this.states.has(attr.ino)) {

@@ -54,8 +54,9 @@ interface NativeFuse {
   replyBufAsync(h: Handle, id: number, data: Uint8Array, token: number): boolean;
   notifyInvalInode(h: Handle, ino: number, off: number, len: number): void;
   notifyInvalEntry(h: Handle, parent: number, name: Buffer | string): void;
-  cachePut(h: Handle, parent: number, names: Array<Buffer | null>, entries: Float64Array): void;
-  cacheDrop(h: Handle, kind: number, ino: number, name?: Buffer): void;
+  cachePut(h: Handle, parent: number, nameKeys: Array<Buffer | null>, entries: Float64Array): void;
+  cacheDrop(h: Handle, kind: number, ino: number, nameKey?: Buffer): void;
+  cacheIndexKey(h: Handle, key: Buffer): boolean;
   cacheStats(h: Handle): WorkerAnswerStats;
   readPut(h: Handle, ino: number, index: number, chunkSize: number, fileSize: number, chunk: Uint8Array): void;
   readDrop(h: Handle, kind: number, ino: number, index: number): void;
@@ -87,21 +88,28 @@ export interface WorkerAnswerStats {
   misses: number;
   names: number;
   attrs: number;
+  /** Of the hits, LOOKUPs: a name hashed on a worker thread and found. */
+  nameHits: number;
 }
 
 /**
- * Answers the worker threads give themselves, without the filesystem: (parent, name) → entry and
+ * Answers the worker threads give themselves, without the filesystem: (parent, name key) → entry and
  * ino → attributes, each only for the timeout it was put with (counted from the put). The filesystem
- * must drop what its own changes make wrong before answering them.
+ * must drop what its own changes make wrong before answering them. Names are kept by name key, the
+ * HMAC of (parent, name) under the index key (src/crypto/metadata-seal.ts): a worker thread hashes
+ * the name of each LOOKUP itself, once it was given the key.
  */
 export interface WorkerAnswers {
-  /** Entries with name null store their attributes alone (getattr). */
-  put(parent: number, entries: ReadonlyArray<{ name: Buffer | null; entry: Entry }>): void;
-  /** (parent, name) is gone or replaced: the name, parent's attributes and the named inode's (all, if unknown). */
-  dropName(parent: number, name: Buffer): void;
+  /** The index key the worker threads hash names with; false if it could not be taken (no LOOKUP answered). */
+  indexKey(key: Buffer): boolean;
+  /** Entries with nameKey null store their attributes alone (getattr). */
+  put(parent: number, entries: ReadonlyArray<{ nameKey: Buffer | null; entry: Entry }>): void;
+  /** (parent, name key) is gone or replaced: the name, parent's attributes and the named inode's (all, if unknown). */
+  dropName(parent: number, nameKey: Buffer): void;
   dropAttr(ino: number): void;
   /** A pinned inode's attributes are never stored or answered (the filesystem answers those itself). */
   pin(ino: number, on: boolean): void;
+  /** Everything goes, the index key too. */
   clear(): void;
   stats(): WorkerAnswerStats;
 }
@@ -268,20 +276,21 @@ export class FuseSession {
 
   /** The worker threads' own answers for this session (no-ops once it is not mounted). */
   readonly answers: WorkerAnswers = {
+    indexKey: (key) => this.handle !== null && this.state_ === 'mounted' && fuseNative().cacheIndexKey(this.handle, key),
     put: (parent, entries) => {
       if (this.handle === null || this.state_ !== 'mounted' || entries.length === 0) return;
       const packed = new Float64Array(entries.length * Slot.STRIDE);
-      const names = entries.map((e, i) => {
+      const keys = entries.map((e, i) => {
         packEntry(packed, i * Slot.STRIDE, e.entry);
-        return e.name;
+        return e.nameKey;
       });
-      fuseNative().cachePut(this.handle, parent, names, packed);
+      fuseNative().cachePut(this.handle, parent, keys, packed);
     },
-    dropName: (parent, name) => this.drop(DROP_NAME, parent, name),
+    dropName: (parent, nameKey) => this.drop(DROP_NAME, parent, nameKey),
     dropAttr: (ino) => this.drop(DROP_ATTR, ino),
     pin: (ino, on) => this.drop(on ? PIN : UNPIN, ino),
     clear: () => this.drop(CLEAR, 0),
-    stats: () => (this.handle === null ? { hits: 0, misses: 0, names: 0, attrs: 0 } : fuseNative().cacheStats(this.handle)),
+    stats: () => (this.handle === null ? { hits: 0, misses: 0, names: 0, attrs: 0, nameHits: 0 } : fuseNative().cacheStats(this.handle)),
   };
 
   /** The worker threads' own read answers (put is refused once the session is not mounted). */
@@ -301,8 +310,8 @@ export class FuseSession {
     if (this.handle !== null) fuseNative().readDrop(this.handle, kind, ino, index);
   }
 
-  private drop(kind: number, ino: number, name?: Buffer): void {
-    if (this.handle !== null) fuseNative().cacheDrop(this.handle, kind, ino, name);
+  private drop(kind: number, ino: number, nameKey?: Buffer): void {
+    if (this.handle !== null) fuseNative().cacheDrop(this.handle, kind, ino, nameKey);
   }
 
   /** @internal */

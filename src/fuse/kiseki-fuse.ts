@@ -55,20 +55,35 @@ export function toFuseAttr(a: KAttr): Attr {
 
 /**
  * The client's dentry cache mirrored into the session's worker-thread answers: a lookup or getattr it
- * holds is answered without waking the JS thread, for what remains of its TTL (I-CC5).
+ * holds is answered without waking the JS thread, for what remains of its TTL (I-CC5). The worker
+ * threads get the index key (to hash the names they are asked for) with the first put after the
+ * mirror starts or is cleared, and only while `indexKey` gives one: after a crypto-shred the keyring
+ * throws, so no key material reaches them again.
  */
-export function dentryMirror(answers: WorkerAnswers): DentryMirror {
+export function dentryMirror(answers: WorkerAnswers, indexKey: () => Buffer): DentryMirror & { clear(): void } {
+  let keyed = false;
   return {
     put(parent, entries, validMs) {
       if (validMs <= 0) return;
+      if (!keyed) {
+        try {
+          keyed = answers.indexKey(indexKey());
+        } catch {
+          return;
+        }
+      }
       const t = validMs / 1000;
       answers.put(parent, entries.map((e) => ({
-        name: e.name, entry: { ino: e.attr.ino, generation: 0, attr: toFuseAttr(e.attr), attrTimeout: t, entryTimeout: t },
+        nameKey: e.nameKey, entry: { ino: e.attr.ino, generation: 0, attr: toFuseAttr(e.attr), attrTimeout: t, entryTimeout: t },
       })));
     },
-    dropName: (parent, name) => answers.dropName(parent, name),
+    dropName: (parent, nameKey) => answers.dropName(parent, nameKey),
     dropAttr: (ino) => answers.dropAttr(ino),
     pin: (ino, on) => answers.pin(ino, on),
+    clear() {
+      keyed = false;
+      answers.clear();
+    },
   };
 }
 

@@ -79,7 +79,8 @@ export class RunningMount {
         ...(o.options.replyThreads !== undefined ? { replyThreads: o.options.replyThreads } : {}),
       }, ops, (msg: string) => o.log(msg));
       fuse = mounted;
-      ms.fs.attachMirror(dentryMirror(mounted.answers));
+      const dentries = dentryMirror(mounted.answers, () => session.keys.indexKey);
+      ms.fs.attachMirror(dentries);
       // Reads of clean L1 chunks are answered on the worker threads; L1 letting a chunk go (eviction,
       // every wipe) unpublishes it first, and their hits count as L1 hits.
       const reads = new ReadMirror(mounted.reads, (id, hits) => ms!.cache.noteL1Hits(id, hits));
@@ -90,7 +91,7 @@ export class RunningMount {
       // cache wipe (crypto-shred, disconnect, manual) drops those pages too.
       ms.cache.onWipe(() => {
         for (const ino of ops.openedInodes()) mounted.invalidateInode(ino);
-        mounted.answers.clear();
+        dentries.clear();
       });
       const d = session.discovered();
       const record: MountRecord = {

@@ -26,8 +26,8 @@ function py(script: string, ...args: string[]): Promise<string> {
   return sh('python3', ['-c', script, ...args], { env: h.env });
 }
 
-async function answers(m: Mounted): Promise<{ hits: number; misses: number; names: number; attrs: number }> {
-  const out = JSON.parse(await sh(process.execPath, [CLI, 'status', '--json'], { env: h.env })) as Array<{ mountpoint: string; workerAnswers: { hits: number; misses: number; names: number; attrs: number } }>;
+async function answers(m: Mounted): Promise<{ hits: number; misses: number; names: number; attrs: number; nameHits: number }> {
+  const out = JSON.parse(await sh(process.execPath, [CLI, 'status', '--json'], { env: h.env })) as Array<{ mountpoint: string; workerAnswers: { hits: number; misses: number; names: number; attrs: number; nameHits: number } }>;
   const rec = out.find((r) => r.mountpoint === m.path);
   assert.ok(rec !== undefined, `status lists ${m.path}`);
   return rec.workerAnswers;
@@ -86,6 +86,8 @@ for i in range(${FILES}):
   // The kernel keeps entries for what remains of the TTL itself, so only part of a second walk reaches
   // the daemon; what did must have been answered by the worker threads, not by JS.
   assert.ok(after.hits > before.hits, `worker-thread hits ${before.hits} → ${after.hits}`);
+  // ADR 0086: the worker threads hash each name themselves and find it among the listing's name keys.
+  assert.ok(after.nameHits - before.nameHits >= FILES / 2, `worker-thread LOOKUP hits ${before.nameHits} → ${after.nameHits}`);
 });
 
 test('I-CC3 own creates, writes, unlinks and renames show at once through worker-thread answers', async () => {

@@ -24,7 +24,7 @@ function cache(ttlMs: number, clock: ManualClock): DentryCache {
 test('I-CC3: a fetched entry is served with its age inside the TTL and never after it', () => {
   const clock = new ManualClock();
   const d = cache(1000, clock);
-  d.fetched(1, key('a'), Buffer.from('a'), attr(5, 10), d.begin());
+  d.fetched(1, key('a'), attr(5, 10), d.begin());
   clock.advance(400);
   const hit = d.lookup(1, key('a'));
   assert.equal(hit.kind, 'entry');
@@ -52,17 +52,17 @@ test('I-CC3: own creates, removals and attribute changes are written through at 
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
-  d.added(1, key('n'), Buffer.from('n'), attr(9, 3));
+  d.added(1, key('n'), attr(9, 3));
   const made = d.lookup(1, key('n'));
   assert.equal(made.kind === 'entry' ? made.attr.ino : -1, 9, 'an own create is visible, not a cached ENOENT');
-  d.removed(1, key('a'), Buffer.from('a'));
+  d.removed(1, key('a'));
   assert.equal(d.lookup(1, key('a')).kind, 'absent', 'an own unlink is a cached ENOENT in a listed directory');
   assert.equal(d.attr(5), null, 'the unlinked inode\'s nlink changed: its attributes are dropped');
   d.changed(9, attr(9, 77));
   assert.equal(d.attr(9)?.attr.size, 77);
   d.changed(9);
   assert.equal(d.attr(9), null);
-  d.renamed(1, key('n'), Buffer.from('n'), 1, key('m'), Buffer.from('m'));
+  d.renamed(1, key('n'), 1, key('m'));
   assert.equal(d.lookup(1, key('m')).kind, 'miss', 'after a rename the directory listing is no longer trusted');
 });
 
@@ -84,7 +84,7 @@ test('a fetch that raced with an own change is not stored', () => {
   const d = cache(1000, clock);
   const before = d.begin();
   d.changed(5);
-  d.fetched(1, key('a'), Buffer.from('a'), attr(5, 1), before);
+  d.fetched(1, key('a'), attr(5, 1), before);
   d.fetchedAttr(attr(5, 1), before);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5, 1) }], true, before);
   assert.equal(d.lookup(1, key('a')).kind, 'miss');
@@ -95,7 +95,7 @@ test('an unlink of an entry the cache never saw drops every cached attribute (ha
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.fetchedAttr(attr(7), d.begin());
-  d.removed(1, key('z'), Buffer.from('z'));
+  d.removed(1, key('z'));
   assert.equal(d.attr(7), null);
 });
 
@@ -113,7 +113,7 @@ test('a listing past half its TTL is due for a background refresh; a single fetc
   const clock = new ManualClock();
   const d = cache(1000, clock);
   d.listing(1, [{ nameKey: key('a'), attr: attr(5) }], true, d.begin());
-  d.fetched(2, key('b'), Buffer.from('b'), attr(6), d.begin());
+  d.fetched(2, key('b'), attr(6), d.begin());
   clock.advance(500);
   assert.equal(d.refreshDue(1, 500), false);
   clock.advance(1);
@@ -138,29 +138,32 @@ test('a listing that took a quarter of the TTL or more is not refreshed in the b
 
 test('ttl 0 caches nothing and never asks for a listing ahead of lookups', () => {
   const d = cache(0, new ManualClock());
-  d.fetched(1, key('a'), Buffer.from('a'), attr(5), d.begin());
+  d.fetched(1, key('a'), attr(5), d.begin());
   d.listing(1, [], true, d.begin());
   assert.equal(d.lookup(1, key('a')).kind, 'miss');
   assert.equal(d.lookup(1, key('b')).kind, 'miss');
   for (let i = 0; i < 4 * PREFETCH_AFTER_MISSES; i++) assert.equal(d.noteMiss(1), false);
 });
 
-/** A DentryMirror that records what it holds, with deadlines on the same manual clock. */
+/** The name a test key stands for: key('a') → 'a'. */
+const nameOf = (nameKey: Buffer) => String.fromCharCode(nameKey[0]!);
+
+/** A DentryMirror that records what it holds (by the names the test keys stand for), with deadlines on the same manual clock. */
 class RecordingMirror implements DentryMirror {
   readonly names = new Map<string, { ino: number; until: number }>();
   readonly attrs = new Map<number, { size: number; until: number }>();
   readonly pinned = new Set<number>();
   constructor(private readonly clock: ManualClock) {}
-  put(parent: number, entries: ReadonlyArray<{ name: Buffer | null; attr: Attr }>, validMs: number): void {
+  put(parent: number, entries: ReadonlyArray<{ nameKey: Buffer | null; attr: Attr }>, validMs: number): void {
     for (const e of entries) {
       if (this.pinned.has(e.attr.ino)) continue;
-      if (e.name !== null) this.names.set(`${parent}/${e.name.toString()}`, { ino: e.attr.ino, until: this.clock.now() + validMs });
+      if (e.nameKey !== null) this.names.set(`${parent}/${nameOf(e.nameKey)}`, { ino: e.attr.ino, until: this.clock.now() + validMs });
       this.attrs.set(e.attr.ino, { size: e.attr.size, until: this.clock.now() + validMs });
     }
   }
-  dropName(parent: number, name: Buffer): void {
-    const n = this.names.get(`${parent}/${name.toString()}`);
-    this.names.delete(`${parent}/${name.toString()}`);
+  dropName(parent: number, nameKey: Buffer): void {
+    const n = this.names.get(`${parent}/${nameOf(nameKey)}`);
+    this.names.delete(`${parent}/${nameOf(nameKey)}`);
     this.attrs.delete(parent);
     if (n === undefined) this.attrs.clear();
     else this.attrs.delete(n.ino);
@@ -183,19 +186,21 @@ test('I-CC5 what the mirror gets is valid only for what remains of the TTL from 
   d.attachMirror(m, []);
   const t = d.begin();
   clock.advance(300); // a slow fetch
-  d.fetched(1, key('a'), Buffer.from('a'), attr(5, 1), t);
+  d.fetched(1, key('a'), attr(5, 1), t);
   assert.equal(m.names.get('1/a')?.until, 1000, 'deadline = fetch start + TTL, not store time + TTL');
   const listed = d.begin();
   clock.advance(200);
-  d.listing(2, [{ nameKey: key('b'), name: Buffer.from('b'), attr: attr(6) }, { nameKey: key('c'), attr: attr(7) }], true, listed);
+  d.listingPage(2, [{ nameKey: key('b'), attr: attr(6) }], listed);
   assert.equal(m.names.get('2/b')?.until, 1300);
-  assert.equal(m.names.has('2/c'), false, 'an entry without a name cannot be mirrored');
-  d.named(2, [{ nameKey: key('c'), name: Buffer.from('c'), attr: attr(7) }], listed);
-  assert.equal(m.names.get('2/c')?.until, 1300, 'names opened later keep the listing\'s deadline');
-  clock.advance(400);
+  clock.advance(50);
+  d.listingPage(2, [{ nameKey: key('c'), attr: attr(7) }], listed);
+  assert.equal(m.names.get('2/c')?.until, 1300, 'a later page keeps the listing\'s deadline');
+  d.listing(3, [{ nameKey: key('d'), attr: attr(8) }], true, d.begin());
+  assert.equal(m.names.has('3/d'), false, 'a READDIRPLUS listing is not mirrored (the kernel keeps its entries)');
+  clock.advance(350);
   const hit = d.lookup(2, key('b'));
   assert.equal(hit.kind, 'entry');
-  d.served(2, Buffer.from('b'), attr(6), hit.kind === 'entry' ? hit.ageMs : 0);
+  d.served(2, key('b'), attr(6), hit.kind === 'entry' ? hit.ageMs : 0);
   assert.equal(m.names.get('2/b')?.until, 1300, 'a hit served again is mirrored with the same deadline');
 });
 
@@ -204,22 +209,24 @@ test('I-CC3 own changes drop mirrored names and attributes; a fetch that raced o
   const d = cache(1000, clock);
   const m = new RecordingMirror(clock);
   d.attachMirror(m, []);
-  d.listing(1, ['a', 'b', 'c'].map((x, i) => ({ nameKey: key(x), name: Buffer.from(x), attr: attr(10 + i) })), true, d.begin());
+  const t = d.begin();
+  const hexes = d.listingPage(1, ['a', 'b', 'c'].map((x, i) => ({ nameKey: key(x), attr: attr(10 + i) })), t);
+  d.listingEnd(1, hexes, true, t);
   d.fetchedAttr(attr(1), d.begin());
-  d.removed(1, key('a'), Buffer.from('a'));
+  d.removed(1, key('a'));
   assert.equal(m.names.has('1/a'), false);
   assert.equal(m.attrs.has(10), false, 'the unlinked inode\'s nlink changed');
   assert.equal(m.attrs.has(1), false, 'the directory\'s mtime changed');
-  d.renamed(1, key('b'), Buffer.from('b'), 1, key('z'), Buffer.from('z'));
+  d.renamed(1, key('b'), 1, key('z'));
   assert.equal(m.names.has('1/b'), false);
   d.changed(12);
   assert.equal(m.attrs.has(12), false);
-  d.added(1, key('n'), Buffer.from('n'), attr(20, 4));
+  d.added(1, key('n'), attr(20, 4));
   assert.equal(m.names.get('1/n')?.ino, 20, 'an own create is answered at once');
   const raced = d.begin();
   d.changed(12);
-  d.fetched(1, key('c'), Buffer.from('c'), attr(12, 99), raced);
-  d.named(1, [{ nameKey: key('c'), name: Buffer.from('c'), attr: attr(12, 99) }], raced);
+  d.fetched(1, key('c'), attr(12, 99), raced);
+  d.listingPage(1, [{ nameKey: key('c'), attr: attr(12, 99) }], raced);
   assert.equal(m.attrs.has(12), false, 'a fetch that raced an own change is not mirrored');
 });
 
@@ -232,10 +239,10 @@ test('PinnedMap pins the inodes of open files in the mirror (never answered ther
   d.attachMirror(m, states.keys());
   assert.ok(m.pinned.has(5), 'inodes open before the mirror was attached are pinned');
   states.set(6, 'open');
-  d.fetched(1, key('f'), Buffer.from('f'), attr(6, 1), d.begin());
+  d.fetched(1, key('f'), attr(6, 1), d.begin());
   assert.equal(m.attrs.has(6), false);
   states.delete(6);
   assert.equal(m.pinned.has(6), false);
-  d.fetched(1, key('f'), Buffer.from('f'), attr(6, 1), d.begin());
+  d.fetched(1, key('f'), attr(6, 1), d.begin());
   assert.equal(m.attrs.get(6)?.size, 1);
 });
