@@ -282,9 +282,8 @@ export class ChunkCache {
    *           pinned data this rejects with CacheCapacityExceeded. Default: pinned iff mode is pinned,
    *           best effort (never rejects).
    *   epoch   this.epoch() captured before the fetch; if a wipe happened since, nothing is cached.
-   *   memoryOnly  L1 only: the L2 pool is not written (a mount's own large writes).
    */
-  async put(chunkId: string, plaintext: Uint8Array, opts: { pinned?: boolean; epoch?: number; memoryOnly?: boolean } = {}): Promise<ChunkPut> {
+  async put(chunkId: string, plaintext: Uint8Array, opts: { pinned?: boolean; epoch?: number } = {}): Promise<ChunkPut> {
     const strict = opts.pinned === true;
     if (this.#l1 === null) return { kind: 'bypass' };
     if (this.#state !== 'active') return this.#refuse(strict, `cache is ${this.#state}`);
@@ -305,7 +304,7 @@ export class ChunkCache {
       this.#collectHits();
       const l1 = this.#l1.put(chunkId, page, pinned);
       let l2: 'stored' | 'exists' | 'skipped' = 'skipped';
-      if (this.pool !== null && opts.memoryOnly !== true) {
+      if (this.pool !== null) {
         const pool = this.pool;
         const t0 = performance.now();
         const down: L2PutResult = { kind: 'skipped', reason: 'io-error', detail: 'the L2 disk is down' };

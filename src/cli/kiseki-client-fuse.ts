@@ -14,6 +14,7 @@ import { DEFAULT_NAMESPACE } from '../client/mount-session.js';
 import { KisekiError } from '../errors.js';
 import { RunningMount } from '../fuse/kiseki-mount.js';
 import { daemonExecArgv } from '../util/daemon-flags.js';
+import { keepFreedMemory } from '../util/daemon-memory.js';
 import { processAlive } from '../util/process.js';
 import type { TransportStatus } from '../transport/transport-selector.js';
 import { mkdirSync } from 'node:fs';
@@ -39,6 +40,7 @@ function describe(rec: MountRecord): string {
 }
 
 async function runForeground(mountpoint: string, flags: MountFlags): Promise<void> {
+  keepFreedMemory();
   const options = parseMountOptions(flags.option);
   let running: RunningMount;
   try {

@@ -10,6 +10,7 @@ import { parsePeers } from '../node/cluster.js';
 import { NodeFabric } from '../node/fabric-listener.js';
 import { BOOTSTRAP_TENANT, isTenantUuid } from '../node/identity.js';
 import { NodeServer, type TlsMaterial } from '../node/node-server.js';
+import { keepFreedMemory } from '../util/daemon-memory.js';
 
 const TLS_VARS = ['KISEKI_CA_PATH', 'KISEKI_CERT_PATH', 'KISEKI_KEY_PATH'] as const;
 
@@ -43,6 +44,7 @@ async function serve(o: {
   bulkStream: boolean; bulkPort: number;
 }): Promise<void> {
   if (!o.dataDir) throw new Error('--data-dir DIR is required');
+  keepFreedMemory();
   const log = pino({ name: 'kiseki-node', base: { node_id: o.nodeId } }, pino.destination(2));
   const peers = o.peers ? parsePeers(o.peers) : [];
   if (!o.listen && !o.socket && peers.length === 0) throw new Error('give --listen HOST:PORT and/or --socket PATH');

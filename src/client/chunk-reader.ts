@@ -169,8 +169,8 @@ export class ChunkReader {
   }
 
   /** This process's own write, just sealed and stored: into the cache, so reading it back is a hit. */
-  adopt(chunkId: Buffer, plaintext: Buffer, memoryOnly = false): void {
-    this.cache.put(chunkId, plaintext, this.cache.epoch(), memoryOnly);
+  adopt(chunkId: Buffer, plaintext: Buffer): void {
+    this.cache.put(chunkId, plaintext, this.cache.epoch());
   }
 
   /**

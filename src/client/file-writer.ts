@@ -349,11 +349,10 @@ export class FileState {
     done.then(
       (ref) => {
         // A full chunk is most likely part of a large sequential write (a checkpoint), which is
-        // rarely read back on this node: it stays in L1 for read-your-writes but does not fill
-        // the L2 pool (and evict what was read or staged) unless cache_large_write asks for it.
-        // Partial chunks (small files, a file's tail) go to both, as JuiceFS does.
-        const memoryOnly = !this.io.cacheLargeWrite && ref.length === this.chunkSize;
-        this.io.reader.adopt(ref.chunkId!.value, slot.buf.subarray(0, ref.length), memoryOnly);
+        // rarely read back on this node: it is not cached (and evicts nothing that was read or
+        // staged) unless cache_large_write asks for it; reading it back fetches it (ADR 0046).
+        // Partial chunks (small files, a file's tail) are cached in L1 and L2, as JuiceFS does.
+        if (this.io.cacheLargeWrite || ref.length !== this.chunkSize) this.io.reader.adopt(ref.chunkId!.value, slot.buf.subarray(0, ref.length));
         if (this.dirty.get(index) === sealing) {
           this.dirty.set(index, { state: 'stored', ref, written: slot.written });
           // Reads of this chunk now go to the cache (or the node); the buffer is free once unleased.

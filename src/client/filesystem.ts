@@ -40,7 +40,7 @@ export interface FsOptions {
   /** Chunks sealed/uploading at once (write pipeline depth). */
   readonly uploadConcurrency: number;
   readonly reader: ChunkReaderOptions;
-  /** Full chunks written by this mount go to L2 too, not only to L1 (mount option cache_large_write). */
+  /** Full chunks written by this mount are cached too (L1 and L2), not only partial ones (mount option cache_large_write). */
   readonly cacheLargeWrite: boolean;
 }
 

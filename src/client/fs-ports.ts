@@ -85,11 +85,8 @@ export interface ChunkCachePort {
   get(chunkId: Buffer): Promise<ChunkLease | null>;
   /** Optional synchronous memory-tier lookup: a lease on a hit, null otherwise (then get() decides). */
   peek?(chunkId: Buffer): ChunkLease | null;
-  /**
-   * Only plaintext verified against chunkId (I-CC1); copied; skipped if a wipe happened since `epoch`.
-   * `memoryOnly`: L1 only, not the L2 pool.
-   */
-  put(chunkId: Buffer, plaintext: Buffer, epoch: number, memoryOnly?: boolean): void;
+  /** Only plaintext verified against chunkId (I-CC1); copied; skipped if a wipe happened since `epoch`. */
+  put(chunkId: Buffer, plaintext: Buffer, epoch: number): void;
   /** False when the cache keeps no plaintext (bypass mode, closed): warming it ahead of readers is pointless. */
   keeps(): boolean;
 }

@@ -50,7 +50,7 @@ export const MOUNT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ro: { kind: 'flag', key: 'readOnly', help: 'mount read-only' },
   rw: { kind: 'flag', key: 'readOnly', help: 'mount read-write (default)' },
   default_permissions: { kind: 'flag', key: 'defaultPermissions', help: 'let the kernel check permissions from mode bits' },
-  cache_large_write: { kind: 'flag', key: 'cacheLargeWrite', help: 'also keep full chunks this mount writes in its L2 pool (default: only in L1)' },
+  cache_large_write: { kind: 'flag', key: 'cacheLargeWrite', help: 'also cache (L1 and L2) the full chunks this mount writes (default: only partial ones)' },
   reply_threads: { kind: 'count', key: 'replyThreads', help: 'threads sending read replies of 64 KiB and more, 0–64, default 0 (the JS thread)' },
 };
 

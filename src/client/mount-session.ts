@@ -185,8 +185,8 @@ function cachePort(cache: ChunkCache): ChunkCachePort {
     },
     peek: (id) => cache.peekL1(id.toString('hex')),
     keeps: () => cache.mode !== 'bypass' && cache.state === 'active',
-    put: (id, plaintext, epoch, memoryOnly) => {
-      void cache.put(id.toString('hex'), plaintext, { epoch, memoryOnly }).catch(() => undefined);
+    put: (id, plaintext, epoch) => {
+      void cache.put(id.toString('hex'), plaintext, { epoch }).catch(() => undefined);
     },
   };
 }

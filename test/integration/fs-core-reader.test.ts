@@ -23,8 +23,9 @@ async function writeFile_(f: KisekiFileSystem, name: string, data: Buffer): Prom
   return attr.ino;
 }
 
-test('L1 is the hot cache: re-reading this process\'s own writes is an L1 hit, counted, and never fetched', async () => {
-  const ms: MountSession = await h.open('reader-l1', ['chunk_size=1M']);
+// Full chunks a mount writes are cached only with cache_large_write (ADR 0046); partial ones always.
+test('L1 is the hot cache: re-reading this process\'s own writes (cache_large_write) is an L1 hit, counted, and never fetched', async () => {
+  const ms: MountSession = await h.open('reader-l1', ['chunk_size=1M', 'cache_large_write']);
   const data = randomBytes(2 * MiB + 100);
   const ino = await writeFile_(ms.fs, 'own.bin', data);
   const hitsBefore = ms.cache.stats().l1_hits;
@@ -38,7 +39,7 @@ test('L1 is the hot cache: re-reading this process\'s own writes is an L1 hit, c
 });
 
 test('a read lease is a view of the L1 page (no copy); a wipe while it is held zeroes the page only on release (I-CC2)', async () => {
-  const ms = await h.open('reader-lease', ['chunk_size=1M']);
+  const ms = await h.open('reader-lease', ['chunk_size=1M', 'cache_large_write']);
   const data = randomBytes(MiB);
   const ino = await writeFile_(ms.fs, 'lease.bin', data);
   const file = await ms.fs.open(ino, fsc.O_RDONLY);

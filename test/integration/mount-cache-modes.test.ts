@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { crc32 } from '../../src/crypto/crc32.js';
 import { bash, startMountHarness, type MountHarness } from './mount-harness.js';
-import { chunkId, l2Files, mountWithOwnCache, until } from './mount-cache-fixtures.js';
+import { chunkId, l2Files, mountWithOwnCache, poolStats, until } from './mount-cache-fixtures.js';
 
 const TENANT = '00000000-0000-0000-0000-000000000001';
 const harnesses: MountHarness[] = [];
@@ -61,7 +61,7 @@ test('I-CC13 organic mount: each L2 file is the chunk plaintext followed by its 
   }
 });
 
-test('organic mount: full chunks a mount writes stay out of its L2 pool (L1 only) unless -o cache_large_write', async () => {
+test('organic mount: full chunks a mount writes are cached neither in L1 nor in its L2 pool unless -o cache_large_write', async () => {
   const h = await startMountHarness();
   harnesses.push(h);
   const plain = await mountWithOwnCache(h, 'plain', 'meta_ttl_ms=1000');
@@ -69,13 +69,17 @@ test('organic mount: full chunks a mount writes stay out of its L2 pool (L1 only
   try {
     await bash(`head -c 2500000 /dev/urandom > '${h.dir}/src.bin' && cp '${h.dir}/src.bin' '${plain.mount.path}/a.bin' && cp '${h.dir}/src.bin' '${large.mount.path}/b.bin'`);
     const src = await readFile(join(h.dir, 'src.bin'));
+    const tail = src.length - (2 << 20);
     const ids = [src.subarray(0, 1 << 20), src.subarray(1 << 20, 2 << 20), src.subarray(2 << 20)].map(chunkId);
     assert.ok(await until(async () => (await l2Files(large.cacheDir)).size === 3, 10_000), 'cache_large_write: all three chunks in L2');
     assert.ok(await until(async () => (await l2Files(plain.cacheDir)).size >= 1, 10_000));
+    assert.ok((await poolStats(h, large.cacheDir)).l1_bytes >= src.length, 'cache_large_write: all three chunks in L1');
+    assert.equal((await poolStats(h, plain.cacheDir)).l1_bytes, tail, 'default: only the partial tail chunk in L1');
     // The other mount's L2 writes of the same chunks, started later, are done by now; and a full
     // chunk written through would have had all that time to land.
-    await bash(`cmp '${h.dir}/src.bin' '${plain.mount.path}/a.bin'`);
     assert.deepEqual([...(await l2Files(plain.cacheDir)).keys()], [ids[2]], 'default: only the partial tail chunk in L2');
+    // Read back: the full chunks come from the node, byte for byte.
+    await bash(`cmp '${h.dir}/src.bin' '${plain.mount.path}/a.bin'`);
   } finally {
     await plain.cleanup();
     await large.cleanup();
