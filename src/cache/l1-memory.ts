@@ -2,6 +2,14 @@
 // evicted by the usage-weighted LRU; pinned entries are never evicted, and when only pinned entries
 // are left a new entry is simply not kept in L1 (for pinned data L2 is the primary tier).
 // I-CC2: dropping an entry releases the cache's page reference; the page zeroes itself on last release.
+//
+// Read-ahead entries (ADR 0048): a chunk warmed for a sequential reader before it asked for it is kept out
+// of the eviction policy until its first hit, so that it is not the first victim. Under usage-weighted
+// eviction every chunk a reader went through holds a credit per request (32 for a 4 MiB chunk read in
+// 128 KiB requests) and a new entry holds none: a prefetched chunk was evicted by the next prefetch
+// before its reader got there, and read again from L2 (178 instead of 64 L2 reads per pass of a file
+// four times L1, BENCHMARKS.md §Cache session 6). At most half of maxBytes is held that way; beyond
+// that, and when nothing else can go, the oldest read-ahead entry joins the policy (or is evicted).
 import { UsageWeightedLru, type EvictionPolicy } from './eviction.js';
 import type { Page } from './page.js';
 
@@ -12,6 +20,9 @@ export class L1Memory {
   readonly #entries = new Map<string, L1Entry>();
   readonly #eviction: EvictionPolicy;
   #bytes = 0;
+  /** Read-ahead entries not yet hit, oldest first, and their bytes (not in #eviction). */
+  readonly #ahead = new Map<string, number>();
+  #aheadBytes = 0;
 
   readonly #onDrop: ((id: string) => void) | null;
 
@@ -38,21 +49,57 @@ export class L1Memory {
   get(id: string): Page | null {
     const e = this.#entries.get(id);
     if (e === undefined) return null;
-    if (!e.pinned) this.#eviction.touch(id);
+    if (!e.pinned) this.#hit(id, 1);
     return e.page.acquire();
+  }
+
+  /** The page with a reference acquired for the caller, without counting a use (a read-ahead lease, ADR 0048). */
+  lease(id: string): Page | null {
+    return this.#entries.get(id)?.page.acquire() ?? null;
   }
 
   /** Hits served from the page without get() (the FUSE worker threads): recency and credits as for get(). */
   touch(id: string, hits: number): void {
     const e = this.#entries.get(id);
-    if (e !== undefined && !e.pinned) this.#eviction.touch(id, hits);
+    if (e !== undefined && !e.pinned) this.#hit(id, hits);
+  }
+
+  /** Bytes of read-ahead entries not hit yet. */
+  get aheadBytes(): number {
+    return this.#aheadBytes;
+  }
+
+  #hit(id: string, hits: number): void {
+    if (this.#ahead.has(id)) {
+      this.#leaveAhead(id);
+      this.#eviction.insert(id);
+    }
+    this.#eviction.touch(id, hits);
+  }
+
+  #leaveAhead(id: string): void {
+    const size = this.#ahead.get(id);
+    if (size === undefined) return;
+    this.#ahead.delete(id);
+    this.#aheadBytes -= size;
+  }
+
+  /** The policy's victim, else the oldest read-ahead entry (ADR 0048: only when nothing else can go). */
+  #victim(): string | null {
+    const v = this.#eviction.victim();
+    if (v !== null) return v;
+    const oldest = this.#ahead.keys().next();
+    if (oldest.done === true) return null;
+    this.#leaveAhead(oldest.value);
+    return oldest.value;
   }
 
   /**
    * Keeps the page (acquiring the cache's own reference) if room can be made by evicting organic
-   * entries. Returns false when it does not fit; nothing pinned is ever evicted for it.
+   * entries. Returns false when it does not fit; nothing pinned is ever evicted for it. `ahead`: warmed
+   * ahead of a reader (ADR 0048), kept out of eviction until its first hit.
    */
-  put(id: string, page: Page, pinned: boolean): boolean {
+  put(id: string, page: Page, pinned: boolean, ahead = false): boolean {
     const size = page.bytes.byteLength;
     const existing = this.#entries.get(id);
     if (existing !== undefined) {
@@ -61,13 +108,25 @@ export class L1Memory {
     }
     if (size > this.maxBytes) return false;
     while (this.#bytes + size > this.maxBytes) {
-      const victim = this.#eviction.victim();
+      const victim = this.#victim();
       if (victim === null) return false;
       this.#drop(victim);
     }
     this.#entries.set(id, { page: page.acquire(), pinned });
     this.#bytes += size;
-    if (!pinned) this.#eviction.insert(id);
+    if (pinned) return true;
+    if (!ahead) {
+      this.#eviction.insert(id);
+      return true;
+    }
+    this.#ahead.set(id, size);
+    this.#aheadBytes += size;
+    // Bounded; the oldest read-ahead entries beyond half of L1 become ordinary entries.
+    while (this.#aheadBytes > this.maxBytes / 2) {
+      const oldest = this.#ahead.keys().next().value as string;
+      this.#leaveAhead(oldest);
+      this.#eviction.insert(oldest);
+    }
     return true;
   }
 
@@ -79,6 +138,7 @@ export class L1Memory {
   remove(id: string): void {
     if (this.#entries.has(id)) {
       this.#eviction.remove(id);
+      this.#leaveAhead(id);
       this.#drop(id);
     }
   }
@@ -92,12 +152,15 @@ export class L1Memory {
     }
     this.#entries.clear();
     this.#eviction.clear();
+    this.#ahead.clear();
+    this.#aheadBytes = 0;
     this.#bytes = 0;
     return n;
   }
 
   #setPinned(id: string, e: L1Entry, pinned: boolean): void {
     e.pinned = pinned;
+    this.#leaveAhead(id);
     if (pinned) this.#eviction.remove(id);
     else this.#eviction.insert(id);
   }
@@ -106,6 +169,7 @@ export class L1Memory {
     const e = this.#entries.get(id);
     if (e === undefined) return;
     this.#entries.delete(id);
+    this.#leaveAhead(id);
     this.#bytes -= e.page.bytes.byteLength;
     this.#onDrop?.(id);
     e.page.release();
