@@ -3,25 +3,28 @@
 // are left a new entry is simply not kept in L1 (for pinned data L2 is the primary tier).
 // I-CC2: dropping an entry releases the cache's page reference; the page zeroes itself on last release.
 //
-// Read-ahead entries (ADR 0048): a chunk warmed for a sequential reader before it asked for it is kept out
-// of the eviction policy until its first hit, so that it is not the first victim. Under usage-weighted
-// eviction every chunk a reader went through holds a credit per request (32 for a 4 MiB chunk read in
-// 128 KiB requests) and a new entry holds none: a prefetched chunk was evicted by the next prefetch
-// before its reader got there, and read again from L2 (178 instead of 64 L2 reads per pass of a file
+// Read-ahead entries (ADR 0048): chunks warmed for a sequential reader before it asked for them are kept
+// out of the eviction policy, in the order they were warmed, until the reader has passed them: when one
+// is hit, those warmed before it join the policy with the hits they had. Under usage-weighted eviction
+// every chunk a reader went through holds a credit per request (32 for a 4 MiB chunk read in 128 KiB
+// requests), while the chunk it is reading and those ahead of it hold few or none: they were the first
+// victims of the next prefetch, and read again from L2 (178 instead of 64 L2 reads per pass of a file
 // four times L1, BENCHMARKS.md §Cache session 6). At most half of maxBytes is held that way; beyond
 // that, and when nothing else can go, the oldest read-ahead entry joins the policy (or is evicted).
 import { UsageWeightedLru, type EvictionPolicy } from './eviction.js';
 import type { Page } from './page.js';
 
 interface L1Entry { page: Page; pinned: boolean }
+/** A read-ahead entry's size and the hits it had so far (its credits once it joins the policy). */
+interface AheadEntry { size: number; hits: number }
 
 export class L1Memory {
   readonly maxBytes: number;
   readonly #entries = new Map<string, L1Entry>();
   readonly #eviction: EvictionPolicy;
   #bytes = 0;
-  /** Read-ahead entries not yet hit, oldest first, and their bytes (not in #eviction). */
-  readonly #ahead = new Map<string, number>();
+  /** Read-ahead entries the reader has not passed, oldest first, and their bytes (not in #eviction). */
+  readonly #ahead = new Map<string, AheadEntry>();
   #aheadBytes = 0;
 
   readonly #onDrop: ((id: string) => void) | null;
@@ -64,24 +67,40 @@ export class L1Memory {
     if (e !== undefined && !e.pinned) this.#hit(id, hits);
   }
 
-  /** Bytes of read-ahead entries not hit yet. */
+  /** Bytes of read-ahead entries the reader has not passed yet. */
   get aheadBytes(): number {
     return this.#aheadBytes;
   }
 
   #hit(id: string, hits: number): void {
-    if (this.#ahead.has(id)) {
-      this.#leaveAhead(id);
-      this.#eviction.insert(id);
+    const a = this.#ahead.get(id);
+    if (a === undefined) {
+      this.#eviction.touch(id, hits);
+      return;
     }
-    this.#eviction.touch(id, hits);
+    a.hits += hits;
+    // The reader is here: what was warmed before this entry is behind it.
+    for (const older of this.#ahead.keys()) {
+      if (older === id) break;
+      this.#joinPolicy(older);
+    }
   }
 
-  #leaveAhead(id: string): void {
-    const size = this.#ahead.get(id);
-    if (size === undefined) return;
+  /** Forgets a read-ahead entry; returns it (undefined if id is not one). */
+  #leaveAhead(id: string): AheadEntry | undefined {
+    const a = this.#ahead.get(id);
+    if (a === undefined) return undefined;
     this.#ahead.delete(id);
-    this.#aheadBytes -= size;
+    this.#aheadBytes -= a.size;
+    return a;
+  }
+
+  /** A read-ahead entry becomes ordinary, with the credits of the hits it had. */
+  #joinPolicy(id: string): void {
+    const a = this.#leaveAhead(id);
+    if (a === undefined) return;
+    this.#eviction.insert(id);
+    if (a.hits > 0) this.#eviction.touch(id, a.hits);
   }
 
   /** The policy's victim, else the oldest read-ahead entry (ADR 0048: only when nothing else can go). */
@@ -97,7 +116,7 @@ export class L1Memory {
   /**
    * Keeps the page (acquiring the cache's own reference) if room can be made by evicting organic
    * entries. Returns false when it does not fit; nothing pinned is ever evicted for it. `ahead`: warmed
-   * ahead of a reader (ADR 0048), kept out of eviction until its first hit.
+   * ahead of a reader (ADR 0048), kept out of eviction until the reader has passed it.
    */
   put(id: string, page: Page, pinned: boolean, ahead = false): boolean {
     const size = page.bytes.byteLength;
@@ -119,14 +138,10 @@ export class L1Memory {
       this.#eviction.insert(id);
       return true;
     }
-    this.#ahead.set(id, size);
+    this.#ahead.set(id, { size, hits: 0 });
     this.#aheadBytes += size;
-    // Bounded; the oldest read-ahead entries beyond half of L1 become ordinary entries.
-    while (this.#aheadBytes > this.maxBytes / 2) {
-      const oldest = this.#ahead.keys().next().value as string;
-      this.#leaveAhead(oldest);
-      this.#eviction.insert(oldest);
-    }
+    // Bounded: the oldest read-ahead entries beyond half of L1 become ordinary entries.
+    while (this.#aheadBytes > this.maxBytes / 2) this.#joinPolicy(this.#ahead.keys().next().value as string);
     return true;
   }
 
