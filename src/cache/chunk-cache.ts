@@ -223,7 +223,7 @@ export class ChunkCache {
     }
     try {
       if (!isChunkId(chunkId)) throw kerr('InvalidArgument', `bad chunk id ${chunkId.slice(0, 80)}`);
-      const inL1 = this.peekL1(chunkId);
+      const inL1 = this.peekL1(chunkId, opts.ahead === true);
       if (inL1 !== null) return inL1;
       const pool = this.pool;
       if (pool === null) return this.#miss();

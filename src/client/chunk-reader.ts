@@ -115,7 +115,8 @@ export class ChunkReader {
    */
   lease(chunkId: Buffer, ahead = false): Promise<ChunkLease> {
     // An L1 hit needs no flight: the page is leased at once (the hot read path's per-request cost).
-    const hot = this.cache.peek?.(chunkId) ?? null;
+    // For prefetch it is neither a hit nor a use of the chunk.
+    const hot = this.cache.peek?.(chunkId, ahead) ?? null;
     if (hot !== null) {
       this.stats.cacheHits++;
       return Promise.resolve(hot);
