@@ -2,7 +2,8 @@
 
 namespace kiseki::fuse {
 
-bool ReadCache::Serve(fuse_req_t req, uint64_t ino, size_t size, uint64_t off) {
+bool ReadCache::Serve(fuse_req_t req, uint64_t ino, size_t size, uint64_t off, uint64_t *firstOf) {
+  *firstOf = UINT64_MAX;
   std::shared_ptr<Entry> e;
   size_t from = 0, n = 0;
   {
@@ -31,6 +32,10 @@ bool ReadCache::Serve(fuse_req_t req, uint64_t ino, size_t size, uint64_t off) {
     e = c->second;
     e->busy++;
     e->hits++;
+    if (!e->everHit) {
+      e->everHit = true;
+      *firstOf = index;
+    }
     hits_++;
   }
   fuse_reply_buf(req, e->data + from, n);
