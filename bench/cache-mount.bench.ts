@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       mounted.push(b.l1);
       const l2Mnt = await b.l2.mount();
       mounted.push(b.l2);
-      // Written once through the first L1 mount (full chunks a mount writes stay out of its own L2,
+      // Written once through the first L1 mount (full chunks a mount writes are not cached,
       // ADR 0046); every L2 mount fills its pool with one cold read.
       if (i === 0) await py('write', join(l1Mnt, 'big'), String(FILE_MB));
       await py('read', join(l2Mnt, 'big'), String(1 << 20));
