@@ -238,7 +238,11 @@ export class KisekiFileSystem {
    */
   async readdirAged(ino: number): Promise<{ entries: DirEntryPlus[]; ageMs: number }> {
     const d = this.dentries;
-    const cached = d?.cachedListing(ino) ?? null;
+    // A listing made ahead of lookups left its names sealed (ADR 0086): they are opened now, in one
+    // batch, and the listing is looked up again for its age after that.
+    const pending = d?.cachedListing(ino) ?? null;
+    const opened = pending !== null && await this.names.openKept(ino, pending.entries.map((e) => e.hex)).catch(() => false);
+    const cached = opened ? d?.cachedListing(ino) ?? null : null;
     if (cached !== null) {
       const entries: DirEntryPlus[] = [];
       for (const e of cached.entries) {
@@ -283,6 +287,7 @@ export class KisekiFileSystem {
     const onPage = (page: ReaddirPage): void => {
       const list = page.map((e) => ({ nameKey: e.nameKey, attr: KisekiFileSystem.attrOf(e, 'readdir') }));
       for (const h of d.listingPage(dir, list, ticket)) hexes.push(h);
+      this.names.keepSealed(page);
       progress.page();
     };
     this.prefetching.set(dir, progress);

@@ -16,6 +16,10 @@ const XATTR_PREFIX = Buffer.from('\0xattr\0');
 
 /** Names remembered by key: enough for a few large directories. */
 const KNOWN_NAMES_MAX = 200_000;
+/** Sealed names kept unopened: the biggest directory listed ahead of lookups (PREFETCH_MAX_ENTRIES). */
+const KEPT_SEALED_MAX = 65_536;
+/** Kept names opened per thread-pool job. */
+const OPEN_BATCH = 1024;
 
 export class SealedNames {
   /**
@@ -24,6 +28,11 @@ export class SealedNames {
    * known needs no decryption, and a node cannot make it show another name.
    */
   private readonly known = new Map<string, Buffer>();
+  /**
+   * name_key (hex) → the sealed name a listing ahead of lookups brought (ADR 0086: such a listing
+   * opens no name), until it is opened, by a READDIR of the cached listing, or pushed out.
+   */
+  private readonly sealed = new Map<string, Envelope>();
 
   constructor(private readonly meta: MetaCrypto, private readonly namespaceId: string) {}
 
@@ -35,6 +44,36 @@ export class SealedNames {
   /** The name of a name_key (hex) this client hashed or opened before, if it still remembers it. */
   knownName(hex: string): Buffer | undefined {
     return this.known.get(hex);
+  }
+
+  /** Keeps the sealed names of listed entries whose names are not known, to open them if they are ever shown. */
+  keepSealed(entries: ReadonlyArray<{ nameKey: Buffer; sealedName?: Envelope | undefined }>): void {
+    for (const e of entries) {
+      const hex = e.nameKey.toString('hex');
+      if (e.sealedName === undefined || this.known.has(hex)) continue;
+      if (this.sealed.size >= KEPT_SEALED_MAX) this.sealed.delete(this.sealed.keys().next().value as string);
+      this.sealed.set(hex, e.sealedName);
+    }
+  }
+
+  /**
+   * Opens, in one batch, the names of these name_keys (hex) of `parent` that keepSealed() kept, each
+   * checked against its key as a listing's are; false when one of them was neither known nor kept.
+   */
+  async openKept(parent: number, hexes: readonly string[]): Promise<boolean> {
+    const items: Array<{ nameKey: Buffer; sealedName: Envelope }> = [];
+    for (const hex of hexes) {
+      if (this.known.has(hex)) continue;
+      const sealedName = this.sealed.get(hex);
+      if (sealedName === undefined) return false;
+      items.push({ nameKey: Buffer.from(hex, 'hex'), sealedName });
+    }
+    // Batches of a listing page's size, side by side on the thread pool (one batch is one job).
+    const batches: Array<Promise<Buffer[]>> = [];
+    for (let i = 0; i < items.length; i += OPEN_BATCH) batches.push(this.openNames(parent, items.slice(i, i + OPEN_BATCH)));
+    await Promise.all(batches);
+    for (const it of items) this.sealed.delete(it.nameKey.toString('hex'));
+    return true;
   }
 
   static checkName(name: Buffer): void {

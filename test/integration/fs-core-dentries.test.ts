@@ -53,6 +53,9 @@ test('I-CC3 a lookup walk lists the directory once; the rest (and absent names) 
     const absent = await reader.lookupAged(dir, n('nope'));
     assert.equal(absent.attr, null, 'a complete listing answers ENOENT');
     await assert.rejects(reader.lookup(dir, n('nope')), (e) => KisekiError.is(e, 'NotFound'));
+    // ADR 0086: the listing opened no name; a readdir opens the sealed names it kept, with the node down.
+    const listed = (await reader.readdir(dir)).map((e) => e.name.toString()).sort();
+    assert.deepEqual(listed, Array.from({ length: FILES }, (_, i) => `f${i}`).sort());
   } finally {
     restarted = await h.node.restart();
   }
