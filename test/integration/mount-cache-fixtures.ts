@@ -93,14 +93,14 @@ export async function until(pred: () => Promise<boolean>, timeoutMs: number): Pr
 
 const PY_READ = `
 import hashlib, os, sys
-mode, path, block = sys.argv[1], sys.argv[2], int(sys.argv[3])
+mode, path = sys.argv[1], sys.argv[2]
 if mode == "whole":
     # Drop the file's pages first so that every byte is asked of the FUSE daemon.
     fd = os.open(path, os.O_RDONLY)
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     h = hashlib.sha256()
     while True:
-        b = os.read(fd, block)
+        b = os.read(fd, 1 << 20)
         if not b: break
         h.update(b)
     print(h.hexdigest())
@@ -111,15 +111,12 @@ else:
 os.close(fd)
 `;
 
-/**
- * SHA-256 of a file's bytes as read through the mount by another process in `block`-byte reads (the
- * kernel then asks the daemon in requests of that size), page cache dropped first.
- */
-export async function readThrough(path: string, block = MiB): Promise<string> {
-  return (await sh('python3', ['-c', PY_READ, 'whole', path, String(block)])).trim();
+/** SHA-256 of a file's bytes as read through the mount by another process, page cache dropped first. */
+export async function readThrough(path: string): Promise<string> {
+  return (await sh('python3', ['-c', PY_READ, 'whole', path])).trim();
 }
 
 /** One FUSE READ of the file's first byte (O_DIRECT) from another process; returns it as hex. */
 export async function readFirstByteDirect(path: string): Promise<string> {
-  return (await sh('python3', ['-c', PY_READ, 'direct', path, '1'])).trim();
+  return (await sh('python3', ['-c', PY_READ, 'direct', path])).trim();
 }
