@@ -91,9 +91,6 @@ void CallJs(Napi::Env env, Napi::Function fn, Session *session, Op *op) {
   a.Num(op->pid);
   a.Bool(op->id != 0 && RequestTable::Get().Interrupted(op->id));
   switch (op->type) {
-    case OP_READ_HINT:
-      a.Num(static_cast<double>(op->a));
-      break;
     case OP_INIT:
     case OP_DESTROY:
     case OP_INTERRUPT:

@@ -50,7 +50,6 @@ enum OpType : int {
   OP_CREATE = 31,
   OP_FALLOCATE = 32,
   OP_INTERRUPT = 33,  // not a request: the kernel interrupted request `id`
-  OP_READ_HINT = 34,  // not a request: a worker thread answered the first read of published chunk `a` of `ino`
 };
 
 struct Op {

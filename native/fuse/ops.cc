@@ -201,18 +201,7 @@ void ll_sized(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fus
 // A read that lies in an L1 chunk the client published is answered here, without waking the JS thread.
 void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   Session *s = SessionOf(req);
-  uint64_t firstOf;
-  if (s->state() == Session::State::kRunning && off >= 0 && s->reads().Serve(req, ino, size, static_cast<uint64_t>(off), &firstOf)) {
-    if (firstOf != UINT64_MAX) {
-      // The reader entered a published chunk: JS looks ahead of it (prefetch) without being in the reply path.
-      Op *hint = new Op();
-      hint->type = OP_READ_HINT;
-      hint->ino = ino;
-      hint->a = firstOf;
-      s->Submit(nullptr, hint);
-    }
-    return;
-  }
+  if (s->state() == Session::State::kRunning && off >= 0 && s->reads().Serve(req, ino, size, static_cast<uint64_t>(off))) return;
   ll_sized<OP_READ>(req, ino, size, off, fi);
 }
 

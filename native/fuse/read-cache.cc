@@ -2,8 +2,7 @@
 
 namespace kiseki::fuse {
 
-bool ReadCache::Serve(fuse_req_t req, uint64_t ino, size_t size, uint64_t off, uint64_t *firstOf) {
-  *firstOf = UINT64_MAX;
+bool ReadCache::Serve(fuse_req_t req, uint64_t ino, size_t size, uint64_t off) {
   std::shared_ptr<Entry> e;
   size_t from = 0, n = 0;
   {
@@ -32,10 +31,6 @@ bool ReadCache::Serve(fuse_req_t req, uint64_t ino, size_t size, uint64_t off, u
     e = c->second;
     e->busy++;
     e->hits++;
-    if (!e->everHit) {
-      e->everHit = true;
-      *firstOf = index;
-    }
     hits_++;
   }
   fuse_reply_buf(req, e->data + from, n);

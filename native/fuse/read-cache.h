@@ -21,12 +21,8 @@ namespace kiseki::fuse {
 
 class ReadCache {
  public:
-  /**
-   * Worker thread: true when the read was answered here (every byte of it lies in one published chunk,
-   * or at EOF). `*firstOf` is then the chunk's index if this was the first read answered from it (the
-   * reader has moved on to it: JS may look ahead), else UINT64_MAX.
-   */
-  bool Serve(fuse_req_t req, uint64_t ino, size_t size, uint64_t off, uint64_t *firstOf);
+  /** Worker thread: true when the read was answered here (every byte of it lies in one published chunk, or at EOF). */
+  bool Serve(fuse_req_t req, uint64_t ino, size_t size, uint64_t off);
 
   /**
    * JS thread: bytes [0, len) of chunk `index` of `ino` are `data` (valid until dropped); the file has
@@ -50,8 +46,7 @@ class ReadCache {
   struct Entry {
     const char *data;
     size_t len;
-    uint64_t hits = 0;  // since the last TakeHits
-    bool everHit = false;
+    uint64_t hits = 0;
     unsigned busy = 0;  // replies copying from data right now
   };
   struct Inode {

@@ -178,12 +178,11 @@ export class ChunkCache {
    * (which looks at L1 again, uncounted, then L2). Lets the hot read path skip a promise chain.
    * Null too when there is no L1 (bypass) or the cache is not active: get() counts those.
    */
-  peekL1(chunkId: string, ahead = false): ChunkGet & { kind: 'hit' } | null {
+  peekL1(chunkId: string): ChunkGet & { kind: 'hit' } | null {
     if (this.#l1 === null || this.#state !== 'active') return null;
-    // ahead: a lease for a reader that is not there yet (ADR 0048): neither a hit nor a use.
-    const inL1 = ahead ? this.#l1.lease(chunkId) : this.#l1.get(chunkId);
+    const inL1 = this.#l1.get(chunkId);
     if (inL1 === null) return null;
-    if (!ahead) this.#counters.l1_hits++;
+    this.#counters.l1_hits++;
     return hit('l1', inL1) as ChunkGet & { kind: 'hit' };
   }
 
@@ -215,15 +214,14 @@ export class ChunkCache {
     for (const report of this.#hitSources) report();
   }
 
-  /** `ahead`: a prefetch for a sequential reader; an L2 hit is promoted as a read-ahead entry (ADR 0048). */
-  async get(chunkId: string, opts: { ahead?: boolean } = {}): Promise<ChunkGet> {
+  async get(chunkId: string): Promise<ChunkGet> {
     if (this.#l1 === null || this.#state !== 'active') {
       this.#counters.bypasses++;
       return { kind: 'bypass' };
     }
     try {
       if (!isChunkId(chunkId)) throw kerr('InvalidArgument', `bad chunk id ${chunkId.slice(0, 80)}`);
-      const inL1 = this.peekL1(chunkId, opts.ahead === true);
+      const inL1 = this.peekL1(chunkId);
       if (inL1 !== null) return inL1;
       const pool = this.pool;
       if (pool === null) return this.#miss();
@@ -248,7 +246,7 @@ export class ChunkCache {
       }
       // Promotion: hot L2 chunks move into L1.
       this.#collectHits();
-      this.#l1.put(chunkId, r.page, this.mode === 'pinned', opts.ahead === true);
+      this.#l1.put(chunkId, r.page, this.mode === 'pinned');
       this.#counters.l2_hits++;
       return hit('l2', r.page);
     } catch {

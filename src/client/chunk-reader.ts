@@ -89,11 +89,7 @@ class Flight {
 
 export class ChunkReader {
   private readonly inflight = new Map<string, Flight>();
-  /**
-   * Insertion-ordered ids prefetch already warmed (oldest first) and the cache still holds in memory as
-   * far as the reader knows: an id leaves when the cache lets the chunk go (dropped()), so that a reader
-   * coming round again (the next epoch of a dataset larger than L1) has it warmed ahead once more.
-   */
+  /** Insertion-ordered ids prefetch already warmed (oldest first). */
   private readonly warmed = new Set<string>();
   private prefetching = 0;
   readonly stats: ReaderStats = { fetched: 0, failovers: 0, prefetched: 0, cacheHits: 0 };
@@ -109,14 +105,10 @@ export class ChunkReader {
     readonly buffers: ChunkBuffers = new ChunkBuffers(),
   ) {}
 
-  /**
-   * The verified plaintext of a chunk, valid until release() (call it exactly once). `ahead`: for
-   * prefetch, which the cache keeps until a reader gets there.
-   */
-  lease(chunkId: Buffer, ahead = false): Promise<ChunkLease> {
+  /** The verified plaintext of a chunk, valid until release() (call it exactly once). */
+  lease(chunkId: Buffer): Promise<ChunkLease> {
     // An L1 hit needs no flight: the page is leased at once (the hot read path's per-request cost).
-    // For prefetch it is neither a hit nor a use of the chunk.
-    const hot = this.cache.peek?.(chunkId, ahead) ?? null;
+    const hot = this.cache.peek?.(chunkId) ?? null;
     if (hot !== null) {
       this.stats.cacheHits++;
       return Promise.resolve(hot);
@@ -124,7 +116,7 @@ export class ChunkReader {
     const key = chunkId.toString('hex');
     let flight = this.inflight.get(key);
     if (flight === undefined) {
-      const f: Flight = new Flight(this.load(chunkId, ahead).then(
+      const f: Flight = new Flight(this.load(chunkId).then(
         (source) => {
           this.inflight.delete(key);
           f.settle(source);
@@ -142,12 +134,9 @@ export class ChunkReader {
     return joined.done.then(() => joined.lease());
   }
 
-  /**
-   * A lease of the chunk's plaintext if the memory cache holds it now, else null (nothing is fetched).
-   * `ahead`: for a reader that has not got there yet (not counted as a hit, ADR 0048).
-   */
-  peekCached(chunkId: Buffer, ahead = false): ChunkLease | null {
-    return this.cache.peek?.(chunkId, ahead) ?? null;
+  /** A lease of the chunk's plaintext if the memory cache holds it now, else null (nothing is fetched). */
+  peekCached(chunkId: Buffer): ChunkLease | null {
+    return this.cache.peek?.(chunkId) ?? null;
   }
 
   /** A copy of the chunk's plaintext that the caller owns (for read-modify-write, not for the hot path). */
@@ -160,29 +149,18 @@ export class ChunkReader {
     }
   }
 
-  /**
-   * Starts warming the cache with these chunks if capacity allows; never throws, never waits.
-   * `onWarm` hears of each chunk that is warm: at once for one warmed before (and not dropped since),
-   * else once this call warmed it.
-   */
-  prefetch(chunkIds: readonly Buffer[], onWarm?: (chunkId: Buffer) => void): void {
+  /** Starts warming the cache with these chunks if capacity allows; never throws, never waits. */
+  prefetch(chunkIds: readonly Buffer[]): void {
     if (!this.cache.keeps()) return;
     for (const id of chunkIds) {
       const key = id.toString('hex');
-      if (this.inflight.has(key)) continue;
-      if (this.warmed.has(key)) {
-        onWarm?.(id);
-        continue;
-      }
+      if (this.warmed.has(key) || this.inflight.has(key)) continue;
       if (this.prefetching >= this.options.maxPrefetchInflight) return;
       this.prefetching++;
       this.stats.prefetched++;
       this.warmed.add(key);
       if (this.warmed.size > WARMED_MEMORY) this.warmed.delete(this.warmed.values().next().value as string);
-      this.lease(id, true).then((l) => {
-        l.release();
-        onWarm?.(id);
-      }, () => { this.warmed.delete(key); }).finally(() => this.prefetching--);
+      this.lease(id).then((l) => l.release(), () => { this.warmed.delete(key); }).finally(() => this.prefetching--);
     }
   }
 
@@ -195,11 +173,6 @@ export class ChunkReader {
     this.cache.put(chunkId, plaintext, this.cache.epoch());
   }
 
-  /** The cache let this chunk (hex id) go from memory (eviction): the next prefetch that meets it warms it again. */
-  dropped(chunkKey: string): void {
-    this.warmed.delete(chunkKey);
-  }
-
   /**
    * Cache wipe or unmount: the reader holds no plaintext of its own (loads in flight are zeroed when
    * their requests release them); forget what prefetch warmed, since the cache no longer has it.
@@ -209,9 +182,9 @@ export class ChunkReader {
     this.buffers.clear();
   }
 
-  private async load(chunkId: Buffer, ahead: boolean): Promise<ChunkLease> {
+  private async load(chunkId: Buffer): Promise<ChunkLease> {
     const epoch = this.cache.epoch();
-    const cached = await this.cache.get(chunkId, ahead);
+    const cached = await this.cache.get(chunkId);
     if (cached !== null) {
       this.stats.cacheHits++;
       return cached;

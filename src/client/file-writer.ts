@@ -163,12 +163,6 @@ export class FileState {
     return this.chunkAt.get(index)?.chunkId?.value ?? null;
   }
 
-  /** The index in [from, to] whose committedChunk() is `chunkId`, or null. */
-  committedIndexOf(chunkId: Buffer, from: number, to: number): number | null {
-    for (let i = from; i <= to; i++) if (this.committedChunk(i)?.equals(chunkId) === true) return i;
-    return null;
-  }
-
   /** committedChunk() of the one chunk that holds all of [offset, offset + length), if one does. */
   committedChunkOf(offset: number, length: number): { index: number; chunkId: Buffer } | null {
     const end = Math.min(offset + length, this.size);

@@ -446,7 +446,10 @@ export class KisekiFileSystem {
     // Prefetch is asked for before this read is waited for (the read's own chunk was asked for first,
     // so it goes out first): a cold sequential reader has the next chunks in flight while its first
     // chunk is still being fetched and opened.
-    if (sequential && length > 0) this.prefetchAfter(state, Math.floor((offset + length - 1) / cs));
+    if (sequential && length > 0) {
+      const last = Math.floor((offset + length - 1) / cs);
+      this.reader.prefetch(state.committedAfter(last, this.reader.prefetchDepth));
+    }
     if (mirror === null) return lease;
     return lease.then((l) => {
       const c = state.committedChunkOf(offset, length);
@@ -455,41 +458,12 @@ export class KisekiFileSystem {
     });
   }
 
-  /**
-   * A reader of `ino` moved on to chunk `index`, answered from the read mirror without coming here:
-   * if it streams (the chunk before is published too), look ahead of it as for a sequential read.
-   */
-  readReachedChunk(ino: number, index: number): void {
-    const state = this.states.get(ino);
-    const mirror = this.readMirror;
-    if (state === undefined || mirror === null || index === 0 || mirror.wants(ino, index - 1)) return;
-    this.prefetchAfter(state, index);
-  }
-
-  /**
-   * Warms the cache with the chunks after `last`. With a read mirror, each warmed chunk is published
-   * at once, so a sequential reader streams through it on the worker threads, which tell
-   * readReachedChunk() when it gets there: prefetch keeps rolling ahead without JS in the reply path.
-   */
-  private prefetchAfter(state: FileState, last: number): void {
-    const ahead = state.committedAfter(last, this.reader.prefetchDepth);
-    const mirror = this.readMirror;
-    if (mirror === null) {
-      this.reader.prefetch(ahead);
-      return;
-    }
-    this.reader.prefetch(ahead, (id) => {
-      const index = state.committedIndexOf(id, last + 1, last + this.reader.prefetchDepth);
-      if (index !== null) this.publishChunk(mirror, state, index, id, true);
-    });
-  }
-
   /** Publishes chunk `index` if it is still `chunkId` in the inode's current, clean state and in L1. */
-  private publishChunk(mirror: ReadMirrorPort, state: FileState, index: number, chunkId: Buffer, ahead = false): void {
+  private publishChunk(mirror: ReadMirrorPort, state: FileState, index: number, chunkId: Buffer): void {
     // A state already forgotten (last close) must not publish over its successor's layout.
     if (this.states.get(state.ino) !== state || !mirror.wants(state.ino, index)) return;
     if (state.committedChunk(index)?.equals(chunkId) !== true) return;
-    const chunk = this.reader.peekCached(chunkId, ahead);
+    const chunk = this.reader.peekCached(chunkId);
     if (chunk !== null) mirror.publish(state.ino, state.generation, index, state.chunkSize, state.size, chunkId.toString('hex'), chunk);
   }
 

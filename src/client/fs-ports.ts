@@ -81,16 +81,10 @@ export interface ReadMirrorPort {
 export interface ChunkCachePort {
   /** Wipe generation, captured before a canonical fetch and handed back to put(). */
   epoch(): number;
-  /**
-   * A view of the cached plaintext (no copy), held until released; null on a miss (or in bypass mode).
-   * `ahead`: warming for a sequential reader (prefetch), kept until that reader got there.
-   */
-  get(chunkId: Buffer, ahead?: boolean): Promise<ChunkLease | null>;
-  /**
-   * Optional synchronous memory-tier lookup: a lease on a hit, null otherwise (then get() decides).
-   * `ahead`: a lease taken ahead of a reader (publishing a prefetched chunk), not a hit.
-   */
-  peek?(chunkId: Buffer, ahead?: boolean): ChunkLease | null;
+  /** A view of the cached plaintext (no copy), held until released; null on a miss (or in bypass mode). */
+  get(chunkId: Buffer): Promise<ChunkLease | null>;
+  /** Optional synchronous memory-tier lookup: a lease on a hit, null otherwise (then get() decides). */
+  peek?(chunkId: Buffer): ChunkLease | null;
   /** Only plaintext verified against chunkId (I-CC1); copied; skipped if a wipe happened since `epoch`. */
   put(chunkId: Buffer, plaintext: Buffer, epoch: number): void;
   /** False when the cache keeps no plaintext (bypass mode, closed): warming it ahead of readers is pointless. */

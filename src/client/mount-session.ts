@@ -113,7 +113,6 @@ export class MountSession {
           fs.reader.wipe();
           if (reason === 'crypto-shred') session.keys.wipe('KeyDestroyed');
         }),
-        cache.onL1Drop((id) => fs.reader.dropped(id)),
       ];
       return new MountSession(session, fs, cache, cacheConfig, opts.namespaceId, readOnly, unsubscribe);
     } catch (err) {
@@ -180,11 +179,11 @@ function cachePort(cache: ChunkCache): ChunkCachePort {
   return {
     epoch: () => cache.epoch(),
     // The page itself, pinned by the lease: eviction or a wipe zeroes it only after release (I-CC2).
-    get: async (id, ahead) => {
-      const r = await cache.get(id.toString('hex'), { ahead: ahead === true });
+    get: async (id) => {
+      const r = await cache.get(id.toString('hex'));
       return r.kind === 'hit' ? { data: r.data, release: r.release } : null;
     },
-    peek: (id, ahead) => cache.peekL1(id.toString('hex'), ahead === true),
+    peek: (id) => cache.peekL1(id.toString('hex')),
     keeps: () => cache.mode !== 'bypass' && cache.state === 'active',
     put: (id, plaintext, epoch) => {
       void cache.put(id.toString('hex'), plaintext, { epoch }).catch(() => undefined);

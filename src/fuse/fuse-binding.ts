@@ -28,7 +28,7 @@ export const enum OpCode {
   UNLINK = 9, RMDIR = 10, SYMLINK = 11, RENAME = 12, LINK = 13, OPEN = 14, READ = 15, WRITE = 16, FLUSH = 17,
   RELEASE = 18, FSYNC = 19, OPENDIR = 20, READDIR = 21, READDIRPLUS = 22, RELEASEDIR = 23, FSYNCDIR = 24,
   STATFS = 25, SETXATTR = 26, GETXATTR = 27, LISTXATTR = 28, REMOVEXATTR = 29, ACCESS = 30, CREATE = 31,
-  FALLOCATE = 32, INTERRUPT = 33, READ_HINT = 34,
+  FALLOCATE = 32, INTERRUPT = 33,
 }
 
 /** Mirrors native/fuse/attr-layout.h. */
@@ -562,14 +562,6 @@ export class FuseSession {
       case OpCode.INTERRUPT: {
         this.stats.interrupts++;
         this.pending.get(id)?.interrupt();
-        return;
-      }
-      case OpCode.READ_HINT: {
-        try {
-          ops.readHint?.(ino, a[0] as number);
-        } catch (err) {
-          this.log(`readHint(${ino}) threw: ${(err as Error).message}`);
-        }
         return;
       }
       default:

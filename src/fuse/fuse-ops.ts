@@ -159,8 +159,6 @@ export interface FuseOperations {
   lookup?(ctx: RequestContext, parent: number, name: Buffer): R<Entry | NegativeEntry>;
   /** The kernel dropped `nlookup` lookups of `ino` (already answered; batches arrive as several calls). */
   forget?(ino: number, nlookup: number): void;
-  /** No reply: the worker threads answered the first read of chunk `index` of `ino` themselves (FuseSession.reads). */
-  readHint?(ino: number, index: number): void;
   getattr?(ctx: RequestContext, ino: number, fh: number | undefined): R<AttrReply>;
   setattr?(ctx: RequestContext, ino: number, changes: SetattrChanges): R<AttrReply>;
   readlink?(ctx: RequestContext, ino: number): R<Buffer | string>;

@@ -188,10 +188,6 @@ export class KisekiFuse implements FuseOperations {
     return { ...this.openReply(file.fh, attr.ino, file.state.generation, flags), entry: this.entry(attr) };
   }
 
-  readHint(ino: number, index: number): void {
-    this.fs.readReachedChunk(ino, index);
-  }
-
   // A lease of the cached chunk: the binding sends the view and releases it once the kernel has the bytes.
   read(_ctx: RequestContext, _ino: number, fh: number, size: number, offset: number): Promise<ReadReply> {
     return this.fs.readLease(fh, offset, size);

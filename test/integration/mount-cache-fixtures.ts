@@ -11,7 +11,6 @@ import { sh, type MountHarness, type Mounted } from './mount-harness.js';
 export const TENANT = '00000000-0000-0000-0000-000000000001'; // the node's local tenant on its unix socket
 export const MiB = 1 << 20;
 const CLIENT_CLI = resolve(__dirname, '../../src/cli/kiseki-client.js');
-const FUSE_CLI = resolve(__dirname, '../../src/cli/kiseki-client-fuse.js');
 
 /** The local tenant addresses chunks by SHA-256 of the plaintext (I-CC1). */
 export function chunkId(plaintext: Uint8Array): string {
@@ -72,14 +71,6 @@ export async function poolStats(h: MountHarness, cacheDir: string): Promise<Cach
   const all = JSON.parse(await sh(process.execPath, [CLIENT_CLI, 'cache', '--stats', '--json', '--cache-dir', cacheDir], { env: h.env })) as CacheStatsSnapshot[];
   if (all.length !== 1) throw new Error(`expected one live pool under ${cacheDir}, found ${all.length}`);
   return all[0]!;
-}
-
-/** A mount's native read cache (ADR 0045): reads answered on the worker threads, reads passed to JS, chunks published. */
-export interface WorkerReads { hits: number; misses: number; entries: number }
-
-export async function workerReadsOf(h: MountHarness, path: string): Promise<WorkerReads> {
-  const all = JSON.parse(await sh(process.execPath, [FUSE_CLI, 'status', '--json'], { env: h.env })) as Array<{ mountpoint: string; workerReads: WorkerReads }>;
-  return all.find((m) => m.mountpoint === path)!.workerReads;
 }
 
 export async function until(pred: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {

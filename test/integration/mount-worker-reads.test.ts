@@ -9,9 +9,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { bash, sh, startMountHarness, startTool, type MountHarness } from './mount-harness.js';
-import { MiB, mountWithOwnCache, poolStats, readThrough, workerReadsOf, type CacheMount, type WorkerReads } from './mount-cache-fixtures.js';
+import { MiB, mountWithOwnCache, poolStats, readThrough, type CacheMount } from './mount-cache-fixtures.js';
 
 const CLIENT_CLI = resolve(__dirname, '../../src/cli/kiseki-client.js');
+const CLI = resolve(__dirname, '../../src/cli/kiseki-client-fuse.js');
 let h: MountHarness;
 const mounts: CacheMount[] = [];
 
@@ -24,7 +25,12 @@ after(async () => {
   await h?.close();
 });
 
-const workerReads = (path: string): Promise<WorkerReads> => workerReadsOf(h, path);
+interface WorkerReads { hits: number; misses: number; entries: number }
+
+async function workerReads(path: string): Promise<WorkerReads> {
+  const all = JSON.parse(await sh(process.execPath, [CLI, 'status', '--json'], { env: h.env })) as Array<{ mountpoint: string; workerReads: WorkerReads }>;
+  return all.find((m) => m.mountpoint === path)!.workerReads;
+}
 
 /**
  * Keeps the file open in another process, so its state (and what it has published) lives on
