@@ -238,8 +238,8 @@ export class KisekiFileSystem {
    */
   async readdirAged(ino: number): Promise<{ entries: DirEntryPlus[]; ageMs: number }> {
     const d = this.dentries;
-    // A listing made ahead of lookups left its names sealed (ADR 0086): they are opened now, in one
-    // batch, and the listing is looked up again for its age after that.
+    // A listing made ahead of lookups left its names sealed (ADR 0086): they are opened now, and the
+    // listing is looked up again for its age after that.
     const pending = d?.cachedListing(ino) ?? null;
     const opened = pending !== null && await this.names.openKept(ino, pending.entries.map((e) => e.hex)).catch(() => false);
     const cached = opened ? d?.cachedListing(ino) ?? null : null;

@@ -57,8 +57,9 @@ export class SealedNames {
   }
 
   /**
-   * Opens, in one batch, the names of these name_keys (hex) of `parent` that keepSealed() kept, each
-   * checked against its key as a listing's are; false when one of them was neither known nor kept.
+   * Opens the names of these name_keys (hex) of `parent` that keepSealed() kept, in batches on the
+   * thread pool, each checked against its key as a listing's are; false when one of them was neither
+   * known nor kept (and nothing is opened).
    */
   async openKept(parent: number, hexes: readonly string[]): Promise<boolean> {
     const items: Array<{ nameKey: Buffer; sealedName: Envelope }> = [];
