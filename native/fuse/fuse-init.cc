@@ -125,11 +125,13 @@ Napi::Value ReplyBufAsync(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, true);
 }
 
+double NumArg(const Napi::CallbackInfo &info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+
 // notifyInvalInode(handle, ino, off, len)
 Napi::Value NotifyInvalInode(const Napi::CallbackInfo &info) {
   Session *s = SessionArg(info);
   if (s == nullptr || s->state() != Session::State::kRunning) return info.Env().Undefined();
-  s->NotifyInvalInode(static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()),
+  s->NotifyInvalInode(static_cast<uint64_t>(NumArg(info, 1)),
                       info[2].As<Napi::Number>().Int64Value(), info[3].As<Napi::Number>().Int64Value());
   return info.Env().Undefined();
 }
@@ -150,11 +152,9 @@ const uint8_t *KeyArg(Napi::Env env, Napi::Value v, const char *what) {
 Napi::Value NotifyInvalEntry(const Napi::CallbackInfo &info) {
   Session *s = SessionArg(info);
   if (s == nullptr || s->state() != Session::State::kRunning) return info.Env().Undefined();
-  s->NotifyInvalEntry(static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()), NameArg(info[2]));
+  s->NotifyInvalEntry(static_cast<uint64_t>(NumArg(info, 1)), NameArg(info[2]));
   return info.Env().Undefined();
 }
-
-double NumArg(const Napi::CallbackInfo &info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
 
 // { name: count, … } for the stats calls.
 Napi::Object Counts(Napi::Env env, std::initializer_list<std::pair<const char *, uint64_t>> counts) {

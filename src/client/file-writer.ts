@@ -30,7 +30,7 @@ export interface FileIo {
   /** Slot buffers come from here and go back once stored and no longer read. */
   readonly buffers: ChunkBuffers;
   readonly inlineThreshold: number;
-  /** Whether full chunks this mount writes are kept in L2 too (else L1 only; see seal()). */
+  /** Whether full chunks this mount writes are cached (L1 and L2); partial chunks always are (ADR 0046). */
   readonly cacheLargeWrite: boolean;
   readonly clock: Clock;
   /** How long an upload keeps trying a replica that cannot take it for a passing reason, before EIO. */

@@ -2,7 +2,7 @@
 // (native/sys/malloc-tuning.cc says why): buffers up to 32 MiB come from the heap, and up to 512 MiB
 // of freed heap is kept for the next buffer instead of going back to the kernel. A 256 MiB write
 // through a mount took half the daemon's page faults and a quarter less CPU with this
-// (docs/adr/0046, session 6). The cost: the daemon's resident size stays at its peak.
+// (docs/adr/0098). The cost: the daemon's resident size stays at its peak.
 import { loadNative } from './native.js';
 
 /** Above the largest buffers the daemons churn (4 MiB chunks, 1 MiB FUSE writes, 16 MiB read windows). */
