@@ -15,7 +15,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { CacheStatsSnapshot } from '../src/cache/cache-stats.js';
-import { ceilingPeer, childPeer, cpuSeconds, kisekiPeer, py, startBenchNode, stop, type Peer } from './mount.bench.js';
+import { applyPeerReadAhead, ceilingPeer, childPeer, cpuSeconds, kisekiPeer, py, readAheadKb, startBenchNode, stop, type Peer } from './mount.bench.js';
 import { DAEMON_V8_FLAGS } from '../src/util/daemon-flags.js';
 
 const run = promisify(execFile);
@@ -91,6 +91,8 @@ async function main(): Promise<void> {
   const mounted: Peer[] = [];
   const samples: Record<string, Record<number, Sample[]>> = {};
   const counters: string[] = [];
+  /** Kernel read-ahead (read_ahead_kb) of every mount measured: it sets how many requests a reader keeps in flight. */
+  const readAhead: string[] = [];
   const want = Math.ceil((FILE_MB << 20) / CHUNK);
   /** Waits until the L2 pool under cacheDir holds every chunk of the file; returns its chunks/ directory. */
   const filled = async (cacheDir: string): Promise<string> => {
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
   try {
     const cMnt = await ceiling.mount();
     mounted.push(ceiling);
+    applyPeerReadAhead(cMnt);
     const cases: { name: string; peer: Peer; what: string; many?: boolean; statsOf?: string }[] = [{ name: 'C ceiling', peer: ceiling, what: join(cMnt, 'big') }];
     let bMnt = '';
     let bindfs: Peer | null = null;
@@ -121,11 +124,14 @@ async function main(): Promise<void> {
         const peer = childPeer('bindfs', work, (mnt) => spawn('bindfs', ['-f', chunks, mnt], { stdio: 'ignore' }));
         bMnt = await peer.mount();
         mounted.push(peer);
+        applyPeerReadAhead(bMnt);
         bindfs = peer;
       }
+      readAhead.push(`${b.tag} ${readAheadKb(l1Mnt)} / ${readAheadKb(l2Mnt)}`);
       cases.push({ name: `${b.tag} L1 hit`, peer: b.l1, what: join(l1Mnt, 'big') }, { name: `${b.tag} L2 hit`, peer: b.l2, what: join(l2Mnt, 'big'), statsOf: b.l2Dir });
     }
     cases.push({ name: 'bindfs over the L2 pool', peer: bindfs!, what: bMnt, many: true });
+    readAhead.push(`C ceiling ${readAheadKb(cMnt)}`, `bindfs ${readAheadKb(bMnt)}`);
     // Warm-up: fills the L1 mounts' L1 from canonical, and reads everything once.
     for (const c of cases) await py(c.many === true ? 'readfiles' : 'read', c.what, String(1 << 20));
     for (const c of cases) if (c.name.endsWith('L1 hit')) await py('read', c.what, String(1 << 20));
@@ -176,7 +182,7 @@ async function main(): Promise<void> {
     ratioLine('L1 hit', `${b.tag} L1 hit`, 'C ceiling', 0.9);
   }
   const header = `${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${FILE_MB} MiB file, ${ROUNDS} rounds, ` +
-    `L2 mount cache_l1_max=${L2_L1_MAX}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after`;
+    `L2 mount cache_l1_max=${L2_L1_MAX}; read_ahead_kb: ${readAhead.join(', ')} (L1 / L2 mount); load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after`;
   process.stdout.write(`${header}\n\n${lines.join('\n')}\n\n${ratios.join('\n')}\n\nL2 mount counters per measured read:\n${counters.join('\n')}\n`);
   const out = process.env.BENCH_OUT ?? join(ROOT, 'bench/results/cache-mount.json');
   mkdirSync(resolve(out, '..'), { recursive: true });

@@ -8,7 +8,7 @@
 // $BENCH_OUT (default bench/results/mount.json). Our mount runs with meta_ttl_ms=1000 (the C ceiling
 // uses 1 s timeouts too) and cache_l1_max=1G so that the hot file fits in L1.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -82,6 +82,28 @@ export function stop(child: ChildProcess | null): Promise<void> {
     child.once('exit', () => r());
     child.kill('SIGTERM');
   });
+}
+
+/** The read_ahead_kb file of the bdi behind a mount point (FUSE mounts have major 0). */
+export function readAheadFile(mnt: string): string {
+  const dev = statSync(mnt).dev;
+  const major = (dev >> 8) & 0xfff;
+  const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+  return `/sys/class/bdi/${major}:${minor}/read_ahead_kb`;
+}
+
+/** The kernel read-ahead in force on a mount, in KiB. */
+export function readAheadKb(mnt: string): number {
+  return parseInt(readFileSync(readAheadFile(mnt), 'utf8'), 10);
+}
+
+/**
+ * BENCH_PEER_READ_AHEAD_KB=<kb>: peers other than our mounts get this kernel read-ahead too (root), so a
+ * comparison can hold read-ahead equal; unset, every peer keeps its own default.
+ */
+export function applyPeerReadAhead(mnt: string): void {
+  const kb = process.env.BENCH_PEER_READ_AHEAD_KB;
+  if (kb !== undefined && kb !== '') writeFileSync(readAheadFile(mnt), `${kb}\n`);
 }
 
 export function childPeer(name: string, work: string, start: (mnt: string) => ChildProcess): Peer {

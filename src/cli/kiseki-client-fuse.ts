@@ -145,12 +145,14 @@ async function statusCmd(opts: { json?: boolean }): Promise<void> {
   }
   for (const m of live) {
     const c = (m as { cache?: { l1_bytes: number; l2_bytes: number } }).cache;
+    const ra = (m as { readAheadKb?: number | null }).readAheadKb;
     const t = (m as { transports?: TransportStatus[] }).transports ?? [];
     const active = t.map((x) => `node ${x.node}: ${x.active} (${x.failovers} failovers; ${x.transports.map((y) => `${y.name} ${y.state}`).join(', ')})`);
     process.stdout.write(`${m.mountpoint}\n  namespace  ${m.namespace} (tenant ${m.tenant})${m.readOnly ? ' read-only' : ''}\n` +
       `  node(s)    ${m.nodes.join(', ')}${m.embedded ? ' [embedded]' : ''}\n  transport  ${m.transport}\n` +
       active.map((a) => `  active     ${a}\n`).join('') +
       `  cache      ${m.cacheMode} in ${m.cacheDir}${c !== undefined ? `: L1 ${formatBytes(c.l1_bytes)}, L2 ${formatBytes(c.l2_bytes)}` : ''}\n` +
+      (ra !== undefined ? `  read-ahead ${ra === null ? 'the kernel default (could not be set: not root?)' : `${ra} KiB`}\n` : '') +
       `  pid        ${m.pid}  state ${String((m as { state?: string }).state)}\n`);
   }
 }

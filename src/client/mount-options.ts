@@ -4,7 +4,7 @@
 // the policy's ceilings by the cache configuration).
 import { CACHE_MOUNT_OPTIONS, parseSize } from '../cache/cache-config.js';
 import type { CacheMode } from '../cache/cache-policy.js';
-import { validateChunkSize } from '../crypto/chunker.js';
+import { DEFAULT_CHUNK_SIZE, validateChunkSize } from '../crypto/chunker.js';
 import { kerr } from '../errors.js';
 
 export { parseSize };
@@ -25,16 +25,26 @@ export interface MountOptions {
   cacheLargeWrite: boolean;
   /** Threads that send large read replies, so the kernel's copy leaves the JS thread (0 = on the JS thread). */
   replyThreads?: number;
+  /** Kernel read-ahead of the mount in KiB (its bdi's read_ahead_kb); default: the chunk size (ADR 0099). */
+  readAheadKb?: number;
   /** The cache's own options as given, for resolveCacheConfig (mount option > env > policy, clamped). */
   cacheOptions: Record<string, string>;
 }
 
-type Kind = 'size' | 'ms' | 'count' | 'flag' | 'mode' | 'path' | 'addr' | 'text';
+type Kind = 'size' | 'ms' | 'count' | 'kib' | 'flag' | 'mode' | 'path' | 'addr' | 'text';
 
 interface OptionSpec {
   readonly kind: Kind;
   readonly key: keyof MountOptions;
   readonly help: string;
+}
+
+/** Largest read_ahead_kb accepted: 64 MiB, Lustre's default per-file read-ahead budget. */
+export const MAX_READ_AHEAD_KB = 65536;
+
+/** The read-ahead a mount asks the kernel for: the option, else one chunk of new files (ADR 0099). */
+export function readAheadKbOf(o: MountOptions): number {
+  return o.readAheadKb ?? (o.chunkSize ?? DEFAULT_CHUNK_SIZE) / 1024;
 }
 
 export const MOUNT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -52,6 +62,7 @@ export const MOUNT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   default_permissions: { kind: 'flag', key: 'defaultPermissions', help: 'let the kernel check permissions from mode bits' },
   cache_large_write: { kind: 'flag', key: 'cacheLargeWrite', help: 'also cache (L1 and L2) the full chunks this mount writes (default: only partial ones)' },
   reply_threads: { kind: 'count', key: 'replyThreads', help: 'threads sending read replies of 64 KiB and more, 0–64, default 0 (the JS thread)' },
+  read_ahead_kb: { kind: 'kib', key: 'readAheadKb', help: `kernel read-ahead in KiB, 0–${MAX_READ_AHEAD_KB}, default the chunk size (root only; 128 is the kernel's own default)` },
 };
 
 /** Options of other FUSE clients that do not apply here, with the reason given to the user. */
@@ -96,6 +107,10 @@ function convert(name: string, kind: Kind, value: string | undefined): unknown {
     }
     case 'ms': {
       if (!/^\d+$/.test(value!)) throw kerr('InvalidArgument', `-o ${name}: '${value}' is not a whole number of milliseconds`);
+      return Number(value);
+    }
+    case 'kib': {
+      if (!/^\d+$/.test(value!) || Number(value) > MAX_READ_AHEAD_KB) throw kerr('InvalidArgument', `-o ${name}: '${value}' is not a whole number of KiB from 0 to ${MAX_READ_AHEAD_KB}`);
       return Number(value);
     }
     case 'count': {

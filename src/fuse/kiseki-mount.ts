@@ -11,7 +11,7 @@ import { registerCacheMetrics } from '../cache/cache-stats.js';
 import { Session } from '../client/session.js';
 import { formatSeed } from '../client/seeds.js';
 import { MountSession, selectingTransportFactory } from '../client/mount-session.js';
-import type { MountOptions } from '../client/mount-options.js';
+import { readAheadKbOf, type MountOptions } from '../client/mount-options.js';
 import { controlSocketPath, removeRecord, serveControl, writeRecord, type MountRecord } from '../client/mount-registry.js';
 import { kerr } from '../errors.js';
 import { TransportMetrics } from '../transport/transport-metrics.js';
@@ -77,6 +77,7 @@ export class RunningMount {
         fsname: o.options.fsname ?? 'kiseki', subtype: 'kiseki', ro: ms.readOnly,
         allowOther: o.options.allowOther, defaultPermissions: o.options.defaultPermissions,
         ...(o.options.replyThreads !== undefined ? { replyThreads: o.options.replyThreads } : {}),
+        readaheadKb: readAheadKbOf(o.options),
       }, ops, (msg: string) => o.log(msg));
       fuse = mounted;
       const dentries = dentryMirror(mounted.answers, () => session.keys.indexKey);
@@ -124,6 +125,7 @@ export class RunningMount {
     return {
       ...this.record, state: this.state_, inFlight: this.fuse.inFlight, openFiles: this.ms.fs.files.size, cache: this.ms.cache.stats(),
       transports: this.transports(), workerAnswers: this.fuse.answers.stats(), workerReads: this.fuse.reads.stats(),
+      readAheadKb: this.fuse.negotiated.readaheadKb,
     };
   }
 

@@ -2,7 +2,7 @@
 // SIGTERM, unmount leaving nothing behind, and the embedded default persisting across remounts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../helpers/node-process.js';
 import { isMounted, NODE_CLI, bash, sh, startTool, startMountHarness, type MountHarness } from './mount-harness.js';
@@ -22,6 +22,13 @@ async function until(check: () => Promise<boolean>, ms: number): Promise<number>
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`condition not met within ${ms} ms`);
+}
+
+/** The kernel read-ahead in force on a mount: its bdi's read_ahead_kb (FUSE mounts have major 0). */
+async function readAheadOf(path: string): Promise<number> {
+  const dev = (await stat(path)).dev;
+  const bdi = `${(dev >> 8) & 0xfff}:${(dev & 0xff) | ((dev >> 12) & 0xfff00)}`;
+  return parseInt(await readFile(`/sys/class/bdi/${bdi}/read_ahead_kb`, 'utf8'), 10);
 }
 
 function gone(pid: number): boolean {
@@ -71,10 +78,21 @@ test('status lists the mount; -o metrics_addr serves Prometheus cache counters',
   assert.equal(mine.pid, m.pid);
   assert.equal(mine.cacheMode, 'organic');
   assert.equal(mine.state, 'serving');
+  // ADR 0099: one chunk of read-ahead by default, in force on the mount's bdi (the tests run as root).
+  assert.equal(mine.readAheadKb, 4096);
+  assert.equal(await readAheadOf(m.path), 4096);
+  assert.match(await sh(process.execPath, [join(__dirname, '../../src/cli/kiseki-client-fuse.js'), 'status'], { env: h.env }), /read-ahead 4096 KiB/);
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   assert.match(text, /^cache_l1_hits \d+/m);
   assert.match(text, /^cache_misses \d+/m);
   assert.match(text, /^cache_l2_bytes \d+/m);
+  await m.unmount();
+});
+
+test('-o read_ahead_kb sets the kernel read-ahead of the mount (ADR 0099)', async () => {
+  const m = await h.mount('ra', ['-o', 'read_ahead_kb=512']);
+  assert.equal(await readAheadOf(m.path), 512);
+  await bash(`head -c 3000000 /dev/urandom > "${h.dir}/ra.bin"; cp "${h.dir}/ra.bin" "${m.path}/ra.bin"; cmp "${h.dir}/ra.bin" "${m.path}/ra.bin"`);
   await m.unmount();
 });
 
