@@ -406,7 +406,7 @@ async function main(): Promise<void> {
     if (ROUNDS > 1) {
       // Per-round ratios: how far one round's verdict can be from the median's.
       const per = (a: string, b: string): string => rounds.map((r) => { const x = r.figs[a]; const y = r.figs[b]; return x === undefined || y === undefined ? '-' : ((typeof x === 'number' ? x : x.gbps) / (typeof y === 'number' ? y : y.gbps)).toFixed(2); }).join(' ');
-      for (const [what, a, b] of [['fabric ÷ c-read', 'fabric', 'c-read'], ['fabric ÷ c-read-16', 'fabric', 'c-read-16'], ['fabric ÷ fabric-batch', 'fabric', 'fabric-batch'], ['fabric-w64 ÷ fabric', 'fabric-w64', 'fabric'], ['fabric-w20 ÷ fabric', 'fabric-w20', 'fabric'], ['fabric-2x8-w64 ÷ fabric-2x8', 'fabric-2x8-w64', 'fabric-2x8'], ['fabric-4x1-w64 ÷ fabric-4x1', 'fabric-4x1-w64', 'fabric-4x1']] as const) {
+      for (const [what, a, b] of [['fabric ÷ c-read', 'fabric', 'c-read'], ['fabric ÷ c-read-16', 'fabric', 'c-read-16'], ['fabric-one ÷ c-read', 'fabric-one', 'c-read'], ['fabric ÷ fabric-batch', 'fabric', 'fabric-batch'], ['fabric-w64 ÷ fabric', 'fabric-w64', 'fabric'], ['fabric-w20 ÷ fabric', 'fabric-w20', 'fabric'], ['fabric-2x8-w64 ÷ fabric-2x8', 'fabric-2x8-w64', 'fabric-2x8'], ['fabric-4x1-w64 ÷ fabric-4x1', 'fabric-4x1-w64', 'fabric-4x1']] as const) {
         if (rows.has(a) && rows.has(b)) console.log(`per round, ${what}: ${per(a, b)}`);
       }
     }
