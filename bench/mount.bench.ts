@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { readAheadFileOfDev } from '../src/fuse/read-ahead.js';
 import { DAEMON_V8_FLAGS } from '../src/util/daemon-flags.js';
 import { measureCeilings, type MachineCeilings } from './machine-ceilings.js';
 
@@ -84,17 +85,9 @@ export function stop(child: ChildProcess | null): Promise<void> {
   });
 }
 
-/** The read_ahead_kb file of the bdi behind a mount point (FUSE mounts have major 0). */
-export function readAheadFile(mnt: string): string {
-  const dev = statSync(mnt).dev;
-  const major = (dev >> 8) & 0xfff;
-  const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
-  return `/sys/class/bdi/${major}:${minor}/read_ahead_kb`;
-}
-
 /** The kernel read-ahead in force on a mount, in KiB. */
 export function readAheadKb(mnt: string): number {
-  return parseInt(readFileSync(readAheadFile(mnt), 'utf8'), 10);
+  return parseInt(readFileSync(readAheadFileOfDev(statSync(mnt).dev), 'utf8'), 10);
 }
 
 /**
@@ -103,7 +96,7 @@ export function readAheadKb(mnt: string): number {
  */
 export function applyPeerReadAhead(mnt: string): void {
   const kb = process.env.BENCH_PEER_READ_AHEAD_KB;
-  if (kb !== undefined && kb !== '') writeFileSync(readAheadFile(mnt), `${kb}\n`);
+  if (kb !== undefined && kb !== '') writeFileSync(readAheadFileOfDev(statSync(mnt).dev), `${kb}\n`);
 }
 
 export function childPeer(name: string, work: string, start: (mnt: string) => ChildProcess): Peer {

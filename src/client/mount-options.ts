@@ -39,7 +39,7 @@ interface OptionSpec {
   readonly help: string;
 }
 
-/** Largest read_ahead_kb accepted: 64 MiB, Lustre's default per-file read-ahead budget. */
+/** Largest read_ahead_kb accepted: 64 MiB, sixteen chunks of the default size. */
 export const MAX_READ_AHEAD_KB = 65536;
 
 /** The read-ahead a mount asks the kernel for: the option, else one chunk of new files (ADR 0099). */

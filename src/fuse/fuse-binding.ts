@@ -17,6 +17,7 @@ import type {
   RequestContext, SetattrChanges, Statfs, Timespec,
 } from './fuse-ops.js';
 import { resolveMountOptions, type MountOptions } from './mount-options.js';
+import { readAheadFileOf } from './read-ahead.js';
 
 const E = osConstants.errno;
 /** Read replies at least this large go to the reply threads when the filesystem returns a ReadReply. */
@@ -334,7 +335,7 @@ export class FuseSession {
   async afterInit(info: ConnectionInfo): Promise<void> {
     if (this.options.readaheadKb !== undefined) {
       // The kernel caps read-ahead at the bdi's read_ahead_kb (128 by default) whatever INIT said.
-      const file = `/sys/class/bdi/${info.devMajor}:${info.devMinor}/read_ahead_kb`;
+      const file = readAheadFileOf(info.devMajor, info.devMinor);
       try {
         await fsp.writeFile(file, `${this.options.readaheadKb}\n`);
         info.readaheadKb = parseInt(await fsp.readFile(file, 'utf8'), 10);

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readAheadFileOf } from '../../src/fuse/read-ahead.js';
 import { FuseCap } from '../../src/fuse/fuse-ops.js';
 import { execFileP, isMounted, startMemFs, type MemFsProcess } from './fuse-binding-helper.js';
 
@@ -305,7 +306,7 @@ describe('fuse binding: lifecycle', () => {
       assert.ok((fs.negotiated.want as number) & FuseCap.WRITEBACK_CACHE);
       if (process.getuid?.() === 0) {
         assert.equal(fs.negotiated.readaheadKb, 1024);
-        const bdi = `/sys/class/bdi/${fs.negotiated.devMajor}:${fs.negotiated.devMinor}/read_ahead_kb`;
+        const bdi = readAheadFileOf(Number(fs.negotiated.devMajor), Number(fs.negotiated.devMinor));
         assert.equal((await fsp.readFile(bdi, 'utf8')).trim(), '1024');
       }
       const data = randomBytes(3 << 20);

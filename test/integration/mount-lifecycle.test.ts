@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readAheadFileOfDev } from '../../src/fuse/read-ahead.js';
 import { freePort } from '../helpers/node-process.js';
 import { isMounted, NODE_CLI, bash, sh, startTool, startMountHarness, type MountHarness } from './mount-harness.js';
 
@@ -24,11 +25,9 @@ async function until(check: () => Promise<boolean>, ms: number): Promise<number>
   throw new Error(`condition not met within ${ms} ms`);
 }
 
-/** The kernel read-ahead in force on a mount: its bdi's read_ahead_kb (FUSE mounts have major 0). */
+/** The kernel read-ahead in force on a mount, read from the kernel itself. */
 async function readAheadOf(path: string): Promise<number> {
-  const dev = (await stat(path)).dev;
-  const bdi = `${(dev >> 8) & 0xfff}:${(dev & 0xff) | ((dev >> 12) & 0xfff00)}`;
-  return parseInt(await readFile(`/sys/class/bdi/${bdi}/read_ahead_kb`, 'utf8'), 10);
+  return parseInt(await readFile(readAheadFileOfDev((await stat(path)).dev), 'utf8'), 10);
 }
 
 function gone(pid: number): boolean {
