@@ -42,9 +42,14 @@ interface OptionSpec {
 /** Largest read_ahead_kb accepted: 64 MiB, sixteen chunks of the default size. */
 export const MAX_READ_AHEAD_KB = 65536;
 
+/** The chunk size of files this mount creates: the option, else the default. */
+export function chunkSizeOf(o: Pick<MountOptions, 'chunkSize'>): number {
+  return o.chunkSize ?? DEFAULT_CHUNK_SIZE;
+}
+
 /** The read-ahead a mount asks the kernel for: the option, else one chunk of new files (ADR 0099). */
 export function readAheadKbOf(o: MountOptions): number {
-  return o.readAheadKb ?? (o.chunkSize ?? DEFAULT_CHUNK_SIZE) / 1024;
+  return o.readAheadKb ?? chunkSizeOf(o) / 1024;
 }
 
 export const MOUNT_OPTIONS: Readonly<Record<string, OptionSpec>> = {

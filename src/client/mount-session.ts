@@ -19,7 +19,7 @@ import { credentialsFor } from './tls-credentials.js';
 import { DentryCache } from './dentry-cache.js';
 import { DEFAULT_FS_OPTIONS, KisekiFileSystem, type FsDeps, type FsOptions } from './filesystem.js';
 import type { ChunkCachePort, ChunkCrypto, ChunkPlacement, MetaCrypto } from './fs-ports.js';
-import type { MountOptions } from './mount-options.js';
+import { chunkSizeOf, type MountOptions } from './mount-options.js';
 
 /** Kiseki's default namespace name when none is given. */
 export const DEFAULT_NAMESPACE = 'default';
@@ -96,7 +96,7 @@ export class MountSession {
       ...(opts.onHandoffRequest !== undefined ? { onHandoffRequest: opts.onHandoffRequest } : {}),
     });
     try {
-      const chunkSize = opts.mount.chunkSize ?? DEFAULT_FS_OPTIONS.chunkSize;
+      const chunkSize = chunkSizeOf(opts.mount);
       const opened = await session.namespace.openNamespace({
         namespaceId: { value: opts.namespaceId }, create: opts.create, defaultChunkSize: chunkSize,
       });
