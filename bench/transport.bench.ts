@@ -12,7 +12,9 @@
 //          through GrpcChunkTransport (tcp-tls), FabricChunkTransport (fabric-tcp) and
 //          BulkChunkTransport (stream: the node's bulk chunk stream over mTLS and over its unix socket)
 // Ratios printed: fabric / C fi_read (issue #7's target ≥ 0.8, judged on the 'fabric' and 'c-read'
-// rows), fabric / C fi_read with the same working set, tcp-tls and stream / raw TLS (target ≥ 0.8).
+// rows: with rounds, on the median of the per-round ratios, ADR 0100; `npm run bench:transport:target`
+// runs just those rows, 8 rounds), fabric / C fi_read with the same working set, tcp-tls and stream /
+// raw TLS (target ≥ 0.8).
 // KISEKI_BENCH_MIB sets the bytes per measurement (default 1024 MiB); each figure is the median of
 // KISEKI_BENCH_RUNS (3); KISEKI_BENCH_ROUNDS > 1 measures every selected row that many times
 // round-robin (fabric rows in rotating order) and prints medians over rounds and per-round ratios.
@@ -43,9 +45,11 @@ const RUNS = Number(process.env.KISEKI_BENCH_RUNS ?? 3);
 const ROUNDS = Number(process.env.KISEKI_BENCH_ROUNDS ?? 1);
 const root = path.resolve(__dirname, '../..');
 
+/** The median; of an even count, the mean of the middle two (8 rounds must not take the upper one). */
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function freePort(): Promise<number> {
@@ -404,10 +408,22 @@ async function main(): Promise<void> {
     }
     const { figs, cCpu } = combineRounds(rounds);
     if (ROUNDS > 1) {
-      // Per-round ratios: how far one round's verdict can be from the median's.
-      const per = (a: string, b: string): string => rounds.map((r) => { const x = r.figs[a]; const y = r.figs[b]; return x === undefined || y === undefined ? '-' : ((typeof x === 'number' ? x : x.gbps) / (typeof y === 'number' ? y : y.gbps)).toFixed(2); }).join(' ');
+      // Per-round figures and ratios: how far one round's verdict can be from the median's.
+      const gbpsOf = (f: Fig | number | undefined): number | undefined => (f === undefined ? undefined : typeof f === 'number' ? f : f.gbps);
+      const ratios = (a: string, b: string): (number | undefined)[] => rounds.map((r) => { const x = gbpsOf(r.figs[a]); const y = gbpsOf(r.figs[b]); return x === undefined || y === undefined ? undefined : x / y; });
+      const per = (a: string, b: string): string => ratios(a, b).map((v) => (v === undefined ? '-' : v.toFixed(2))).join(' ');
+      for (const k of ['c-read', 'c-read-16', 'fabric', 'fabric-one']) {
+        if (rows.has(k)) console.log(`per round, ${k} GB/s: ${rounds.map((r) => gbpsOf(r.figs[k])?.toFixed(2) ?? '-').join(' ')}`);
+      }
       for (const [what, a, b] of [['fabric ÷ c-read', 'fabric', 'c-read'], ['fabric ÷ c-read-16', 'fabric', 'c-read-16'], ['fabric-one ÷ c-read', 'fabric-one', 'c-read'], ['fabric ÷ fabric-batch', 'fabric', 'fabric-batch'], ['fabric-w64 ÷ fabric', 'fabric-w64', 'fabric'], ['fabric-w20 ÷ fabric', 'fabric-w20', 'fabric'], ['fabric-2x8-w64 ÷ fabric-2x8', 'fabric-2x8-w64', 'fabric-2x8'], ['fabric-4x1-w64 ÷ fabric-4x1', 'fabric-4x1-w64', 'fabric-4x1']] as const) {
         if (rows.has(a) && rows.has(b)) console.log(`per round, ${what}: ${per(a, b)}`);
+      }
+      // ADR 0100: #7's fabric line is judged on the median of these paired per-round ratios (each
+      // round measures C and the fabric within seconds of each other). fabric-one ÷ c-read, the same
+      // working set and the same loop shape, shows the yardstick's own round-to-round spread.
+      for (const [what, a, b] of [['fabric ÷ c-read (#7 target ≥ 0.8)', 'fabric', 'c-read'], ['fabric-one ÷ c-read (the spread of the measurement itself)', 'fabric-one', 'c-read']] as const) {
+        const v = ratios(a, b).filter((x): x is number => x !== undefined);
+        if (v.length > 0) console.log(`median of per-round ${what}: ${median(v).toFixed(2)} over ${v.length} rounds (range ${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)})`);
       }
     }
     console.log(`${'path'.padEnd(76)} ${'GB/s'.padStart(6)}   CPU s/GiB: client + server`);
