@@ -42,11 +42,16 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
       throw kerr('InvalidArgument', `cannot read the ${what} at ${path}: ${(err as Error).message}`, err);
     }
   };
-  const [ca, cert, key] = await Promise.all([
+  const settled = await Promise.allSettled([
     read('cluster CA (KISEKI_CA_PATH)', files.caPath),
     read('client certificate (KISEKI_CERT_PATH)', files.certPath),
     read('client key (KISEKI_KEY_PATH)', files.keyPath),
   ]);
+  // With several files unreadable, the error names the first in CA, certificate, key order, the same
+  // one every time (not whichever read happened to fail first).
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  const [ca, cert, key] = settled.map((r) => (r as PromiseFulfilledResult<Buffer>).value) as [Buffer, Buffer, Buffer];
   checkClientCertificate(ca, cert, files);
   return { ca, cert, key };
 }
