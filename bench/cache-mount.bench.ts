@@ -15,7 +15,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { CacheStatsSnapshot } from '../src/cache/cache-stats.js';
-import { applyPeerReadAhead, ceilingPeer, childPeer, cpuSeconds, kisekiPeer, py, readAheadKb, startBenchNode, stop, type Peer } from './mount.bench.js';
+import { applyPeerReadAhead, ceilingPeer, childPeer, cpuSeconds, kisekiPeer, py, startBenchNode, stop, type Peer } from './mount.bench.js';
+import { mountReadAheadKb } from '../src/fuse/read-ahead.js';
 import { DAEMON_V8_FLAGS } from '../src/util/daemon-flags.js';
 
 const run = promisify(execFile);
@@ -127,11 +128,11 @@ async function main(): Promise<void> {
         applyPeerReadAhead(bMnt);
         bindfs = peer;
       }
-      readAhead.push(`${b.tag} ${readAheadKb(l1Mnt)} / ${readAheadKb(l2Mnt)}`);
+      readAhead.push(`${b.tag} ${await mountReadAheadKb(l1Mnt)} / ${await mountReadAheadKb(l2Mnt)}`);
       cases.push({ name: `${b.tag} L1 hit`, peer: b.l1, what: join(l1Mnt, 'big') }, { name: `${b.tag} L2 hit`, peer: b.l2, what: join(l2Mnt, 'big'), statsOf: b.l2Dir });
     }
     cases.push({ name: 'bindfs over the L2 pool', peer: bindfs!, what: bMnt, many: true });
-    readAhead.push(`C ceiling ${readAheadKb(cMnt)}`, `bindfs ${readAheadKb(bMnt)}`);
+    readAhead.push(`C ceiling ${await mountReadAheadKb(cMnt)}`, `bindfs ${await mountReadAheadKb(bMnt)}`);
     // Warm-up: fills the L1 mounts' L1 from canonical, and reads everything once.
     for (const c of cases) await py(c.many === true ? 'readfiles' : 'read', c.what, String(1 << 20));
     for (const c of cases) if (c.name.endsWith('L1 hit')) await py('read', c.what, String(1 << 20));

@@ -85,11 +85,6 @@ export function stop(child: ChildProcess | null): Promise<void> {
   });
 }
 
-/** The kernel read-ahead in force on a mount, in KiB. */
-export function readAheadKb(mnt: string): number {
-  return parseInt(readFileSync(readAheadFileOfDev(statSync(mnt).dev), 'utf8'), 10);
-}
-
 /**
  * BENCH_PEER_READ_AHEAD_KB=<kb>: peers other than our mounts get this kernel read-ahead too (root), so a
  * comparison can hold read-ahead equal; unset, every peer keeps its own default.

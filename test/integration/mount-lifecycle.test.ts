@@ -2,9 +2,9 @@
 // SIGTERM, unmount leaving nothing behind, and the embedded default persisting across remounts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readAheadFileOfDev } from '../../src/fuse/read-ahead.js';
+import { mountReadAheadKb } from '../../src/fuse/read-ahead.js';
 import { freePort } from '../helpers/node-process.js';
 import { isMounted, NODE_CLI, bash, sh, startTool, startMountHarness, type MountHarness } from './mount-harness.js';
 
@@ -23,11 +23,6 @@ async function until(check: () => Promise<boolean>, ms: number): Promise<number>
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`condition not met within ${ms} ms`);
-}
-
-/** The kernel read-ahead in force on a mount, read from the kernel itself. */
-async function readAheadOf(path: string): Promise<number> {
-  return parseInt(await readFile(readAheadFileOfDev((await stat(path)).dev), 'utf8'), 10);
 }
 
 function gone(pid: number): boolean {
@@ -79,7 +74,7 @@ test('status lists the mount; -o metrics_addr serves Prometheus cache counters',
   assert.equal(mine.state, 'serving');
   // ADR 0099: one chunk of read-ahead by default, in force on the mount's bdi (the tests run as root).
   assert.equal(mine.readAheadKb, 4096);
-  assert.equal(await readAheadOf(m.path), 4096);
+  assert.equal(await mountReadAheadKb(m.path), 4096);
   assert.match(await sh(process.execPath, [join(__dirname, '../../src/cli/kiseki-client-fuse.js'), 'status'], { env: h.env }), /read-ahead 4096 KiB/);
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   assert.match(text, /^cache_l1_hits \d+/m);
@@ -90,7 +85,7 @@ test('status lists the mount; -o metrics_addr serves Prometheus cache counters',
 
 test('-o read_ahead_kb sets the kernel read-ahead of the mount (ADR 0099)', async () => {
   const m = await h.mount('ra', ['-o', 'read_ahead_kb=512']);
-  assert.equal(await readAheadOf(m.path), 512);
+  assert.equal(await mountReadAheadKb(m.path), 512);
   await bash(`head -c 3000000 /dev/urandom > "${h.dir}/ra.bin"; cp "${h.dir}/ra.bin" "${m.path}/ra.bin"; cmp "${h.dir}/ra.bin" "${m.path}/ra.bin"`);
   await m.unmount();
 });
