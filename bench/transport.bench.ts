@@ -353,6 +353,11 @@ async function measureRound(rows: Set<string>, dir: string, round: number): Prom
   return { figs, cCpu };
 }
 
+/** GB/s of a figure: C rows are bare numbers, ours carry CPU figures too. */
+function gbpsOf(f: Fig | number | undefined): number | undefined {
+  return f === undefined ? undefined : typeof f === 'number' ? f : f.gbps;
+}
+
 /** Per row, the median over rounds of GB/s and of each CPU figure. */
 function combineRounds(rounds: { figs: Record<string, Fig | number>; cCpu: Record<string, number> }[]): { figs: Record<string, Fig | number>; cCpu: Record<string, number> } {
   const figs: Record<string, Fig | number> = {};
@@ -409,7 +414,6 @@ async function main(): Promise<void> {
     const { figs, cCpu } = combineRounds(rounds);
     if (ROUNDS > 1) {
       // Per-round figures and ratios: how far one round's verdict can be from the median's.
-      const gbpsOf = (f: Fig | number | undefined): number | undefined => (f === undefined ? undefined : typeof f === 'number' ? f : f.gbps);
       const ratios = (a: string, b: string): (number | undefined)[] => rounds.map((r) => { const x = gbpsOf(r.figs[a]); const y = gbpsOf(r.figs[b]); return x === undefined || y === undefined ? undefined : x / y; });
       const per = (a: string, b: string): string => ratios(a, b).map((v) => (v === undefined ? '-' : v.toFixed(2))).join(' ');
       for (const k of ['c-read', 'c-read-16', 'fabric', 'fabric-one']) {
@@ -433,7 +437,7 @@ async function main(): Promise<void> {
       if (typeof f === 'number') console.log(`${name.padEnd(76)} ${f.toFixed(2).padStart(6)}${cCpu[k] !== undefined ? `   ${cCpu[k]!.toFixed(2)} (client + server, fi_read phase)` : ''}`);
       else console.log(`${name.padEnd(76)} ${f.gbps.toFixed(2).padStart(6)}   ${f.clientCpu.toFixed(2)} + ${f.serverCpu.toFixed(2)} = ${(f.clientCpu + f.serverCpu).toFixed(2)}`);
     }
-    const gb = (k: string): number | undefined => { const f = figs[k]; return f === undefined ? undefined : typeof f === 'number' ? f : f.gbps; };
+    const gb = (k: string): number | undefined => gbpsOf(figs[k]);
     const ratio = (what: string, a: string, b: string, target?: string): void => {
       const x = gb(a);
       const y = gb(b);
