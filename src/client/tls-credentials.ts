@@ -49,9 +49,10 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
   ]);
   // With several files unreadable, the error names the first in CA, certificate, key order, the same
   // one every time (not whichever read happened to fail first).
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  const [ca, cert, key] = settled.map((r) => (r as PromiseFulfilledResult<Buffer>).value) as [Buffer, Buffer, Buffer];
+  const [ca, cert, key] = settled.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  }) as [Buffer, Buffer, Buffer];
   checkClientCertificate(ca, cert, files);
   return { ca, cert, key };
 }
